@@ -1,0 +1,32 @@
+"""Pure forward/backward kernels (no state). Each ``NAME_forward`` returns ``(out, cache)`` and
+``NAME_backward(dout, cache)`` returns the gradients in input order. Losses return ``(loss, dscores)``.
+"""
+from .activation import (
+    leaky_relu_backward,
+    leaky_relu_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax,
+    softmax_backward,
+    softmax_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from .conv import conv_backward, conv_forward
+from .dropout import dropout_backward, dropout_forward
+from .linear import affine_backward, affine_forward
+from .loss import bce_loss, bce_with_logits_loss, mse_loss, softmax_loss, svm_loss
+from .norm import batchnorm_backward, batchnorm_forward
+from .pool import (
+    avg_pool_backward,
+    avg_pool_forward,
+    global_avg_pool_backward,
+    global_avg_pool_forward,
+    max_pool_backward,
+    max_pool_forward,
+)
+
+__all__ = [name for name in dir() if name.endswith(("_forward", "_backward", "_loss")) or name in ("sigmoid", "softmax")]

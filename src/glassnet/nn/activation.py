@@ -1,0 +1,78 @@
+"""Activation layers: thin modules over the element-wise kernels of glassnet.functional.activation."""
+from __future__ import annotations
+
+from .. import functional as F
+from .layer import Layer
+
+
+class _Activation(Layer):
+    """forward = ``_forward(x, *args)``, backward = ``_backward(dout, cache)``; no parameters."""
+
+    _forward = _backward = None
+
+    def _args(self):
+        return ()
+
+    def forward(self, x):
+        self._expect_input(x, (1, 2, 3, 4, 5), "(N, ...)")
+        out, self._cache = type(self)._forward(x, *self._args())
+        return out
+
+    def backward(self, dout):
+        return type(self)._backward(dout, self._take_cache())
+
+
+class ReLU(_Activation):
+    """max(x, 0)."""
+
+    _forward, _backward = staticmethod(F.relu_forward), staticmethod(F.relu_backward)
+
+
+class Sigmoid(_Activation):
+    """1 / (1 + exp(-x))."""
+
+    _forward, _backward = staticmethod(F.sigmoid_forward), staticmethod(F.sigmoid_backward)
+
+
+class Tanh(_Activation):
+    """tanh(x)."""
+
+    _forward, _backward = staticmethod(F.tanh_forward), staticmethod(F.tanh_backward)
+
+
+class LeakyReLU(_Activation):
+    """x if x > 0 else slope * x (PyTorch's ``negative_slope``)."""
+
+    _forward, _backward = staticmethod(F.leaky_relu_forward), staticmethod(F.leaky_relu_backward)
+
+    def __init__(self, slope=0.01):
+        super().__init__()
+        self.slope = float(slope)
+
+    def _args(self):
+        return (self.slope,)
+
+    def extra_repr(self):
+        return f"slope={self.slope}"
+
+    def get_config(self):
+        return {"slope": self.slope}
+
+
+class Softmax(_Activation):
+    """exp(x_i) / sum_j exp(x_j) along ``dim`` (default 1, the class axis)."""
+
+    _forward, _backward = staticmethod(F.softmax_forward), staticmethod(F.softmax_backward)
+
+    def __init__(self, dim=1):
+        super().__init__()
+        self.dim = int(dim)
+
+    def _args(self):
+        return (self.dim,)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+    def get_config(self):
+        return {"dim": self.dim}

@@ -1,0 +1,273 @@
+"""Parameter, Module and Sequential: the containers every layer is built from.
+
+A :class:`Module` computes ``forward(x)`` and, after it, ``backward(dout) -> dx``; backward adds
+the gradient of each of its parameters into ``Parameter.grad`` (so gradients of several backward
+passes accumulate until :meth:`Module.zero_grad`). Attributes that are Parameters, Modules or
+registered buffers are found automatically, as in PyTorch, and named the same way
+(``"0.weight"``, ``"3.running_mean"``).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import backend
+
+
+class Parameter:
+    """A trainable array ``data`` and its gradient ``grad`` (same shape and dtype, starts at zero)."""
+
+    def __init__(self, data):
+        xp = backend.array_module(data)
+        self.data = data
+        self.grad = xp.zeros_like(data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def zero_grad(self):
+        """Reset the gradient to zero in place."""
+        self.grad[...] = 0
+
+    def __repr__(self):
+        return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses implement ``forward(x)`` (keeping what backward needs) and ``backward(dout)``
+    returning ``dx`` and accumulating ``p.grad`` for their own parameters.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_name", "")
+
+    # ---------------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
+        for table in (self._parameters, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self._buffers:
+            self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, array):
+        """Register a non-trainable array (e.g. BN running statistics) saved in the state_dict."""
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
+
+    def _set_buffer(self, name, array):
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
+
+    # ---------------------------------------------------------------- computation
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, dout):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    # ---------------------------------------------------------------- traversal
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix: str = ""):
+        """Yield ``(name, module)`` for this module and every descendant, depth first."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_parameters(self, prefix: str = ""):
+        """Yield ``(dotted_name, Parameter)`` for every parameter, in registration order."""
+        for mod_name, mod in self.named_modules(prefix):
+            for name, p in mod._parameters.items():
+                yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix: str = ""):
+        for mod_name, mod in self.named_modules(prefix):
+            for name, b in mod._buffers.items():
+                yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    def num_parameters(self) -> int:
+        """Total number of trainable scalars."""
+        return int(sum(p.size for p in self.parameters()))
+
+    # ---------------------------------------------------------------- modes and grads
+    def train(self, mode: bool = True):
+        """Switch this module and its children to training (or, with False, evaluation) mode."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode: dropout is the identity, batch norm uses its running statistics."""
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.zero_grad()
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every module (children first), return self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, device: str):
+        """Move parameters (data and grad) and buffers to ``device`` ("cpu" or "cuda") in place."""
+        for m in self.modules():
+            for p in m._parameters.values():
+                p.data = backend.to_device(p.data, device)
+                p.grad = backend.to_device(p.grad, device)
+            for name, b in list(m._buffers.items()):
+                m._set_buffer(name, backend.to_device(b, device))
+        return self
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> "OrderedDict[str, object]":
+        """Parameters and buffers by dotted name (the arrays themselves, not copies)."""
+        state = OrderedDict()
+        for mod_name, mod in self.named_modules():
+            for name, p in mod._parameters.items():
+                state[f"{mod_name}.{name}" if mod_name else name] = p.data
+            for name, b in mod._buffers.items():
+                state[f"{mod_name}.{name}" if mod_name else name] = b
+        return state
+
+    def load_state_dict(self, state, strict: bool = True):
+        """Copy arrays from ``state`` into this module's parameters and buffers, in place.
+
+        Raises ValueError naming the missing, unexpected and mis-shaped keys (shapes are always
+        checked; with ``strict=False`` missing and unexpected keys are tolerated).
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        problems = []
+        for k, target in own.items():
+            if k in state and tuple(np.shape(state[k])) != tuple(target.shape):
+                problems.append(
+                    f"  {k}: expected shape {tuple(target.shape)}, got {tuple(np.shape(state[k]))}"
+                    f" (layer '{k.rsplit('.', 1)[0] if '.' in k else type(self).__name__}')"
+                )
+        if strict and missing:
+            problems.append("  missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("  unexpected keys: " + ", ".join(unexpected))
+        if problems:
+            raise ValueError(f"load_state_dict into {type(self).__name__} failed:\n" + "\n".join(problems))
+        for k, target in own.items():
+            if k in state:
+                xp = backend.array_module(target)
+                target[...] = xp.asarray(backend.to_numpy(state[k]) if xp is np else state[k], dtype=target.dtype)
+        return self
+
+    # ---------------------------------------------------------------- description
+    def describe(self) -> str:
+        """How error messages name this layer: its position in the model and its repr."""
+        head = self.extra_repr()
+        where = f"layer '{self._name}' " if self._name else ""
+        return f"{where}{type(self).__name__}({head})"
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this layer (used by glassnet.io; JSON-serialisable)."""
+        return {}
+
+    def __repr__(self):
+        if not self._modules:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def summary(self, input_shape) -> str:
+        """A table of layers with output shapes and parameter counts for an input of ``input_shape``.
+
+        ``input_shape`` excludes the batch axis, e.g. ``(1, 28, 28)``. The forward runs in eval
+        mode on a batch of one zero image, so it changes no statistics.
+        """
+        from .summary import summarize  # noqa: PLC0415 - avoids an import cycle
+
+        return summarize(self, input_shape)
+
+
+class Sequential(Module):
+    """Layers applied in order; backward runs them in reverse. Children are named "0", "1", …"""
+
+    def __init__(self, *layers):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: argument {i} is {type(layer).__name__}, not a Module")
+            setattr(self, str(i), layer)
+        self._rename()
+
+    def _rename(self, prefix: str = ""):
+        for name, m in self.named_modules(prefix):
+            object.__setattr__(m, "_name", name)
+
+    def __getitem__(self, idx):
+        layers = list(self._modules.values())
+        if isinstance(idx, slice):
+            return Sequential(*layers[idx])
+        return layers[idx]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, layer: Module):
+        setattr(self, str(len(self)), layer)
+        self._rename()
+        return self
+
+    def forward(self, x):
+        for layer in self._modules.values():
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self._modules.values()):
+            dout = layer.backward(dout)
+        return dout
