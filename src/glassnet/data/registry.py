@@ -1,0 +1,48 @@
+"""``load_data(name, ...)``: every data source by name."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .cifar import cifar10
+from .digits import digits
+from .folder import image_folder
+from .mnist import fashion_mnist, mnist
+from .splits import DataSplits
+
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "folder")
+
+
+def default_root(name: str) -> Path:
+    """Where a dataset's files live when no root is given: ``$GLASSNET_DATA/<name>``
+    (``~/.cache/glassnet/<name>`` if the variable is unset)."""
+    return Path(os.environ.get("GLASSNET_DATA", "~/.cache/glassnet")).expanduser() / name
+
+
+def load_data(name: str, root=None, seed: int = 0, val_fraction: float = 0.1, download: bool = False,
+              **kw) -> DataSplits:
+    """The :class:`DataSplits` of dataset ``name`` (one of :data:`DATASETS`; "fashion-mnist" also works).
+
+    ``root`` is the folder of the files (default :func:`default_root`; required for "folder"; unused
+    by "digits", which scikit-learn bundles). ``download=True`` fetches missing MNIST/Fashion-MNIST
+    files. Other keywords go to the source: ``limit``, ``mirrors``, ``hashes``, ``size``, ``channels``,
+    ``test_fraction`` (see :func:`digits`, :func:`mnist`, :func:`cifar10`, :func:`image_folder`).
+    """
+    key = name.lower().replace("-", "_")
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    if download and key in ("cifar10", "folder"):
+        raise ValueError(f"download=True is offered for mnist and fashion_mnist only, not {key}: "
+                         "put the files in root yourself")
+    common = {"seed": seed, "val_fraction": val_fraction, **kw}
+    if key == "digits":
+        return digits(**common)
+    if key == "folder":
+        if root is None:
+            raise ValueError("the 'folder' dataset needs root=<folder with one sub-folder per class>")
+        return image_folder(root, **common)
+    root = default_root(key) if root is None else root
+    if key == "cifar10":
+        return cifar10(root, **common)
+    source = mnist if key == "mnist" else fashion_mnist
+    return source(root, download=download, **common)
