@@ -247,8 +247,6 @@ class Sequential(Module):
 
     def __getitem__(self, idx):
         layers = list(self._modules.values())
-        if isinstance(idx, slice):
-            return Sequential(*layers[idx])
         return layers[idx]
 
     def __len__(self):
