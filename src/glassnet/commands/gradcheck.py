@@ -1,0 +1,29 @@
+"""Check every layer's and loss's analytic backward against central differences (float64) and print
+a table of relative errors ||analytic - numeric|| / (||analytic|| + ||numeric||)."""
+from __future__ import annotations
+
+from ..diagnostics.layer_checks import run_all
+
+HELP = "numerical gradient check of every layer and loss"
+
+
+def add_arguments(p):
+    p.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    results = run_all(args.seed)
+    width = max(len(r.name) for r in results)
+    print(f"{'layer / loss':<{width}}  {'gradient':<12} {'rel. error':>10}  verdict")
+    print("-" * (width + 36))
+    failed = 0
+    for r in results:
+        for k, err in r.errors.items():
+            ok = err < args.tol
+            failed += not ok
+            print(f"{r.name:<{width}}  {k:<12} {err:10.2e}  {'ok' if ok else 'FAIL'}")
+    total = sum(len(r.errors) for r in results)
+    print("-" * (width + 36))
+    print(f"{total - failed} of {total} gradients within {args.tol:g}")
+    return 1 if failed else 0

@@ -1,0 +1,46 @@
+"""Classify image files (PNG/JPEG, or .npy arrays of raw pixels) with a trained run: top-k classes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..data import load_image
+from ..data.splits import standardize, to_unit
+from ..functional import softmax
+from ..train import predict_scores
+from ..train.run import load_run
+
+HELP = "top-k predictions with softmax probabilities for image files"
+
+
+def add_arguments(p):
+    p.add_argument("run_dir", help="a run directory written by `glassnet train`")
+    p.add_argument("images", nargs="+", help="PNG/JPEG files (resized to the model input) or .npy raw-pixel arrays")
+    p.add_argument("--top-k", type=int, default=3)
+
+
+def load_input(path, meta) -> np.ndarray:
+    """One file as a normalised (C, H, W) array, the way the run's training data was prepared."""
+    c, h, w = meta["input_shape"]
+    path = Path(path)
+    if path.suffix == ".npy":
+        raw = np.load(path, allow_pickle=False)
+        raw = raw.reshape(c, h, w) if raw.size == c * h * w else None
+        if raw is None:
+            raise ValueError(f"{path}: expected {c * h * w} pixel values for input shape {(c, h, w)}")
+        pixels = raw
+    else:
+        pixels = load_image(path, size=(h, w), channels=c).astype(np.float64) * (meta["pixel_scale"] / 255.0)
+    return standardize(to_unit(pixels[None], meta["pixel_scale"]), np.asarray(meta["mean"]), np.asarray(meta["std"]))[0]
+
+
+def run(args) -> int:
+    model, _, meta = load_run(args.run_dir)
+    x = np.stack([load_input(p, meta) for p in args.images])
+    probs = softmax(predict_scores(model, x).astype(np.float64), axis=1)
+    k = max(1, min(args.top_k, probs.shape[1]))
+    for path, p in zip(args.images, probs):
+        top = np.argsort(-p)[:k]
+        print(f"{path}: " + ", ".join(f"{meta['classes'][i]} ({p[i]:.3f})" for i in top))
+    return 0

@@ -1,0 +1,57 @@
+"""Train a zoo model on a dataset; everything lands in a run directory.
+
+With no arguments: classic_cnn on the digits bundled with scikit-learn (no download).
+"""
+from __future__ import annotations
+
+from ..data import DATASETS
+from ..models import MODELS
+from ..train.run import DEFAULTS, OPTIMIZERS, SCHEDULES, train_run
+
+HELP = "train a model (default: classic_cnn on the bundled digits)"
+
+
+def add_arguments(p):
+    d = DEFAULTS
+    p.add_argument("--model", default=d["model"], choices=sorted(MODELS))
+    p.add_argument("--data", default=d["data"], choices=DATASETS)
+    p.add_argument("--data-dir", default=None, help="folder of the dataset files (mnist, fashion_mnist, cifar10, folder)")
+    p.add_argument("--download", action="store_true", help="download missing MNIST/Fashion-MNIST files")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N training examples")
+    p.add_argument("--val-fraction", type=float, default=d["val_fraction"], help="share of the training data held out")
+    p.add_argument("--epochs", type=int, default=None, help=f"epochs in total (default {d['epochs']})")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    p.add_argument("--optimizer", default=d["optimizer"], choices=OPTIMIZERS)
+    p.add_argument("--lr", type=float, default=d["lr"], help="learning rate")
+    p.add_argument("--momentum", type=float, default=d["momentum"], help="for sgd, nesterov, rmsprop")
+    p.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES)
+    p.add_argument("--warmup", type=int, default=d["warmup"], help="linear warm-up epochs (cosine schedule)")
+    p.add_argument("--step-size", type=int, default=d["step_size"], help="epochs per decay (step schedule)")
+    p.add_argument("--gamma", type=float, default=d["gamma"], help="decay factor (step schedule)")
+    p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    p.add_argument("--l1", type=float, default=d["l1"], help="L1 penalty reg*sum|W| on weights")
+    p.add_argument("--l2", type=float, default=d["l2"], help="L2 penalty 0.5*reg*sum(W^2) on weights")
+    p.add_argument("--dropout", type=float, default=None, help="dropout probability (model default if unset)")
+    p.add_argument("--no-augment", dest="augment", action="store_false", help="no random crops/flips")
+    p.add_argument("--replacement", action="store_true", help="sample minibatches with replacement")
+    p.add_argument("--patience", type=int, default=None, help="early stopping after N epochs without improvement")
+    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--device", default=d["device"], choices=("cpu", "cuda"))
+    p.add_argument("--dtype", default=d["dtype"], choices=("float32", "float64"))
+    p.add_argument("--out", default=None, help="run directory (default runs/<model>-<data>-<time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR from its checkpoint")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def run(args) -> int:
+    keys = set(DEFAULTS) - {"epochs"}
+    cfg = {k: getattr(args, k) for k in keys}
+    cfg["epochs"] = args.epochs if args.epochs is not None else DEFAULTS["epochs"]
+    if args.resume:
+        summary = train_run({"epochs": args.epochs}, out_dir=args.resume, resume=True, progress=args.progress)
+    else:
+        summary = train_run(cfg, out_dir=args.out, progress=args.progress)
+    print(f"test accuracy {summary['test_accuracy']:.4f} (val {summary['val_accuracy']:.4f}) after "
+          f"{summary['epochs']} epochs in {summary['seconds']:.1f} s, {summary['params']:,} parameters")
+    print(f"run saved to {summary['run_dir']}")
+    return 0

@@ -1,0 +1,30 @@
+"""Evaluation helpers: scores, predictions, loss and accuracy of a model on a dataset, in batches."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+
+
+def predict_scores(model, x, batch_size=512):
+    """Model outputs for inputs ``x`` (N, ...) in eval mode, as a host float array (N, C).
+
+    The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        outs = [backend.to_numpy(model.forward(backend.asarray(x[i : i + batch_size])))
+                for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(outs) if outs else np.zeros((0, 0))
+
+
+def evaluate(model, dataset, loss_fn, batch_size=512):
+    """Mean loss, accuracy and predictions of ``model`` on ``dataset`` (an ArrayDataset)."""
+    scores = predict_scores(model, dataset.x, batch_size)
+    y = np.asarray(dataset.y)
+    loss, _ = loss_fn(scores.astype(np.float64), y)
+    pred = scores.argmax(axis=1)
+    return {"loss": float(loss), "accuracy": float((pred == y).mean()), "predictions": pred}

@@ -1,0 +1,160 @@
+"""Run directories: train a zoo model on a data source from a config, and load the result back.
+
+A run directory holds ``config.json`` (every option of the run), ``model.safetensors`` (architecture,
+weights and the data's normalisation, loadable without executing code), ``checkpoint.safetensors``,
+``metrics.csv``, ``history.png``, ``confusion.png`` and ``summary.json``.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend, io
+from ..data import Compose, DataLoader, RandomCrop, RandomHorizontalFlip, load_data
+from ..io.atomic import write_text
+from ..models import MODELS, build_model
+from ..nn import CrossEntropyLoss
+from ..optim import SGD, Adam, AdamW, CosineLR, RMSprop, StepLR, regularizer_from
+from .evaluate import evaluate
+from .metrics import confusion_matrix
+from .plots import plot_confusion
+from .solver import Solver
+
+DEFAULTS = {
+    "model": "classic_cnn", "data": "digits", "data_dir": None, "download": False, "limit": None,
+    "epochs": 40, "batch_size": 64, "optimizer": "adamw", "lr": 1e-3, "momentum": 0.9,
+    "schedule": "cosine", "warmup": 0, "step_size": 10, "gamma": 0.1, "weight_decay": 0.01,
+    "l1": 0.0, "l2": 0.0, "dropout": None, "augment": True, "seed": 0, "val_fraction": 0.1,
+    "patience": None, "replacement": False, "device": "cpu", "dtype": "float32",
+}
+OPTIMIZERS = ("sgd", "nesterov", "rmsprop", "adam", "adamw")
+SCHEDULES = ("none", "step", "cosine")
+
+
+def make_optimizer(cfg, params):
+    """The optimizer named by ``cfg['optimizer']`` with the config's lr, momentum and weight decay."""
+    name, lr, wd, mom = cfg["optimizer"], cfg["lr"], cfg["weight_decay"], cfg["momentum"]
+    if name in ("sgd", "nesterov"):
+        return SGD(params, lr, momentum=mom, nesterov=name == "nesterov", weight_decay=wd)
+    if name == "rmsprop":
+        return RMSprop(params, lr, momentum=mom, weight_decay=wd)
+    if name in ("adam", "adamw"):
+        return (Adam if name == "adam" else AdamW)(params, lr, weight_decay=wd)
+    raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+
+
+def make_schedule(cfg, optimizer):
+    """StepLR, CosineLR (with optional warm-up) or None, as the config says."""
+    kind = cfg["schedule"]
+    if kind == "none":
+        return None
+    if kind == "step":
+        return StepLR(optimizer, cfg["step_size"], cfg["gamma"])
+    if kind == "cosine":
+        return CosineLR(optimizer, cfg["epochs"], warmup_epochs=cfg["warmup"])
+    raise ValueError(f"unknown schedule {kind!r}: choose one of {', '.join(SCHEDULES)}")
+
+
+def make_augmentation(cfg, input_shape):
+    """Random crop with 1/8-image padding (and horizontal flips for colour images), if enabled."""
+    if not cfg["augment"]:
+        return None
+    _, h, w = input_shape
+    steps = [RandomCrop((h, w), padding=max(1, h // 8))]
+    if input_shape[0] == 3:
+        steps.append(RandomHorizontalFlip())
+    return Compose(steps)
+
+
+def load_splits(cfg):
+    """The DataSplits the config names (same seed, hence the same split, every time)."""
+    kw = {"limit": cfg["limit"]} if cfg.get("limit") else {}
+    return load_data(cfg["data"], root=cfg.get("data_dir"), seed=cfg["seed"], val_fraction=cfg["val_fraction"],
+                     download=cfg.get("download", False), **kw)
+
+
+def make_model(cfg, splits):
+    """The zoo model of the config, shaped for the data; ``dropout`` is passed if set and accepted."""
+    builder = MODELS.get(cfg["model"])
+    kw = {"seed": cfg["seed"]}
+    if cfg.get("dropout") is not None:
+        if "dropout" not in inspect.signature(builder).parameters:
+            raise ValueError(f"model {cfg['model']!r} has no dropout option")
+        kw["dropout"] = cfg["dropout"]
+    return build_model(cfg["model"], splits.input_shape, splits.num_classes, **kw)
+
+
+def default_run_dir(cfg) -> Path:
+    return Path("runs") / f"{cfg['model']}-{cfg['data']}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train_run(cfg: dict, out_dir=None, resume=False, progress=True) -> dict:
+    """Train as ``cfg`` says (missing keys take :data:`DEFAULTS`) into ``out_dir``; return the summary.
+
+    With ``resume=True`` the run continues from ``out_dir/checkpoint.safetensors`` using the
+    configuration saved in ``out_dir/config.json`` (``cfg`` may raise ``epochs`` to train longer).
+    """
+    out = Path(out_dir) if out_dir is not None else default_run_dir({**DEFAULTS, **cfg})
+    if resume:
+        saved = json.loads((out / "config.json").read_text())
+        cfg = {**saved, **({"epochs": cfg["epochs"]} if cfg.get("epochs") else {})}
+    cfg = {**DEFAULTS, **cfg}
+    unknown = set(cfg) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
+    backend.use(cfg["device"])
+    with backend.default_dtype(np.dtype(cfg["dtype"])):
+        return _train(cfg, out, resume, progress)
+
+
+def _train(cfg, out, resume, progress):
+    start = time.perf_counter()
+    splits = load_splits(cfg)
+    model = make_model(cfg, splits)
+    optimizer = make_optimizer(cfg, model.parameters())
+    scheduler = make_schedule(cfg, optimizer)
+    loader = DataLoader(splits.train, cfg["batch_size"], seed=cfg["seed"], replacement=cfg["replacement"],
+                        transform=make_augmentation(cfg, splits.input_shape))
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "config.json", json.dumps(cfg, indent=2, sort_keys=True))
+    solver = Solver(model, loader, optimizer, CrossEntropyLoss(), splits.val, scheduler,
+                    regularizer_from(l1=cfg["l1"], l2=cfg["l2"]), epochs=cfg["epochs"], seed=cfg["seed"],
+                    out_dir=out, patience=cfg["patience"], progress=progress)
+    if progress:
+        print(model.summary(splits.input_shape), flush=True)
+    solver.fit(resume=resume)
+    loss_fn = CrossEntropyLoss()
+    test = evaluate(model, splits.test, loss_fn)
+    val = evaluate(model, splits.val, loss_fn)
+    io.save(model, out / "model.safetensors", metadata=run_metadata(cfg, splits))
+    cm = confusion_matrix(splits.test.y, test["predictions"], splits.num_classes)
+    plot_confusion(cm, splits.classes, out / "confusion.png", f"{cfg['model']} on {cfg['data']} (test)")
+    summary = {
+        "test_accuracy": test["accuracy"], "test_loss": test["loss"], "val_accuracy": val["accuracy"],
+        "epochs": solver.epoch, "best_epoch": solver.best_epoch, "params": model.num_parameters(),
+        "seconds": time.perf_counter() - start, "model": cfg["model"], "data": cfg["data"],
+        "run_dir": str(out),
+    }
+    write_text(out / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def run_metadata(cfg, splits) -> dict:
+    """What predict needs besides the weights: classes, input shape and the normalisation."""
+    return {"classes": [str(c) for c in splits.classes], "input_shape": list(splits.input_shape),
+            "mean": np.asarray(splits.mean).tolist(), "std": np.asarray(splits.std).tolist(),
+            "pixel_scale": float(splits.pixel_scale), "data": cfg["data"], "model": cfg["model"]}
+
+
+def load_run(run_dir):
+    """(model, config, metadata) of a finished run directory."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{run_dir}: no model.safetensors here - is this a finished glassnet run directory?")
+    cfg = json.loads((run_dir / "config.json").read_text())
+    model, meta = io.load(run_dir / "model.safetensors", return_metadata=True)
+    return model.eval(), cfg, meta
