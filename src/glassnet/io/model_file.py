@@ -31,13 +31,19 @@ def build(spec: dict, where: str = "model") -> nn.Module:
         raise ModelFileError(f"{where}: expected an object with a 'type', got {spec!r:.80}")
     kind = spec["type"]
     if kind == "Sequential":
-        return nn.Sequential(*(build(s, f"{where}.{i}") for i, s in enumerate(spec.get("layers", []))))
-    cls = nn.LAYERS.get(kind)
+        layers = spec.get("layers", [])
+        if not isinstance(layers, list):
+            raise ModelFileError(f"{where}: 'layers' of a Sequential must be a list, got {type(layers).__name__}")
+        return nn.Sequential(*(build(s, f"{where}.{i}") for i, s in enumerate(layers)))
+    cls = nn.LAYERS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ModelFileError(f"{where}: unknown layer type {kind!r}; known types: {', '.join(sorted(nn.LAYERS))}")
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: the config of {kind} must be an object, got {type(config).__name__}")
     try:
-        return cls(**spec.get("config", {}))
-    except TypeError as exc:
+        return cls(**config)
+    except (TypeError, ValueError, OverflowError, MemoryError) as exc:
         raise ModelFileError(f"{where}: bad configuration for {kind}: {exc}") from exc
 
 
@@ -57,7 +63,15 @@ def load(path, return_metadata: bool = False):
         raise ModelFileError(f"{path}: not a glassnet model file (format {document.get('format')!r}, expected {FORMAT!r})")
     if document.get("version", 0) > VERSION:
         raise ModelFileError(f"{path}: written by a newer glassnet (format version {document['version']} > {VERSION})")
-    with backend.default_dtype(np.dtype(document.get("dtype", "float32"))):
+    if "architecture" not in document:
+        raise ModelFileError(f"{path}: the model file has no 'architecture'")
+    try:
+        dtype = np.dtype(document.get("dtype", "float32"))
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: unknown parameter dtype {document.get('dtype')!r}: {exc}") from exc
+    if dtype not in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)):
+        raise ModelFileError(f"{path}: unsupported parameter dtype {dtype} (expected float16, float32 or float64)")
+    with backend.default_dtype(dtype):
         model = build(document["architecture"])
     try:
         model.load_state_dict(arrays)

@@ -49,13 +49,7 @@ def read(path):
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if head[:2] == b"\x80\x04" or head[:1] == b"\x80" or head.startswith(b"PK"):
-        raise ModelFileError(
-            f"{path}: this is a pickle/zip archive (e.g. a torch.save file), not a glassnet safetensors file; "
-            "glassnet never unpickles files"
-        )
+    _sniff(path)
     try:
         with safe_open(str(path), framework="numpy") as f:
             meta = f.metadata() or {}
@@ -70,4 +64,38 @@ def read(path):
         document = json.loads(meta[MAGIC_KEY])
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}: the glassnet metadata is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ModelFileError(f"{path}: the glassnet metadata is a JSON {type(document).__name__}, expected an object")
     return arrays, document
+
+
+def _sniff(path: Path):
+    """Refuse, from the first bytes alone, anything that is not laid out like a safetensors file.
+
+    A safetensors file starts with an 8-byte little-endian header length followed by a JSON object
+    (``{``). Anything else is refused here, and pickles (``pickle.dump``, ``joblib``, legacy
+    ``torch.save``: 0x80 and a protocol number) and zip archives (``torch.save``, ``.npz``) are named
+    as such. The file is only read as bytes: nothing is ever unpickled.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    if head[8:9] == b"{":
+        header_len = int.from_bytes(head[:8], "little")
+        if header_len > size - 8:
+            raise ModelFileError(f"{path}: the safetensors header claims {header_len} bytes but the file has only "
+                                 f"{size} - the file is truncated")
+        return
+    if head.startswith(b"PK\x03\x04"):
+        what = "this is a zip archive (e.g. a torch.save or .npz file)"
+    elif head[:1] == b"\x80" and head[1:2] and 2 <= head[1] <= 5:
+        what = f"this is a pickle (protocol {head[1]}, e.g. written by pickle, joblib or an old torch.save)"
+    elif len(head) < 9:
+        raise ModelFileError(f"{path}: only {size} bytes - too short for a safetensors file (truncated?)")
+    else:
+        what = ("this does not start like a safetensors file (an 8-byte header length, then a JSON header); "
+                "it may be a pickle or another format")
+    raise ModelFileError(
+        f"{path}: {what}, not a glassnet safetensors file; glassnet never unpickles files "
+        "(unpickling can run arbitrary code) - re-export the model with glassnet.io.save or as safetensors"
+    )

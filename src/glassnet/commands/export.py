@@ -1,0 +1,50 @@
+"""Export a trained run (or a glassnet model file) to ONNX: a float32 graph with a dynamic batch axis,
+checked with onnx.checker, that onnxruntime and other ONNX runtimes can execute.
+
+The input shape comes from the run's metadata (``input_shape`` saved by ``glassnet train``); give
+``--input-shape C H W`` for a model file without it. The exported graph takes inputs normalised the
+way the run's training data was: the run's metadata (classes, mean, std, ...) is copied into the ONNX
+file's metadata_props, each value as JSON.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import io
+
+HELP = "export a trained run (or a .safetensors model file) to ONNX"
+
+
+def add_arguments(p):
+    p.add_argument("source", metavar="RUN_DIR",
+                   help="a run directory written by `glassnet train`, or a model .safetensors file")
+    p.add_argument("output", help="the ONNX file to write, e.g. model.onnx")
+    p.add_argument("--input-shape", type=int, nargs="+", default=None, metavar="DIM",
+                   help="one sample's shape without the batch axis (default: the run's input_shape)")
+    p.add_argument("--opset", type=int, default=io.onnx_export.DEFAULT_OPSET, help="ONNX opset version")
+
+
+def model_path(source) -> Path:
+    """The model file of a run directory (or the file itself)."""
+    source = Path(source)
+    if source.is_dir():
+        path = source / "model.safetensors"
+        if not path.is_file():
+            raise FileNotFoundError(f"{source}: no model.safetensors here - is this a finished glassnet run directory?")
+        return path
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such run directory or model file")
+    return source
+
+
+def run(args) -> int:
+    path = model_path(args.source)
+    model, meta = io.load(path, return_metadata=True)
+    shape = args.input_shape or meta.get("input_shape") or io.onnx_export.infer_input_shape(model)
+    if shape is None:
+        raise ValueError(f"{path}: the model's metadata has no input_shape and the model cannot tell it; "
+                         "give --input-shape, e.g. --input-shape 1 28 28")
+    io.to_onnx(model.eval(), args.output, input_shape=shape, opset=args.opset, metadata=meta)
+    print(f"exported {path} to {args.output} (ONNX opset {args.opset}, input 'input' of shape "
+          f"(N, {', '.join(map(str, shape))}), output 'output')")
+    return 0

@@ -1,0 +1,275 @@
+"""PyTorch interop: a glassnet Sequential as an equivalent ``torch.nn.Sequential``, and back.
+
+``to_torch(model)`` builds the same network from ``torch.nn`` layers with the same weights and
+batch-norm buffers (Linear weights transposed: glassnet stores ``(in, out)``, PyTorch
+``(out, in)``); ``from_torch(module)`` imports a ``torch.nn.Sequential`` of supported layers. The
+layer positions, hence the ``state_dict`` keys, are the same on both sides. glassnet's
+``GlobalAvgPool2d`` (``(N, C, H, W) -> (N, C)``) becomes ``Sequential(AdaptiveAvgPool2d(1), Flatten())``
+in PyTorch, and that pair (nested or as two consecutive layers) becomes ``GlobalAvgPool2d`` again.
+
+PyTorch is optional: it is imported inside these functions only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, nn
+
+SUPPORTED_TORCH = (
+    "Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1) followed by Flatten, Flatten, ReLU, "
+    "LeakyReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm1d, BatchNorm2d and nested Sequential"
+)
+
+# What each layer does to the rank of its input, to catch a Linear applied to (N, C, H, W) maps:
+# glassnet's Linear flattens them, PyTorch's acts on the last axis only.
+_MAKES_4D = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.BatchNorm2d)
+_MAKES_2D = (nn.Linear, nn.Flatten, nn.GlobalAvgPool2d, nn.BatchNorm1d)
+
+
+def _torch():
+    try:
+        import torch  # noqa: PLC0415 - PyTorch is an optional dependency
+    except ImportError as exc:
+        raise ImportError("PyTorch interop needs PyTorch: pip install glassnet[torch]") from exc
+    return torch
+
+
+def _rank_after(layer, rank):
+    """Rank of the output of ``layer`` given the input rank (None: unknown)."""
+    if isinstance(layer, _MAKES_4D):
+        return 4
+    if isinstance(layer, _MAKES_2D):
+        return 2
+    return rank
+
+
+# ---------------------------------------------------------------------------------- glassnet -> torch
+def _model_dtype(model):
+    state = model.state_dict()
+    dtypes = {np.dtype(v.dtype) for v in state.values()}
+    if len(dtypes) > 1:
+        raise ValueError(f"to_torch: the model mixes parameter dtypes {sorted(map(str, dtypes))}; cast it to one first")
+    return dtypes.pop() if dtypes else np.dtype(backend.get_default_dtype())
+
+
+def _tensor(torch, array, dtype):
+    return torch.from_numpy(np.array(backend.to_numpy(array), dtype=dtype, copy=True))
+
+
+def _layer_to_torch(torch, layer, dtype, rank):
+    tnn = torch.nn
+    if type(layer) is nn.Sequential:
+        return _sequential_to_torch(torch, layer, dtype, rank)
+    kind = type(layer)
+    if kind is nn.Linear:
+        if rank == 4:
+            raise ValueError(
+                f"to_torch: {layer.describe()} follows a layer with (N, C, H, W) outputs; glassnet's Linear flattens "
+                "its input but PyTorch's acts on the last axis only - put a Flatten layer before it"
+            )
+        t = tnn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
+        params = {"weight": layer.weight.data.T, "bias": layer.bias.data if layer.bias is not None else None}
+    elif kind is nn.Conv2d:
+        t = tnn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
+                       padding=layer.padding, bias=layer.bias is not None)
+        params = {"weight": layer.weight.data, "bias": layer.bias.data if layer.bias is not None else None}
+    elif kind in (nn.BatchNorm1d, nn.BatchNorm2d):
+        cls = tnn.BatchNorm1d if kind is nn.BatchNorm1d else tnn.BatchNorm2d
+        t = cls(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+        params = {"weight": layer.weight.data, "bias": layer.bias.data,
+                  "running_mean": layer.running_mean, "running_var": layer.running_var}
+    else:
+        simple = {
+            nn.MaxPool2d: lambda: tnn.MaxPool2d(layer.kernel_size, layer.stride),
+            nn.AvgPool2d: lambda: tnn.AvgPool2d(layer.kernel_size, layer.stride),
+            nn.GlobalAvgPool2d: lambda: tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten()),
+            nn.Flatten: tnn.Flatten,
+            nn.ReLU: tnn.ReLU,
+            nn.Sigmoid: tnn.Sigmoid,
+            nn.Tanh: tnn.Tanh,
+            nn.LeakyReLU: lambda: tnn.LeakyReLU(layer.slope),
+            nn.Softmax: lambda: tnn.Softmax(dim=layer.dim),
+            nn.Dropout: lambda: tnn.Dropout(layer.p),
+        }
+        if kind not in simple:
+            raise ValueError(
+                f"to_torch: no PyTorch equivalent for {layer.describe()} (a {kind.__module__}.{kind.__name__})")
+        return simple[kind]().to(_torch_dtype(torch, dtype))
+    t = t.to(_torch_dtype(torch, dtype))
+    with torch.no_grad():
+        for name, value in params.items():
+            if value is not None:
+                getattr(t, name).copy_(_tensor(torch, value, dtype))
+    return t
+
+
+def _sequential_to_torch(torch, seq, dtype, rank):
+    layers = []
+    for layer in seq:
+        layers.append(_layer_to_torch(torch, layer, dtype, rank))
+        rank = _rank_after(layer, rank)
+    return torch.nn.Sequential(*layers)
+
+
+def _torch_dtype(torch, dtype):
+    table = {np.dtype(np.float16): torch.float16, np.dtype(np.float32): torch.float32,
+             np.dtype(np.float64): torch.float64}
+    if np.dtype(dtype) not in table:
+        raise ValueError(f"unsupported dtype {dtype}: expected float16, float32 or float64")
+    return table[np.dtype(dtype)]
+
+
+def to_torch(model):
+    """An equivalent ``torch.nn.Sequential`` with copies of ``model``'s weights and BN buffers.
+
+    ``model`` is a glassnet ``Sequential`` (a single layer is wrapped in one). The PyTorch model has
+    the dtype of the glassnet weights, the same ``state_dict`` keys (Linear weights transposed) and
+    the same train/eval mode. Raises ValueError for a layer without a PyTorch equivalent.
+    """
+    torch = _torch()
+    seq = model if isinstance(model, nn.Sequential) else nn.Sequential(model)
+    dtype = _model_dtype(seq)
+    out = _sequential_to_torch(torch, seq, dtype, None)
+    return out.train(model.training)
+
+
+# ---------------------------------------------------------------------------------- torch -> glassnet
+def _np(tensor):
+    return tensor.detach().cpu().numpy()
+
+
+def _torch_module_dtype(torch, module):
+    dtypes = {t.dtype for t in list(module.parameters()) + list(module.buffers()) if t.is_floating_point()}
+    names = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+    if not dtypes:
+        return np.dtype(backend.get_default_dtype())
+    if len(dtypes) > 1 or next(iter(dtypes)) not in names:
+        raise ValueError(
+            f"from_torch: parameters must all be float16, float32 or float64, got {sorted(map(str, dtypes))}")
+    return np.dtype(names[dtypes.pop()])
+
+
+def _is_gap_pair(torch, a, b):
+    tnn = torch.nn
+    return (type(a) is tnn.AdaptiveAvgPool2d and a.output_size in (1, (1, 1))
+            and type(b) is tnn.Flatten and b.start_dim == 1 and b.end_dim == -1)
+
+
+def _refuse(where, module, why):
+    raise ValueError(f"from_torch: layer '{where}' {module!r} is not supported: {why}. Supported: {SUPPORTED_TORCH}")
+
+
+def _check_defaults(where, module, **allowed):
+    """Refuse ``module`` unless each attribute has one of its ``allowed`` values (a tuple of choices)."""
+    for attr, choices in allowed.items():
+        got = getattr(module, attr)
+        if got not in choices:
+            _refuse(where, module, f"{attr}={got!r} (supported: {' or '.join(map(repr, choices))})")
+
+
+def _copy(param, tensor):
+    param[...] = np.asarray(_np(tensor), dtype=param.dtype)
+
+
+def _layer_from_torch(torch, m, where, rank):
+    tnn = torch.nn
+    kind = type(m)
+    if kind is tnn.Linear:
+        if rank == 4:
+            _refuse(where, m, "it follows a layer with (N, C, H, W) outputs and PyTorch's Linear then acts on the "
+                    "last axis only (glassnet's flattens): put an nn.Flatten() before it")
+        g = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
+        _copy(g.weight.data, m.weight.T)
+        if m.bias is not None:
+            _copy(g.bias.data, m.bias)
+        return g
+    if kind is tnn.Conv2d:
+        if isinstance(m.padding, str):
+            _refuse(where, m, f"padding={m.padding!r} (give the padding as numbers)")
+        _check_defaults(where, m, dilation=((1, 1),), groups=(1,), padding_mode=("zeros",))
+        g = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride, padding=m.padding,
+                      bias=m.bias is not None)
+        _copy(g.weight.data, m.weight)
+        if m.bias is not None:
+            _copy(g.bias.data, m.bias)
+        return g
+    if kind in (tnn.MaxPool2d, tnn.AvgPool2d):
+        _check_defaults(where, m, padding=(0, (0, 0)), ceil_mode=(False,))
+        if kind is tnn.MaxPool2d:
+            _check_defaults(where, m, dilation=(1, (1, 1)), return_indices=(False,))
+        else:
+            _check_defaults(where, m, divisor_override=(None,))
+        stride = m.stride if m.stride not in (None, (), []) else m.kernel_size
+        return (nn.MaxPool2d if kind is tnn.MaxPool2d else nn.AvgPool2d)(m.kernel_size, stride)
+    if kind is tnn.Flatten:
+        if (m.start_dim, m.end_dim) != (1, -1):
+            _refuse(where, m, f"start_dim={m.start_dim}, end_dim={m.end_dim} (only 1, -1)")
+        return nn.Flatten()
+    if kind in (tnn.BatchNorm1d, tnn.BatchNorm2d):
+        if not m.track_running_stats or m.running_mean is None:
+            _refuse(where, m, "track_running_stats=False (glassnet evaluates with running statistics)")
+        if m.momentum is None:
+            _refuse(where, m, "momentum=None (a cumulative average; glassnet uses an exponential one)")
+        cls = nn.BatchNorm1d if kind is tnn.BatchNorm1d else nn.BatchNorm2d
+        g = cls(m.num_features, eps=m.eps, momentum=m.momentum)
+        if m.affine:
+            _copy(g.weight.data, m.weight)
+            _copy(g.bias.data, m.bias)
+        _copy(g.running_mean, m.running_mean)
+        _copy(g.running_var, m.running_var)
+        return g
+    if kind is tnn.Softmax:
+        return nn.Softmax(dim=1 if m.dim is None else m.dim)
+    if kind is tnn.LeakyReLU:
+        return nn.LeakyReLU(m.negative_slope)
+    if kind is tnn.Dropout:
+        return nn.Dropout(m.p)
+    simple = {tnn.ReLU: nn.ReLU, tnn.Sigmoid: nn.Sigmoid, tnn.Tanh: nn.Tanh}
+    if kind in simple:
+        return simple[kind]()
+    if kind is tnn.AdaptiveAvgPool2d:
+        _refuse(where, m, "AdaptiveAvgPool2d is supported only as output_size=1 directly followed by nn.Flatten() "
+                "(global average pooling)")
+    _refuse(where, m, f"no glassnet equivalent for {kind.__module__}.{kind.__name__}")
+
+
+def _sequential_from_torch(torch, seq, prefix, rank):
+    children = list(seq.named_children())
+    if len(children) == 2 and _is_gap_pair(torch, children[0][1], children[1][1]):
+        return nn.GlobalAvgPool2d(), 2
+    layers, i = [], 0
+    while i < len(children):
+        name, m = children[i]
+        where = f"{prefix}{name}"
+        if i + 1 < len(children) and _is_gap_pair(torch, m, children[i + 1][1]):
+            # Two consecutive layers become one: the glassnet indices (and keys) shift from here on.
+            layers.append(nn.GlobalAvgPool2d())
+            rank, i = 2, i + 2
+            continue
+        if type(m) is torch.nn.Sequential:
+            layer, rank = _sequential_from_torch(torch, m, f"{where}.", rank)
+        else:
+            layer = _layer_from_torch(torch, m, where, rank)
+            rank = _rank_after(layer, rank)
+        layers.append(layer)
+        i += 1
+    return nn.Sequential(*layers), rank
+
+
+def from_torch(module):
+    """A glassnet ``Sequential`` equivalent to the ``torch.nn.Sequential`` ``module`` (weights copied).
+
+    Supported layers: see :data:`SUPPORTED_TORCH`; anything else (another module class, grouped or
+    dilated convolutions, ceil-mode pooling, ...) raises ValueError naming the layer. The glassnet
+    model gets the dtype of the PyTorch parameters and the module's train/eval mode.
+    """
+    torch = _torch()
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(module).__name__}")
+    if type(module) is not torch.nn.Sequential:
+        module = torch.nn.Sequential(module)
+    with backend.default_dtype(_torch_module_dtype(torch, module)):
+        model, _ = _sequential_from_torch(torch, module, "", None)
+    if not isinstance(model, nn.Sequential):
+        model = nn.Sequential(model)
+    return model.train(module.training)
