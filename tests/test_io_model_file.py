@@ -115,6 +115,18 @@ def test_tampered_tensor_bytes_fail_the_checksum(saved):
         io.load(saved)
 
 
+def test_tampered_metadata_fails_the_checksum(saved):
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(saved), framework="numpy") as f:
+        meta, arrays = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    meta["glassnet"] = meta["glassnet"].replace('"metadata": {}', '"metadata": {"classes": ["x"]}')
+    save_file(arrays, str(saved), metadata=meta)  # same tensors and digest, edited document
+    with pytest.raises(ModelFileError, match="checksum mismatch"):
+        io.load(saved)
+
+
 def test_a_plain_safetensors_file_without_glassnet_metadata_is_refused(tmp_path):
     from safetensors.numpy import save_file
 

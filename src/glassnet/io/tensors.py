@@ -1,8 +1,8 @@
 """A checksummed safetensors container: named arrays plus a JSON document, in one file, no pickle.
 
 Layout: a standard safetensors file whose string metadata holds
-``glassnet`` (the JSON document) and ``sha256`` (a digest of every tensor's name, dtype, shape and
-bytes, in name order). Any safetensors reader can open it; :func:`read` also verifies the digest, so
+``glassnet`` (the JSON document) and ``sha256`` (a digest of that document and of every tensor's
+name, dtype, shape and bytes, in name order). Any safetensors reader can open it; :func:`read` also verifies the digest, so
 a truncated or tampered file is refused with an error that names it.
 """
 from __future__ import annotations
@@ -23,8 +23,9 @@ class ModelFileError(ValueError):
     """A model or checkpoint file is unreadable, corrupt, tampered with or of the wrong kind."""
 
 
-def _digest(arrays) -> str:
-    h = hashlib.sha256()
+def _digest(arrays, document_json: str) -> str:
+    """SHA-256 over the JSON document and every tensor's name, dtype, shape and bytes (in name order)."""
+    h = hashlib.sha256(document_json.encode())
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
@@ -37,7 +38,8 @@ def write(path, arrays: dict, document: dict):
     from safetensors.numpy import save_file  # noqa: PLC0415 - keeps `import glassnet` NumPy-only
 
     host = {k: np.ascontiguousarray(to_numpy(v)) for k, v in arrays.items()}
-    meta = {MAGIC_KEY: json.dumps(document, sort_keys=True), "sha256": _digest(host)}
+    text = json.dumps(document, sort_keys=True)
+    meta = {MAGIC_KEY: text, "sha256": _digest(host, text)}
     with atomic_path(path) as tmp:
         save_file(host, str(tmp), metadata=meta)
 
@@ -58,8 +60,8 @@ def read(path):
         raise ModelFileError(f"{path}: not a readable safetensors file (truncated or corrupt?): {exc}") from exc
     if MAGIC_KEY not in meta or "sha256" not in meta:
         raise ModelFileError(f"{path}: a safetensors file without glassnet metadata (expected keys 'glassnet' and 'sha256')")
-    if _digest(arrays) != meta["sha256"]:
-        raise ModelFileError(f"{path}: checksum mismatch - the tensors were modified or the file is damaged")
+    if _digest(arrays, meta[MAGIC_KEY]) != meta["sha256"]:
+        raise ModelFileError(f"{path}: checksum mismatch - the tensors or the metadata were modified, or the file is damaged")
     try:
         document = json.loads(meta[MAGIC_KEY])
     except json.JSONDecodeError as exc:
