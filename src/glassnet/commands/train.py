@@ -41,17 +41,40 @@ def add_arguments(p):
     p.add_argument("--out", default=None, help="run directory (default runs/<model>-<data>-<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR from its checkpoint")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over MPI: `mpirun -n K glassnet train --distributed ...` splits each "
+                        "global batch of --batch-size across the K ranks (needs mpi4py: pip install glassnet[mpi])")
+    p.add_argument("--sync-bn", dest="sync_bn", action="store_true",
+                   help="with --distributed: batch norm over the global batch instead of each rank's shard")
 
 
 def run(args) -> int:
+    from ..distributed import launched_size  # noqa: PLC0415 - distributed hook (does not import mpi4py)
+
+    if getattr(args, "distributed", False):
+        from ..distributed.cli import run_distributed  # noqa: PLC0415
+
+        return run_distributed(args, _run)
+    if launched_size() > 1:
+        raise ValueError(f"started by an MPI launcher as one of {launched_size()} processes, but without "
+                         f"--distributed: every process would train alone into the same run directory; "
+                         f"add --distributed")
+    return _run(args)
+
+
+def _run(args, comm=None) -> int:
     keys = set(DEFAULTS) - {"epochs"}
     cfg = {k: getattr(args, k) for k in keys}
     cfg["epochs"] = args.epochs if args.epochs is not None else DEFAULTS["epochs"]
     if args.resume:
-        summary = train_run({"epochs": args.epochs}, out_dir=args.resume, resume=True, progress=args.progress)
+        summary = train_run({"epochs": args.epochs}, out_dir=args.resume, resume=True, progress=args.progress,
+                            comm=comm)
     else:
-        summary = train_run(cfg, out_dir=args.out, progress=args.progress)
-    print(f"test accuracy {summary['test_accuracy']:.4f} (val {summary['val_accuracy']:.4f}) after "
+        summary = train_run(cfg, out_dir=args.out, progress=args.progress, comm=comm)
+    if comm is not None and not comm.is_main:  # distributed hook: rank 0 speaks for the job
+        return 0
+    val = summary["val_accuracy"]
+    print(f"test accuracy {summary['test_accuracy']:.4f} (val {'-' if val is None else f'{val:.4f}'}) after "
           f"{summary['epochs']} epochs in {summary['seconds']:.1f} s, {summary['params']:,} parameters")
     print(f"run saved to {summary['run_dir']}")
     return 0

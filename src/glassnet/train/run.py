@@ -30,6 +30,7 @@ DEFAULTS = {
     "schedule": "cosine", "warmup": 0, "step_size": 10, "gamma": 0.1, "weight_decay": 0.01,
     "l1": 0.0, "l2": 0.0, "dropout": None, "augment": True, "seed": 0, "val_fraction": 0.1,
     "patience": None, "replacement": False, "device": "cpu", "dtype": "float32",
+    "sync_bn": False,  # distributed runs: batch norm over the global batch (see glassnet.distributed)
 }
 OPTIMIZERS = ("sgd", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine")
@@ -92,15 +93,19 @@ def default_run_dir(cfg) -> Path:
     return Path("runs") / f"{cfg['model']}-{cfg['data']}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def train_run(cfg: dict, out_dir=None, resume=False, progress=True) -> dict:
+def train_run(cfg: dict, out_dir=None, resume=False, progress=True, comm=None) -> dict:
     """Train as ``cfg`` says (missing keys take :data:`DEFAULTS`) into ``out_dir``; return the summary.
 
     With ``resume=True`` the run continues from ``out_dir/checkpoint.safetensors`` using the
     configuration saved in ``out_dir/config.json`` (``cfg`` may raise ``epochs`` to train longer).
+    ``comm``: a :mod:`glassnet.distributed` communicator for data-parallel training (``batch_size`` is
+    then the global batch, split across the ranks); only its rank 0 prints and writes files.
     """
     out = Path(out_dir) if out_dir is not None else default_run_dir({**DEFAULTS, **cfg})
+    if comm is not None:  # distributed hook: rank 0 names the run directory
+        out = Path(comm.bcast(str(out)))
     if resume:
-        saved = json.loads((out / "config.json").read_text())
+        saved = _read_saved_config(out, comm)
         cfg = {**saved, **({"epochs": cfg["epochs"]} if cfg.get("epochs") else {})}
     cfg = {**DEFAULTS, **cfg}
     unknown = set(cfg) - set(DEFAULTS)
@@ -108,10 +113,17 @@ def train_run(cfg: dict, out_dir=None, resume=False, progress=True) -> dict:
         raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
     backend.use(cfg["device"])
     with backend.default_dtype(np.dtype(cfg["dtype"])):
-        return _train(cfg, out, resume, progress)
+        return _train(cfg, out, resume, progress, comm)
 
 
-def _train(cfg, out, resume, progress):
+def _read_saved_config(out, comm=None):
+    if comm is None:
+        return json.loads((out / "config.json").read_text())
+    # distributed hook: rank 0 reads (other hosts need not have the run directory), every rank receives
+    return comm.bcast(json.loads((out / "config.json").read_text()) if comm.is_main else None)
+
+
+def _train(cfg, out, resume, progress, comm=None):
     start = time.perf_counter()
     splits = load_splits(cfg)
     model = make_model(cfg, splits)
@@ -119,27 +131,37 @@ def _train(cfg, out, resume, progress):
     scheduler = make_schedule(cfg, optimizer)
     loader = DataLoader(splits.train, cfg["batch_size"], seed=cfg["seed"], replacement=cfg["replacement"],
                         transform=make_augmentation(cfg, splits.input_shape))
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "config.json", json.dumps(cfg, indent=2, sort_keys=True))
-    solver = Solver(model, loader, optimizer, CrossEntropyLoss(), splits.val, scheduler,
+    parallel, main = None, True
+    if comm is not None:  # distributed hook: shard the batches, sync BN, one gradient Allreduce per step
+        from ..distributed.run import data_parallel  # noqa: PLC0415 - only distributed runs need it
+
+        loader, parallel = data_parallel(cfg, model, loader, comm, train_size=len(splits.train))
+        main, progress = comm.is_main, progress and comm.is_main
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "config.json", json.dumps(cfg, indent=2, sort_keys=True))
+    val_set = splits.val if len(splits.val) else None  # val_fraction=0: no validation, the last weights stay
+    solver = Solver(model, loader, optimizer, CrossEntropyLoss(), val_set, scheduler,
                     regularizer_from(l1=cfg["l1"], l2=cfg["l2"]), epochs=cfg["epochs"], seed=cfg["seed"],
-                    out_dir=out, patience=cfg["patience"], progress=progress)
+                    out_dir=out, patience=cfg["patience"], progress=progress, parallel=parallel)
     if progress:
         print(model.summary(splits.input_shape), flush=True)
     solver.fit(resume=resume)
     loss_fn = CrossEntropyLoss()
     test = evaluate(model, splits.test, loss_fn)
-    val = evaluate(model, splits.val, loss_fn)
-    io.save(model, out / "model.safetensors", metadata=run_metadata(cfg, splits))
-    cm = confusion_matrix(splits.test.y, test["predictions"], splits.num_classes)
-    plot_confusion(cm, splits.classes, out / "confusion.png", f"{cfg['model']} on {cfg['data']} (test)")
+    val = evaluate(model, val_set, loss_fn) if val_set is not None else {"accuracy": None}
+    if main:
+        io.save(model, out / "model.safetensors", metadata=run_metadata(cfg, splits))
+        cm = confusion_matrix(splits.test.y, test["predictions"], splits.num_classes)
+        plot_confusion(cm, splits.classes, out / "confusion.png", f"{cfg['model']} on {cfg['data']} (test)")
     summary = {
         "test_accuracy": test["accuracy"], "test_loss": test["loss"], "val_accuracy": val["accuracy"],
         "epochs": solver.epoch, "best_epoch": solver.best_epoch, "params": model.num_parameters(),
         "seconds": time.perf_counter() - start, "model": cfg["model"], "data": cfg["data"],
         "run_dir": str(out),
     }
-    write_text(out / "summary.json", json.dumps(summary, indent=2))
+    if main:
+        write_text(out / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 

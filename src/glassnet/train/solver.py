@@ -37,22 +37,28 @@ class Solver:
     restore_best: at the end, load the weights of the best validation epoch (classic cs231n solver).
     train_eval_samples: how many training samples are re-scored in eval mode for the train accuracy.
     progress: show a tqdm bar per epoch. callbacks: functions ``f(solver, epoch_record)`` after each epoch.
+    parallel: a :class:`glassnet.distributed.DataParallel` for data-parallel training over MPI (the loader
+    then yields this rank's shard of each global batch); only rank 0 prints and writes files.
     """
 
     def __init__(self, model, train_loader, optimizer, loss_fn=None, val_set=None, scheduler=None,
                  regularizer=None, epochs=10, seed=0, out_dir=None, patience=None, restore_best=True,
-                 train_eval_samples=1000, progress=True, callbacks=(), checkpoint_every=1):
+                 train_eval_samples=1000, progress=True, callbacks=(), checkpoint_every=1, parallel=None):
         self.model, self.loader, self.optimizer = model, train_loader, optimizer
         self.loss_fn = loss_fn or CrossEntropyLoss()
         self.val_set, self.scheduler, self.regularizer = val_set, scheduler, regularizer
         self.epochs, self.seed, self.patience, self.restore_best = int(epochs), int(seed), patience, restore_best
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress, self.callbacks, self.checkpoint_every = progress, list(callbacks), checkpoint_every
+        self.parallel = parallel  # distributed hook: None for one process
+        self.is_main = parallel is None or parallel.is_main
+        self.progress = self.progress and self.is_main
         ds = train_loader.dataset
         self._train_eval = type(ds)(*ds[np.arange(min(train_eval_samples, len(ds)))]) if train_eval_samples else None
         self.history = {c: [] for c in COLUMNS}
         self.epoch = 0
         self.best_val_acc, self.best_epoch, self.best_state = -1.0, 0, None
+        self.stale = 0  # epochs since the last better validation accuracy (early stopping)
         self.step_losses = []
 
     # ---------------------------------------------------------------- one step
@@ -62,7 +68,11 @@ class Solver:
         self.optimizer.zero_grad()
         scores = model.forward(x)
         loss, dscores = self.loss_fn(scores, y)
+        if self.parallel is not None:  # distributed hook: this shard's summed loss ...
+            dscores = self.parallel.scale_loss_gradient(dscores, len(y))
         model.backward(dscores)
+        if self.parallel is not None:  # ... and one Allreduce: gradient and loss of the global batch
+            loss = self.parallel.allreduce_gradients(loss, scores, y)
         if self.regularizer is not None:
             loss = loss + self.regularizer.apply(model)
         if not all_finite(loss, self.optimizer.params):
@@ -77,7 +87,8 @@ class Solver:
     def _seed_dropout(self, epoch):
         for i, m in enumerate(self.model.modules()):
             if isinstance(m, Dropout):
-                m.seed([self.seed, epoch, i])
+                rank = [self.parallel.rank] if self.parallel and self.parallel.size > 1 else []  # distributed hook
+                m.seed([self.seed, epoch, i, *rank])  # ranks draw different masks for their different examples
 
     # ---------------------------------------------------------------- epochs
     def train_epoch(self):
@@ -97,9 +108,13 @@ class Solver:
             xp = backend.array_module(scores)
             loss_value = float(loss)  # one host sync per step, for the history
             self.step_losses.append(loss_value)
-            loss_sum += loss_value * len(y)
-            correct += int((xp.argmax(scores, axis=1) == y).sum())
-            seen += len(y)
+            if self.parallel is None:
+                n, hits = len(y), int((xp.argmax(scores, axis=1) == y).sum())
+            else:  # distributed hook: counts of the global batch
+                n, hits = self.parallel.step_counts
+            loss_sum += loss_value * n
+            correct += hits
+            seen += n
             if bar is not None:
                 elapsed = time.perf_counter() - start
                 bar.set_postfix(loss=f"{loss_value:.4f}", acc=f"{correct / seen:.3f}", img_s=f"{seen / max(elapsed, 1e-9):.0f}")
@@ -113,10 +128,11 @@ class Solver:
         """Train until ``epochs`` (or early stopping); return the history dict of per-epoch lists."""
         if resume:
             self.load_checkpoint()
-        stale = 0
-        while self.epoch < self.epochs:
+        while self.epoch < self.epochs and not self._stopped():
             lr = float(self.optimizer.lr)
             train_loss, running_acc, seconds, ips = self.train_epoch()
+            if self.parallel is not None:  # distributed hook: rank 0's BN running statistics everywhere
+                self.parallel.sync_buffers()
             train_acc = evaluate(self.model, self._train_eval, self.loss_fn)["accuracy"] if self._train_eval else running_acc
             val = evaluate(self.model, self.val_set, self.loss_fn) if self.val_set is not None else None
             self.epoch += 1
@@ -128,16 +144,16 @@ class Solver:
             for k in COLUMNS:
                 self.history[k].append(record[k])
             improved = val is not None and val["accuracy"] > self.best_val_acc
-            if improved or self.best_state is None:
-                self.best_val_acc = val["accuracy"] if val is not None else self.best_val_acc
-                self.best_epoch = self.epoch
+            if improved:  # without a validation set there is no best epoch: the last weights stay
+                self.best_val_acc, self.best_epoch = val["accuracy"], self.epoch
                 self.best_state = {k: backend.to_numpy(v).copy() for k, v in self.model.state_dict().items()}
-            stale = 0 if improved else stale + 1
+            self.stale = 0 if improved else self.stale + 1
             self._report(record)
             for cb in self.callbacks:
                 cb(self, record)
-            stop = self.patience is not None and stale >= self.patience
-            if self.out_dir is not None and (self.epoch % self.checkpoint_every == 0 or stop or self.epoch == self.epochs):
+            stop = self._stopped()
+            if self.out_dir is not None and self.is_main and (self.epoch % self.checkpoint_every == 0 or stop
+                                                              or self.epoch == self.epochs):
                 self.save_checkpoint()
             if stop:
                 break
@@ -145,8 +161,12 @@ class Solver:
             self.model.load_state_dict(self.best_state)
         return self.history
 
+    def _stopped(self) -> bool:
+        """Early stopping: ``patience`` epochs in a row without a better validation accuracy."""
+        return self.patience is not None and self.stale >= self.patience
+
     def _report(self, r):
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.is_main:
             write_csv(self.out_dir / "metrics.csv", self.history)
             plot_history(self.history, self.out_dir / "history.png")
         if self.progress:
@@ -157,7 +177,8 @@ class Solver:
     # ---------------------------------------------------------------- checkpoints
     def _state(self):
         return {"epoch": self.epoch, "seed": self.seed, "history": self.history,
-                "best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch, "step_losses": self.step_losses}
+                "best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch, "stale": self.stale,
+                "step_losses": self.step_losses}
 
     def save_checkpoint(self, path=None):
         """Write the checkpoint (atomically) to ``path`` or ``out_dir/checkpoint.safetensors``."""
@@ -167,8 +188,12 @@ class Solver:
     def load_checkpoint(self, path=None):
         """Continue from a checkpoint: restores weights, optimizer, schedule, history and epoch."""
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
-        state, best = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        if self.parallel is not None:  # distributed hook: rank 0 reads, every rank receives
+            state, best = self.parallel.load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        else:
+            state, best = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
         self.epoch, self.history = int(state["epoch"]), state["history"]
         self.best_val_acc, self.best_epoch = state["best_val_acc"], state["best_epoch"]
+        self.stale = int(state.get("stale", self.epoch - self.best_epoch))
         self.step_losses = state.get("step_losses", [])
         self.best_state = best

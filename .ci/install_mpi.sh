@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Open MPI (Debian packages) and mpi4py built against it, for glassnet's multi-rank tests and
+# `mpirun -n K glassnet train --distributed`. Safe to run again: installed pieces are kept.
+set -euo pipefail
+
+if ! command -v mpirun >/dev/null 2>&1 || ! command -v mpicc >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev >/dev/null
+fi
+mpirun --version | head -n 1
+
+# mpi4py compiles against the MPI found through mpicc (the `mpi` extra of glassnet pins the version).
+if ! python -c "import mpi4py" >/dev/null 2>&1; then
+    python -m pip install -q "mpi4py>=3.1"
+fi
+python -c "from mpi4py import MPI; print('mpi4py', MPI.Get_library_version().splitlines()[0])"
