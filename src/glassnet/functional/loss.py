@@ -93,10 +93,12 @@ def bce_loss(probs, targets, weight=None):
     xp = array_module(probs)
     if probs.size and (float(probs.min()) < 0 or float(probs.max()) > 1):
         raise ValueError("bce_loss: input must hold probabilities in [0, 1] (use bce_with_logits_loss for logits)")
-    log_p = xp.maximum(xp.log(probs), -100)
-    log_1mp = xp.maximum(xp.log1p(-probs), -100)
+    # log 0 = -inf clamps to -100; where() keeps 0 away from log so p in {0, 1} raises no divide warning
+    log_p = xp.where(probs > 0, xp.maximum(xp.log(xp.where(probs > 0, probs, 1)), -100), -100)
+    log_1mp = xp.where(probs < 1, xp.maximum(xp.log1p(-xp.where(probs < 1, probs, 0)), -100), -100)
     elem = -(targets * log_p + (1 - targets) * log_1mp)
-    grad = (probs - targets) / xp.maximum(probs * (1 - probs), probs.dtype.type(1e-12))
+    eps = probs.dtype.type(xp.float32(1e-12))  # PyTorch's clamp is the float 1e-12 (= 9.99999996e-13)
+    grad = (probs - targets) / xp.maximum(probs * (1 - probs), eps)
     if weight is not None:
         elem = elem * weight
         grad = grad * weight

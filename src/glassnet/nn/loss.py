@@ -63,19 +63,23 @@ class _ElementwiseLoss(_Loss):
             )
         return self._loss(pred, target)
 
+    def _weight_like(self, pred):
+        """The weight on pred's backend in pred's dtype (a float64 weight must not promote a float32 loss)."""
+        return None if self.weight is None else array_module(pred).asarray(self.weight, dtype=pred.dtype)
+
 
 class BCELoss(_ElementwiseLoss):
     """Binary cross-entropy on probabilities (logs clamped at -100), mean over elements."""
 
     def _loss(self, pred, target):
-        return F.bce_loss(pred, target, self.weight)
+        return F.bce_loss(pred, target, self._weight_like(pred))
 
 
 class BCEWithLogitsLoss(_ElementwiseLoss):
     """Binary cross-entropy on logits (stable), mean over elements."""
 
     def _loss(self, pred, target):
-        return F.bce_with_logits_loss(pred, target, self.weight)
+        return F.bce_with_logits_loss(pred, target, self._weight_like(pred))
 
 
 class MSELoss(_ElementwiseLoss):

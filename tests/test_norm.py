@@ -1,0 +1,167 @@
+"""Batch normalisation against PyTorch: train (batch statistics) and eval (running statistics),
+(N, D) and (N, C, H, W), and the running-statistics convention (unbiased variance, momentum 0.1)."""
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch_parity import assert_close, assert_matches_torch, assert_module_matches_torch, randn, seeds
+
+import glassnet.functional as F
+from glassnet import nn
+
+
+@st.composite
+def bn_shapes(draw):
+    """(N, D) or (N, C, H, W) with at least two values per feature (training needs a variance)."""
+    if draw(st.booleans()):
+        return (draw(st.integers(2, 6)), draw(st.integers(1, 5)))
+    n, h, w = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    if n * h * w < 2:
+        n = 2
+    return (n, draw(st.integers(1, 4)), h, w)
+
+
+momenta = st.sampled_from([0.1, 0.01, 0.5, 1.0])
+
+
+def batchnorm_pair(running_mean, running_var, train, momentum=0.1, eps=1e-5):
+    """The glassnet kernel and torch.nn.functional.batch_norm, both as f(x, gamma, beta),
+    each starting from its own copy of the running statistics (in x's dtype)."""
+
+    def forward(x, gamma, beta):
+        running = {"mean": running_mean.astype(x.dtype), "var": running_var.astype(x.dtype)}
+        return F.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
+
+    def torch_fn(x, gamma, beta):
+        rm, rv = torch.tensor(running_mean, dtype=x.dtype), torch.tensor(running_var, dtype=x.dtype)
+        return TF.batch_norm(x, rm, rv, gamma, beta, training=train, momentum=momentum, eps=eps)
+
+    return forward, torch_fn
+
+
+def bn_inputs(shape, seed):
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x = rng.normal(rng.normal(0, 2, c).reshape((1, c) + (1,) * (len(shape) - 2)), rng.uniform(0.5, 3), shape)
+    return x, rng.uniform(0.5, 1.5, c), rng.standard_normal(c)
+
+
+def running_stats(c, seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+
+
+# ------------------------------------------------------------------ kernel
+@settings(max_examples=50, deadline=None)
+@given(shape=bn_shapes(), momentum=momenta, seed=seeds)
+def test_batchnorm_train_forward_backward_match_torch(shape, momentum, seed):
+    forward, torch_fn = batchnorm_pair(*running_stats(shape[1], seed), train=True, momentum=momentum)
+    assert_matches_torch(forward, F.batchnorm_backward, torch_fn, *bn_inputs(shape, seed), seed=seed)
+
+
+@settings(max_examples=50, deadline=None)
+@given(shape=bn_shapes(), seed=seeds)
+def test_batchnorm_eval_forward_backward_match_torch_using_running_stats(shape, seed):
+    forward, torch_fn = batchnorm_pair(*running_stats(shape[1], seed), train=False)
+    assert_matches_torch(forward, F.batchnorm_backward, torch_fn, *bn_inputs(shape, seed), seed=seed)
+
+
+@settings(max_examples=50, deadline=None)
+@given(shape=bn_shapes(), momentum=momenta, seed=seeds)
+def test_batchnorm_train_updates_running_stats_in_place_like_torch(shape, momentum, seed):
+    x, gamma, beta = bn_inputs(shape, seed)
+    mean, var = running_stats(shape[1], seed)
+    running = {"mean": mean.copy(), "var": var.copy()}
+    arrays = running["mean"], running["var"]
+    t_mean, t_var = torch.tensor(mean), torch.tensor(var)
+    F.batchnorm_forward(x, gamma, beta, running, True, momentum)
+    TF.batch_norm(torch.tensor(x), t_mean, t_var, torch.tensor(gamma), torch.tensor(beta), training=True, momentum=momentum)
+    assert running["mean"] is arrays[0] and running["var"] is arrays[1], "running stats must be updated in place"
+    assert_close(running["mean"], t_mean, 1e-9, "running mean")
+    assert_close(running["var"], t_var, 1e-9, "running var")
+
+
+def test_batchnorm_momentum_0_1_keeps_0_9_of_running_and_uses_unbiased_batch_variance():
+    x = np.array([[1.0, 10.0], [2.0, 20.0], [6.0, 0.0]])
+    running = {"mean": np.array([1.0, -1.0]), "var": np.array([2.0, 0.5])}
+    F.batchnorm_forward(x, np.ones(2), np.zeros(2), running, train=True)
+    np.testing.assert_allclose(running["mean"], 0.9 * np.array([1.0, -1.0]) + 0.1 * x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(running["var"], 0.9 * np.array([2.0, 0.5]) + 0.1 * x.var(axis=0, ddof=1), rtol=1e-14)
+
+
+def test_batchnorm2d_normalises_each_channel_over_n_h_w_with_the_biased_variance():
+    x, _, _ = bn_inputs((3, 4, 5, 2), 0)
+    out, _ = F.batchnorm_forward(x, np.ones(4), np.zeros(4), {"mean": np.zeros(4), "var": np.ones(4)}, True, eps=0.0)
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0.0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1.0, rtol=1e-12)
+
+
+def test_batchnorm_eval_uses_running_stats_and_leaves_them_unchanged():
+    running = {"mean": np.array([1.0, -2.0, 0.5]), "var": np.array([4.0, 0.25, 1.0])}
+    before = {k: v.copy() for k, v in running.items()}
+    gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, 1.0, -1.0])
+    x = randn(0, 1, 3, 2, 2)  # a batch of one: eval mode needs no batch statistics
+    out, _ = F.batchnorm_forward(x, gamma, beta, running, train=False, eps=1e-5)
+    expected = (x - before["mean"][:, None, None]) / np.sqrt(before["var"][:, None, None] + 1e-5) * gamma[:, None, None] + beta[:, None, None]
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    for k in running:
+        np.testing.assert_array_equal(running[k], before[k])
+
+
+# ------------------------------------------------------------------ modules
+def make_batchnorm(cls, c, seed):
+    """A BN module with non-trivial gamma/beta (the defaults 1 and 0 would hide mistakes)."""
+
+    def make():
+        m = cls(c)
+        rng = np.random.default_rng(seed)
+        m.weight.data[...] = rng.uniform(0.5, 1.5, c)
+        m.bias.data[...] = rng.standard_normal(c)
+        return m
+
+    return make
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(2, 6), d=st.integers(1, 5), seed=seeds)
+def test_batchnorm1d_three_train_steps_then_eval_match_torch_including_running_stats(n, d, seed):
+    batches = [bn_inputs((n, d), seed + k)[0] for k in range(4)]
+    assert_module_matches_torch(make_batchnorm(nn.BatchNorm1d, d, seed), torch.nn.BatchNorm1d(d), *batches,
+                                train=(True, True, True, False), seed=seed)
+
+
+@settings(max_examples=50, deadline=None)
+@given(shape=bn_shapes().filter(lambda s: len(s) == 4), seed=seeds)
+def test_batchnorm2d_three_train_steps_then_eval_match_torch_including_running_stats(shape, seed):
+    batches = [bn_inputs(shape, seed + k)[0] for k in range(4)]
+    assert_module_matches_torch(make_batchnorm(nn.BatchNorm2d, shape[1], seed), torch.nn.BatchNorm2d(shape[1]), *batches,
+                                train=(True, True, True, False), seed=seed)
+
+
+@pytest.mark.parametrize("momentum", [0.01, 0.3])
+def test_batchnorm2d_momentum_argument_matches_torch(momentum):
+    batches = [bn_inputs((3, 2, 3, 3), k)[0] for k in range(3)]
+    assert_module_matches_torch(partial(nn.BatchNorm2d, 2, momentum=momentum), torch.nn.BatchNorm2d(2, momentum=momentum),
+                                *batches, train=(True, True, False))
+
+
+def test_batchnorm_module_buffers_start_at_zero_mean_unit_var_and_gamma_one_beta_zero():
+    bn = nn.BatchNorm2d(3)
+    np.testing.assert_array_equal(bn.running_mean, np.zeros(3))
+    np.testing.assert_array_equal(bn.running_var, np.ones(3))
+    np.testing.assert_array_equal(bn.weight.data, np.ones(3))
+    np.testing.assert_array_equal(bn.bias.data, np.zeros(3))
+    assert (bn.eps, bn.momentum) == (1e-5, 0.1)
+
+
+def test_batchnorm_module_in_eval_mode_gives_each_sample_the_same_output_whatever_the_batch(float64):
+    bn = nn.BatchNorm1d(3)
+    for k in range(3):
+        bn(bn_inputs((8, 3), k)[0])
+    bn.eval()
+    x = bn_inputs((5, 3), 9)[0]
+    np.testing.assert_allclose(bn(x)[:1], bn(x[:1]), rtol=1e-14)

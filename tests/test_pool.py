@@ -1,0 +1,189 @@
+"""Max, average and global average pooling against PyTorch and against naive loops; max-pool ties."""
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
+
+import glassnet.functional as F
+from glassnet import nn
+
+
+@st.composite
+def pool_cases(draw):
+    """Rectangular windows and strides, overlapping (stride < size) or not, sizes that need not divide."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return dict(
+        n=draw(st.integers(1, 3)), c=draw(st.integers(1, 3)), kh=kh, kw=kw,
+        sh=draw(st.integers(1, 3)), sw=draw(st.integers(1, 3)),
+        h=draw(st.integers(kh, kh + 7)), w=draw(st.integers(kw, kw + 7)),
+    )
+
+
+def pool_input(case, seed):
+    return randn(seed, case["n"], case["c"], case["h"], case["w"])
+
+
+# ------------------------------------------------------------------ naive loop references (tests only)
+def pool_loops(x, size, stride, reduce):
+    """out[n, c, i, j] = reduce(window at (i*sh, j*sw)), by loops over every output position."""
+    (kh, kw), (sh, sw) = size, stride
+    n, c, h, w = x.shape
+    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = np.zeros((n, c, ho, wo))
+    for i_n in range(n):
+        for i_c in range(c):
+            for i in range(ho):
+                for j in range(wo):
+                    out[i_n, i_c, i, j] = reduce(x[i_n, i_c, i * sh : i * sh + kh, j * sw : j * sw + kw])
+    return out
+
+
+def max_pool_backward_loops(dout, x, size, stride):
+    """Each output's gradient goes to the first (row-major) maximum of its window."""
+    (kh, kw), (sh, sw) = size, stride
+    dx = np.zeros_like(x)
+    for i_n, i_c, i, j in np.ndindex(*dout.shape):
+        window = x[i_n, i_c, i * sh : i * sh + kh, j * sw : j * sw + kw]
+        a, b = np.unravel_index(np.argmax(window), window.shape)
+        dx[i_n, i_c, i * sh + a, j * sw + b] += dout[i_n, i_c, i, j]
+    return dx
+
+
+def avg_pool_backward_loops(dout, x, size, stride):
+    (kh, kw), (sh, sw) = size, stride
+    dx = np.zeros_like(x)
+    for i_n, i_c, i, j in np.ndindex(*dout.shape):
+        dx[i_n, i_c, i * sh : i * sh + kh, j * sw : j * sw + kw] += dout[i_n, i_c, i, j] / (kh * kw)
+    return dx
+
+
+# ------------------------------------------------------------------ kernels against PyTorch
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_max_pool_forward_backward_match_torch(case, seed):
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    assert_matches_torch(
+        partial(F.max_pool_forward, size=size, stride=stride), F.max_pool_backward,
+        partial(TF.max_pool2d, kernel_size=size, stride=stride), pool_input(case, seed), seed=seed,
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_avg_pool_forward_backward_match_torch(case, seed):
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    assert_matches_torch(
+        partial(F.avg_pool_forward, size=size, stride=stride), F.avg_pool_backward,
+        partial(TF.avg_pool2d, kernel_size=size, stride=stride), pool_input(case, seed), seed=seed,
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_global_avg_pool_forward_backward_match_torch_adaptive_avg_pool_1x1(case, seed):
+    def torch_global_avg(x):
+        return TF.adaptive_avg_pool2d(x, 1).flatten(1)
+
+    assert_matches_torch(F.global_avg_pool_forward, F.global_avg_pool_backward, torch_global_avg, pool_input(case, seed), seed=seed)
+
+
+def test_max_pool_overlapping_size3_stride2_on_sizes_that_do_not_divide_matches_torch():
+    x = randn(0, 2, 3, 7, 10)
+    assert_matches_torch(partial(F.max_pool_forward, size=3, stride=2), F.max_pool_backward,
+                         partial(TF.max_pool2d, kernel_size=3, stride=2), x)
+
+
+def test_avg_pool_overlapping_size3_stride2_on_sizes_that_do_not_divide_matches_torch():
+    x = randn(0, 2, 3, 8, 9)
+    assert_matches_torch(partial(F.avg_pool_forward, size=3, stride=2), F.avg_pool_backward,
+                         partial(TF.avg_pool2d, kernel_size=3, stride=2), x)
+
+
+# ------------------------------------------------------------------ ties
+def test_max_pool_tie_sends_the_gradient_to_the_first_maximum_like_torch():
+    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 3.0]]]])
+    out, cache = F.max_pool_forward(x, size=2, stride=1)
+    dx = F.max_pool_backward(np.ones_like(out), cache)
+    # windows: top-left -> (0,1); top-right -> (0,1); bottom-left -> (1,0); bottom-right -> (1,2)
+    expected = np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(dx[0, 0], expected)
+    tx = torch.tensor(x, requires_grad=True)
+    TF.max_pool2d(tx, 2, 1).sum().backward()
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), levels=st.integers(1, 3), seed=seeds)
+def test_max_pool_with_many_ties_matches_torch_gradient_routing(case, levels, seed):
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    x = np.random.default_rng(seed).integers(0, levels, (case["n"], case["c"], case["h"], case["w"])).astype(np.float64)
+    assert_matches_torch(partial(F.max_pool_forward, size=size, stride=stride), F.max_pool_backward,
+                         partial(TF.max_pool2d, kernel_size=size, stride=stride), x, seed=seed)
+
+
+# ------------------------------------------------------------------ kernels against naive loops
+@pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_max_pool_kernel_equals_naive_loop_reference(kernels, case, seed):
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    x = pool_input(case, seed)
+    with kernels_used(kernels):
+        out, cache = F.max_pool_forward(x, size, stride)
+        dout = randn(seed + 1, *out.shape)
+        dx = F.max_pool_backward(dout, cache)
+    np.testing.assert_array_equal(out, pool_loops(x, size, stride, np.max))
+    np.testing.assert_allclose(dx, max_pool_backward_loops(dout, x, size, stride), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_avg_pool_kernel_equals_naive_loop_reference(kernels, case, seed):
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    x = pool_input(case, seed)
+    with kernels_used(kernels):
+        out, cache = F.avg_pool_forward(x, size, stride)
+        dout = randn(seed + 1, *out.shape)
+        dx = F.avg_pool_backward(dout, cache)
+    np.testing.assert_allclose(out, pool_loops(x, size, stride, np.mean), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, avg_pool_backward_loops(dout, x, size, stride), rtol=1e-12, atol=1e-14)
+
+
+# ------------------------------------------------------------------ modules
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_maxpool2d_module_matches_torch(case, seed):
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    assert_module_matches_torch(partial(nn.MaxPool2d, size, stride), torch.nn.MaxPool2d(size, stride), pool_input(case, seed), seed=seed)
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_avgpool2d_module_matches_torch(case, seed):
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    assert_module_matches_torch(partial(nn.AvgPool2d, size, stride), torch.nn.AvgPool2d(size, stride), pool_input(case, seed), seed=seed)
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_global_avg_pool2d_module_matches_torch(case, seed):
+    reference = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    assert_module_matches_torch(nn.GlobalAvgPool2d, reference, pool_input(case, seed), seed=seed)
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=pool_cases(), seed=seeds)
+def test_flatten_module_matches_torch(case, seed):
+    assert_module_matches_torch(nn.Flatten, torch.nn.Flatten(), pool_input(case, seed), seed=seed)
+
+
+def test_maxpool2d_stride_defaults_to_kernel_size_like_torch():
+    assert nn.MaxPool2d(3).stride == (3, 3)
+    assert_module_matches_torch(partial(nn.MaxPool2d, 3), torch.nn.MaxPool2d(3), randn(0, 2, 2, 10, 8))
+    assert_module_matches_torch(partial(nn.AvgPool2d, 3), torch.nn.AvgPool2d(3), randn(0, 2, 2, 10, 8))
