@@ -20,7 +20,7 @@ def cut_head(model: Sequential, layers: int = 1) -> Sequential:
     """The model without its last ``layers`` layers (default: the final classifier layer)."""
     if not isinstance(model, Sequential) or len(model) <= layers:
         raise ValueError(f"cut_head needs a Sequential model with more than {layers} layers")
-    return Sequential(*list(model)[:-layers])
+    return Sequential(*list(model)[:-layers]).train(model.training)  # shares the layers: keep their mode
 
 
 def extract_features(model: Sequential, x, batch_size=512, layers: int = 1) -> np.ndarray:

@@ -35,6 +35,8 @@ def add_arguments(p):
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random crops/flips")
     p.add_argument("--replacement", action="store_true", help="sample minibatches with replacement")
     p.add_argument("--patience", type=int, default=None, help="early stopping after N epochs without improvement")
+    p.add_argument("--restore-best", action="store_true",
+                   help="end with the weights of the best validation epoch instead of the last epoch's")
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--device", default=d["device"], choices=("cpu", "cuda"))
     p.add_argument("--dtype", default=d["dtype"], choices=("float32", "float64"))

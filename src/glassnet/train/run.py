@@ -26,10 +26,10 @@ from .solver import Solver
 
 DEFAULTS = {
     "model": "classic_cnn", "data": "digits", "data_dir": None, "download": False, "limit": None,
-    "epochs": 40, "batch_size": 64, "optimizer": "adamw", "lr": 1e-3, "momentum": 0.9,
+    "epochs": 40, "batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "momentum": 0.9,
     "schedule": "cosine", "warmup": 0, "step_size": 10, "gamma": 0.1, "weight_decay": 0.01,
     "l1": 0.0, "l2": 0.0, "dropout": None, "augment": True, "seed": 0, "val_fraction": 0.1,
-    "patience": None, "replacement": False, "device": "cpu", "dtype": "float32",
+    "patience": None, "restore_best": False, "replacement": False, "device": "cpu", "dtype": "float32",
     "sync_bn": False,  # distributed runs: batch norm over the global batch (see glassnet.distributed)
 }
 OPTIMIZERS = ("sgd", "nesterov", "rmsprop", "adam", "adamw")
@@ -143,7 +143,8 @@ def _train(cfg, out, resume, progress, comm=None):
     val_set = splits.val if len(splits.val) else None  # val_fraction=0: no validation, the last weights stay
     solver = Solver(model, loader, optimizer, CrossEntropyLoss(), val_set, scheduler,
                     regularizer_from(l1=cfg["l1"], l2=cfg["l2"]), epochs=cfg["epochs"], seed=cfg["seed"],
-                    out_dir=out, patience=cfg["patience"], progress=progress, parallel=parallel)
+                    out_dir=out, patience=cfg["patience"], restore_best=cfg["restore_best"], progress=progress,
+                    parallel=parallel)
     if progress:
         print(model.summary(splits.input_shape), flush=True)
     solver.fit(resume=resume)
