@@ -155,3 +155,15 @@ def test_make_optimizer_and_schedule_reject_unknown_names():
         make_optimizer({**DEFAULTS, "optimizer": "lbfgs"}, params)
     with pytest.raises(ValueError, match="unknown schedule"):
         make_schedule({**DEFAULTS, "schedule": "exp"}, make_optimizer(DEFAULTS, params))
+
+
+def test_run_directory_files_get_the_usual_permissions_not_0600(tmp_path):
+    import os
+    import stat
+
+    from glassnet.io.atomic import write_text
+
+    write_text(tmp_path / "a.json", "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode) == 0o666 & ~mask

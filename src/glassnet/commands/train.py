@@ -41,7 +41,9 @@ def add_arguments(p):
     p.add_argument("--device", default=d["device"], choices=("cpu", "cuda"))
     p.add_argument("--dtype", default=d["dtype"], choices=("float32", "float64"))
     p.add_argument("--out", default=None, help="run directory (default runs/<model>-<data>-<time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR from its checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue the run in RUN_DIR from its checkpoint with its saved configuration "
+                        "(only --epochs may change it; other options are ignored)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over MPI: `mpirun -n K glassnet train --distributed ...` splits each "
