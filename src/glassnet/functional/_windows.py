@@ -39,17 +39,34 @@ def windows(x, kh, kw, sh, sw):
     )
 
 
-def col2im(dwin, x_shape, sh, sw):
-    """Adjoint of :func:`windows`: sum each window's gradient back onto the pixels it covers.
+def offset_view(x, a, b, ho, wo, sh, sw):
+    """The pixels at kernel offset (a, b) of every window: x[:, :, i*sh + a, j*sw + b] for i < ho, j < wo."""
+    return x[:, :, a : a + sh * (ho - 1) + 1 : sh, b : b + sw * (wo - 1) + 1 : sw]
 
-    dwin: (N, C, Ho, Wo, kh, kw) gradient w.r.t. the windows; returns dx of shape ``x_shape``
-    with dx[n, c, i*sh + a, j*sw + b] += dwin[n, c, i, j, a, b], accumulated with one strided
-    ``+=`` per kernel offset (a, b) - vectorised over batch, channels and positions.
+
+def im2col(x, kh, kw, sh, sw):
+    """The columns of every image, laid out for one product with the filters: a copy of shape
+    (N, C*kh*kw, Ho*Wo) with cols[n, (c*kh + a)*kw + b, i*Wo + j] = x[n, c, i*sh + a, j*sw + b].
+
+    ``w.reshape(F, C*kh*kw) @ cols`` is then (N, F, Ho*Wo), already in (N, F, Ho, Wo) order.
     """
-    xp = array_module(dwin)
-    _, _, ho, wo, kh, kw = dwin.shape
-    dx = xp.zeros(x_shape, dtype=dwin.dtype)
+    n, c, h, w = x.shape
+    win = windows(x, kh, kw, sh, sw)  # (N, C, Ho, Wo, kh, kw)
+    ho, wo = win.shape[2], win.shape[3]
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+
+
+def col2im(dcols, x_shape, sh, sw):
+    """Adjoint of :func:`im2col`: sum each window's gradient back onto the pixels it covers.
+
+    dcols: (N, C, kh, kw, Ho, Wo), the gradient w.r.t. the window pixels; returns dx of shape
+    ``x_shape`` with dx[n, c, i*sh + a, j*sw + b] += dcols[n, c, a, b, i, j], accumulated with one
+    strided ``+=`` per kernel offset (a, b) - vectorised over batch, channels and positions.
+    """
+    xp = array_module(dcols)
+    _, _, kh, kw, ho, wo = dcols.shape
+    dx = xp.zeros(x_shape, dtype=dcols.dtype)
     for a in range(kh):
         for b in range(kw):
-            dx[:, :, a : a + sh * ho : sh, b : b + sw * wo : sw] += dwin[:, :, :, :, a, b]
+            offset_view(dx, a, b, ho, wo, sh, sw)[...] += dcols[:, :, a, b]
     return dx

@@ -2,18 +2,30 @@
 from __future__ import annotations
 
 from ..backend import array_module
+from . import _dispatch
 
 
 def relu_forward(x):
-    """ReLU: out = max(x, 0). Returns (out, cache=x)."""
+    """ReLU: out = max(x, 0). Returns (out, cache=out).
+
+    The cache is the output, not the input: out > 0 exactly where x > 0, and the output is kept
+    alive anyway by the next layer, so caching it costs no memory.
+    """
+    fast = _dispatch.fast(x)
+    if fast:
+        return fast.relu_forward(x)
     xp = array_module(x)
-    return xp.maximum(x, 0), x
+    out = xp.maximum(x, x.dtype.type(0))
+    return out, out
 
 
 def relu_backward(dout, cache):
-    """d relu / dx = 1 where x > 0 else 0  =>  dx = dout * (x > 0)."""
-    x = cache
-    return dout * (x > 0)
+    """d relu / dx = 1 where x > 0 else 0  =>  dx = dout * (x > 0), with x > 0 <=> out > 0."""
+    out = cache
+    fast = _dispatch.fast(dout, out)
+    if fast:
+        return fast.relu_backward(dout, out)
+    return dout * (out > 0)
 
 
 def leaky_relu_forward(x, slope=0.01):

@@ -1,8 +1,11 @@
 """2-D convolution layer (as in every CNN library, it is cross-correlation: the kernel is not flipped)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import array_module
-from ._windows import col2im, output_size, pair, windows
+from . import _dispatch
+from ._windows import col2im, im2col, output_size, pair
 
 
 def conv_forward(x, w, b, stride=1, pad=0):
@@ -11,10 +14,12 @@ def conv_forward(x, w, b, stride=1, pad=0):
     out[n, f, i, j] = b[f] + sum_{c, a, b'} w[f, c, a, b'] * xp[n, c, i*s + a, j*s + b']
 
     where xp is x zero-padded by ``pad`` on each side. Shapes: x (N, C, H, W), w (F, C, HH, WW),
-    b (F,), out (N, F, Ho, Wo) with Ho = (H + 2*pad - HH) // stride + 1 (likewise Wo).
-    ``stride`` and ``pad`` are ints or (vertical, horizontal) pairs.
-    Implementation: the windows of xp form the matrix cols (N*Ho*Wo, C*HH*WW) and
-    out = cols @ w.reshape(F, -1).T + b is one matrix product.
+    b (F,) (or the scalar 0 for no bias), out (N, F, Ho, Wo) with Ho = (H + 2*pad - HH) // stride + 1
+    (likewise Wo). ``stride`` and ``pad`` are ints or (vertical, horizontal) pairs.
+    Implementation: the windows of each image of xp form the matrix cols[n] (C*HH*WW, Ho*Wo) and
+    out[n] = w.reshape(F, -1) @ cols[n] + b is one batched matrix product whose result is already
+    in (N, F, Ho, Wo) order. With numba installed, NumPy arrays take the compiled version of the
+    same computation (``_numba_kernels.conv_forward``: cache-sized tiles, no stored columns).
     """
     xp = array_module(x)
     if x.ndim != 4:
@@ -29,30 +34,35 @@ def conv_forward(x, w, b, stride=1, pad=0):
     ph, pw = pair(pad, "pad")
     ho = output_size("conv_forward", h, kh, sh, ph)
     wo = output_size("conv_forward", wd, kw, sw, pw)
+    fast = _dispatch.fast(x, w, *((b,) if isinstance(b, np.ndarray) else ()))
+    if fast:
+        return fast.conv_forward(x, w, b, (sh, sw), (ph, pw), ho, wo)
     x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
-    cols = windows(x_pad, kh, kw, sh, sw).transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
-    out = cols @ w.reshape(f, -1).T + b
-    out = out.reshape(n, ho, wo, f).transpose(0, 3, 1, 2)
-    return xp.ascontiguousarray(out), (x_pad.shape, cols, w, (sh, sw), (ph, pw))
+    cols = im2col(x_pad, kh, kw, sh, sw)                      # (N, C*HH*WW, Ho*Wo)
+    out = w.reshape(f, -1) @ cols                             # (N, F, Ho*Wo)
+    out += xp.asarray(b, dtype=out.dtype).reshape(-1, 1)
+    return out.reshape(n, f, ho, wo), (x_pad.shape, cols, w, (sh, sw), (ph, pw))
 
 
 def conv_backward(dout, cache):
     """Gradients of the convolution.
 
-    With dout2 = dout laid out as (N*Ho*Wo, F):
+    With dout[n] laid out as (F, Ho*Wo):
     db[f] = sum_{n,i,j} dout[n, f, i, j]
-    dw = dout2.T @ cols                      (reshaped to (F, C, HH, WW))
-    dcols = dout2 @ w.reshape(F, -1)         (gradient w.r.t. every window)
+    dw = sum_n dout[n] @ cols[n].T             (reshaped to (F, C, HH, WW))
+    dcols[n] = w.reshape(F, -1).T @ dout[n]    (gradient w.r.t. every window pixel)
     dx = col2im(dcols) with the padding cropped off.
     """
+    if isinstance(cache, _dispatch.CompiledCache):
+        return _dispatch.compiled().conv_backward(dout, cache)
     x_pad_shape, cols, w, (sh, sw), (ph, pw) = cache
     n, c, hp, wp = x_pad_shape
     f, _, kh, kw = w.shape
     ho, wo = dout.shape[2], dout.shape[3]
-    dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, f)
-    db = dout2.sum(axis=0)
-    dw = (dout2.T @ cols).reshape(w.shape)
-    dcols = (dout2 @ w.reshape(f, -1)).reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
-    dx_pad = col2im(dcols, x_pad_shape, sh, sw)
+    dout3 = dout.reshape(n, f, ho * wo)
+    db = dout3.sum(axis=(0, 2))
+    dw = (dout3 @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    dcols = w.reshape(f, -1).T @ dout3                        # (N, C*HH*WW, Ho*Wo)
+    dx_pad = col2im(dcols.reshape(n, c, kh, kw, ho, wo), x_pad_shape, sh, sw)
     dx = dx_pad[:, :, ph : hp - ph, pw : wp - pw]
     return dx, dw, db

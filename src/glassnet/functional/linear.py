@@ -21,7 +21,8 @@ def affine_forward(x, w, b):
             f"affine_forward: input flattens to {x2.shape[1]} features per sample but the weight "
             f"expects D={w.shape[0]} (input shape {tuple(x.shape)}, weight shape {tuple(w.shape)})"
         )
-    out = x2 @ w + b
+    out = x2 @ w
+    out += b  # in place: no second (N, M) temporary
     return out, (x, w)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..backend import array_module
+from . import _dispatch
 
 
 def _axes(x):
@@ -30,13 +31,17 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
             f"batchnorm_forward: input has {x.shape[1]} features/channels (shape {tuple(x.shape)}) "
             f"but gamma has shape {tuple(gamma.shape)}"
         )
+    if train and x.size // x.shape[1] < 2:
+        raise ValueError(
+            f"batchnorm_forward: training needs more than one value per channel, got input shape {tuple(x.shape)}"
+        )
+    if x.ndim == 4:
+        fast = _dispatch.fast(x, gamma, beta, running["mean"], running["var"])
+        if fast:
+            return fast.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
     xp = array_module(x)
     if train:
         m = x.size // x.shape[1]
-        if m < 2:
-            raise ValueError(
-                f"batchnorm_forward: training needs more than one value per channel, got input shape {tuple(x.shape)}"
-            )
         mu = x.mean(axis=axes)
         xc = x - mu.reshape(bshape)
         var = (xc * xc).mean(axis=axes)
@@ -62,6 +67,8 @@ def batchnorm_backward(dout, cache):
            (the batch mean and variance depend on x);
     eval:  dx = dx_hat * inv_std (running statistics are constants).
     """
+    if isinstance(cache, _dispatch.CompiledCache):
+        return _dispatch.compiled().batchnorm_backward(dout, cache)
     x_hat, gamma, inv_std, train, axes, bshape = cache
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)

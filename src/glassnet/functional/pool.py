@@ -1,58 +1,86 @@
-"""Max, average and global average pooling over (N, C, H, W) inputs."""
+"""Max, average and global average pooling over (N, C, H, W) inputs.
+
+Both window poolings walk the kh*kw kernel offsets rather than the windows: at offset (a, b) the
+pixels x[:, :, i*sh + a, j*sw + b] of all windows form one strided view (``offset_view``), so a
+pooling is kh*kw whole-array operations (np.maximum / +) and nothing is copied into windows.
+"""
 from __future__ import annotations
 
 from ..backend import array_module
-from ._windows import col2im, output_size, pair, windows
+from . import _dispatch
+from ._windows import offset_view, output_size, pair
 
 
-def _pool_windows(name, x, size, stride):
+def _pool_shape(name, x, size, stride):
     if x.ndim != 4:
         raise ValueError(f"{name}: expected input of shape (N, C, H, W), got {tuple(x.shape)}")
     kh, kw = pair(size, "size")
     sh, sw = pair(stride, "stride")
-    output_size(name, x.shape[2], kh, sh, 0)
-    output_size(name, x.shape[3], kw, sw, 0)
-    return windows(x, kh, kw, sh, sw), (kh, kw), (sh, sw)
+    ho = output_size(name, x.shape[2], kh, sh, 0)
+    wo = output_size(name, x.shape[3], kw, sw, 0)
+    return (kh, kw), (sh, sw), (ho, wo)
 
 
 def max_pool_forward(x, size=2, stride=2):
     """Max pooling: out[n, c, i, j] = max_{a,b < size} x[n, c, i*stride + a, j*stride + b].
 
     x (N, C, H, W) -> out (N, C, Ho, Wo), Ho = (H - size) // stride + 1 (windows may overlap and
-    need not tile the input). Cache: the flat index of the first maximum of every window (ties go
-    to the first position in row-major order, as in PyTorch).
+    need not tile the input). Computed as ``np.maximum`` over the kh*kw offset views (a NaN in a
+    window gives NaN). Cache: x and out; backward finds each window's first maximum from them.
     """
-    win, (kh, kw), (sh, sw) = _pool_windows("max_pool_forward", x, size, stride)
-    n, c, ho, wo = win.shape[:4]
-    flat = win.reshape(n, c, ho, wo, kh * kw)
-    arg = flat.argmax(axis=-1)
+    (kh, kw), (sh, sw), (ho, wo) = _pool_shape("max_pool_forward", x, size, stride)
+    fast = _dispatch.fast(x)
+    if fast:
+        return fast.max_pool_forward(x, kh, kw, sh, sw, ho, wo)
     xp = array_module(x)
-    out = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-    return out, (x.shape, arg, (kh, kw), (sh, sw))
+    out = offset_view(x, 0, 0, ho, wo, sh, sw).copy()
+    for k in range(1, kh * kw):
+        xp.maximum(out, offset_view(x, k // kw, k % kw, ho, wo, sh, sw), out=out)
+    return out, (x, out, (kh, kw), (sh, sw))
 
 
 def max_pool_backward(dout, cache):
-    """The gradient flows only to each window's (first) maximum: dx[argmax] += dout."""
-    x_shape, arg, (kh, kw), (sh, sw) = cache
+    """The gradient flows only to each window's first maximum (row-major order, as in PyTorch).
+
+    Walking the offsets k = (a, b) in order, hit_k = (x[offset k] == out) and not yet taken by an
+    earlier offset; dx[offset k] += dout * hit_k. (A NaN maximum is matched by x != x.) When the
+    windows tile the input (stride == size) each pixel belongs to one window and is written once.
+    """
+    if isinstance(cache, _dispatch.CompiledCache):
+        return _dispatch.compiled().max_pool_backward(dout, cache)
+    x, out, (kh, kw), (sh, sw) = cache
     xp = array_module(dout)
-    onehot = arg[..., None] == xp.arange(kh * kw)
-    dwin = (onehot * dout[..., None]).reshape(dout.shape + (kh, kw))
-    return col2im(dwin, x_shape, sh, sw)
+    ho, wo = dout.shape[2], dout.shape[3]
+    dx = xp.zeros(x.shape, dtype=dout.dtype)
+    taken = xp.zeros(out.shape, dtype=bool)
+    for k in range(kh * kw):
+        v = offset_view(x, k // kw, k % kw, ho, wo, sh, sw)
+        hit = ((v == out) | (v != v)) & ~taken
+        offset_view(dx, k // kw, k % kw, ho, wo, sh, sw)[...] += dout * hit
+        taken |= hit
+    return dx
 
 
 def avg_pool_forward(x, size=2, stride=2):
     """Mean pooling: out[n, c, i, j] = (1 / size^2) * sum_{a,b} x[n, c, i*stride + a, j*stride + b]."""
-    win, k, s = _pool_windows("avg_pool_forward", x, size, stride)
-    return win.mean(axis=(4, 5)), (x.shape, k, s)
+    (kh, kw), (sh, sw), (ho, wo) = _pool_shape("avg_pool_forward", x, size, stride)
+    out = offset_view(x, 0, 0, ho, wo, sh, sw).copy()
+    for k in range(1, kh * kw):
+        out += offset_view(x, k // kw, k % kw, ho, wo, sh, sw)
+    out /= x.dtype.type(kh * kw)
+    return out, (x.shape, (kh, kw), (sh, sw))
 
 
 def avg_pool_backward(dout, cache):
     """Each input in a window receives dout / size^2 (summed over the windows that contain it)."""
     x_shape, (kh, kw), (sh, sw) = cache
     xp = array_module(dout)
+    ho, wo = dout.shape[2], dout.shape[3]
     share = dout / dout.dtype.type(kh * kw)
-    dwin = xp.broadcast_to(share[..., None, None], dout.shape + (kh, kw))
-    return col2im(dwin, x_shape, sh, sw)
+    dx = xp.zeros(x_shape, dtype=dout.dtype)
+    for k in range(kh * kw):
+        offset_view(dx, k // kw, k % kw, ho, wo, sh, sw)[...] += share
+    return dx
 
 
 def global_avg_pool_forward(x):

@@ -1,0 +1,283 @@
+"""Measurements: threads, machine facts, the sgemm peak, interleaved step timings, per-layer profiles
+and the peak memory of a step (in a fresh subprocess per side).
+
+Timing method: after ``warmup`` steps on each side, ``steps`` rounds run one glassnet step and one
+PyTorch step back to back, alternating which goes first, with the garbage collector paused. Both
+sides see the same load on the (possibly shared) machine, so the per-round ratio
+``t_torch / t_glassnet`` is steadier than either time; we report its median and quartiles.
+
+Memory method: ``peak_step_memory`` starts ``python -m glassnet.bench.memory`` for one side only (so
+neither side's libraries, caches or arrays count for the other), builds the model and batch, runs
+one step on a batch of 2 (JIT compilation, oneDNN kernel creation), resets the kernel's resident-set
+high-water mark (``/proc/self/clear_refs``; ``ru_maxrss`` where that is unavailable), runs 3 full
+steps and reports ``VmHWM - VmRSS(before)``: the extra resident memory the steps needed at their peak.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from ..functional import _dispatch
+
+
+# ------------------------------------------------------------------------------------------ threads
+def set_threads(threads, torch=None):
+    """Use ``threads`` threads everywhere: PyTorch (intra-op), NumPy's BLAS (threadpoolctl), glassnet's
+    compiled kernels (``glassnet.functional._dispatch.set_num_threads``).
+
+    Returns a list of warnings (e.g. threadpoolctl missing, so BLAS keeps its own count).
+    """
+    notes = []
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - optional
+    except ImportError:
+        notes.append("threadpoolctl is not installed: NumPy's BLAS keeps its default thread count "
+                      "(set OPENBLAS_NUM_THREADS to control it)")
+    else:
+        threadpool_limits(limits=threads, user_api="blas")
+    _dispatch.set_num_threads(threads)
+    return notes
+
+
+def default_threads():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------------------------------------ machine
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info():
+    """threadpoolctl's description of the loaded BLAS / OpenMP libraries (empty if unavailable)."""
+    try:
+        from threadpoolctl import threadpool_info  # noqa: PLC0415
+    except ImportError:
+        return []
+    keys = ("user_api", "internal_api", "prefix", "version", "num_threads", "architecture", "threading_layer")
+    return [{k: lib.get(k) for k in keys if lib.get(k) is not None} for lib in threadpool_info()]
+
+
+def machine_info(torch=None):
+    info = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": default_threads(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "glassnet_kernels": _dispatch.describe(),
+        "blas": blas_info(),
+        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                                                "OMP_NUM_THREADS", "GLASSNET_KERNELS")},
+    }
+    try:
+        info["load_average"] = os.getloadavg()
+    except OSError:
+        pass
+    if torch is not None:
+        info["torch"] = torch.__version__
+    return info
+
+
+def sgemm_peak(torch=None, n=2048, repeats=5, clock="wall"):
+    """Best GFLOP/s of an n x n x n float32 matrix product: NumPy's BLAS and (if given) PyTorch's."""
+    now = CLOCKS[clock]
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    flops = 2.0 * n**3
+    result = {}
+
+    def best(fn):
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = now()
+            fn()
+            times.append(now() - t0)
+        return flops / min(times) / 1e9
+
+    result["numpy"] = best(lambda: np.matmul(a, b, out=out))
+    if torch is not None:
+        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+        result["torch"] = best(lambda: torch.matmul(ta, tb, out=tout))
+    result["peak"] = max(result.values())
+    result["n"], result["repeats"] = n, repeats
+    return result
+
+
+# ------------------------------------------------------------------------------------------ timing
+def summarize(times):
+    """Median, quartiles, min and max of a list of seconds (or ratios)."""
+    a = np.asarray(times, dtype=np.float64)
+    q1, med, q3 = np.percentile(a, [25, 50, 75])
+    return {"median": float(med), "q1": float(q1), "q3": float(q3), "min": float(a.min()), "max": float(a.max()), "n": int(a.size)}
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+"""wall: elapsed time (what a user waits for). cpu: CPU seconds used by all threads of this process,
+which leaves out the time other processes hold the cores - with 1 thread per side it is the robust
+measure on a shared machine; with more threads it adds the threads' times (spin-waits included)."""
+
+
+def time_interleaved(step_a, step_b, steps, warmup, clock="wall"):
+    """Run ``warmup`` steps of each, then ``steps`` rounds of both, alternating which goes first.
+
+    Returns (times_a, times_b) in seconds of ``clock`` (see CLOCKS), one pair per round; the garbage
+    collector is paused.
+    """
+    now = CLOCKS[clock]
+    for _ in range(warmup):
+        step_a()
+        step_b()
+    times_a, times_b = [], []
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for i in range(steps):
+            order = ((step_a, times_a), (step_b, times_b))
+            for fn, out in (order if i % 2 == 0 else order[::-1]):
+                t0 = now()
+                fn()
+                out.append(now() - t0)
+    finally:
+        if was_enabled:
+            gc.enable()
+    return times_a, times_b
+
+
+# ------------------------------------------------------------------------------------------ profile
+def profile_glassnet(model, workload, x, y, repeats, clock="wall"):
+    """Median seconds of each layer's forward and backward (and of the loss and the SGD step)."""
+    now = CLOCKS[clock]
+    from .. import nn  # noqa: PLC0415
+    from ..optim import SGD  # noqa: PLC0415
+    from .workloads import LR, MOMENTUM  # noqa: PLC0415
+
+    layers = list(model)
+    fwd = [[] for _ in layers]
+    bwd = [[] for _ in layers]
+    extra = {"loss": [], "optimizer": []}
+    opt = SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train(workload.train)
+    for _ in range(repeats + 1):
+        h = x
+        for i, layer in enumerate(layers):
+            t0 = now()
+            h = layer.forward(h)
+            fwd[i].append(now() - t0)
+        if not workload.train:
+            continue
+        t0 = now()
+        _, d = loss_fn(h, y)
+        extra["loss"].append(now() - t0)
+        for i in reversed(range(len(layers))):
+            t0 = now()
+            d = layers[i].backward(d)
+            bwd[i].append(now() - t0)
+        t0 = now()
+        opt.step()
+        opt.zero_grad()
+        extra["optimizer"].append(now() - t0)
+    med = lambda ts: float(np.median(ts[1:])) if len(ts) > 1 else float("nan")  # noqa: E731 - drop the first
+    rows = [(f"{i} {type(layer).__name__}", med(fwd[i]), med(bwd[i]) if workload.train else None)
+            for i, layer in enumerate(layers)]
+    if workload.train:
+        rows += [("loss", med(extra["loss"]), None), ("optimizer step", med(extra["optimizer"]), None)]
+    return rows
+
+
+def profile_torch(torch, twins, workload, x, y, repeats, clock="wall"):
+    """The same table for the PyTorch twin: each layer run on a detached input that requires grad,
+    its backward timed with ``out.backward(grad)`` (the first layer's input needs no gradient)."""
+    from .workloads import LR, MOMENTUM  # noqa: PLC0415
+
+    now = CLOCKS[clock]
+    model = torch.nn.Sequential(*twins).train(workload.train)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(np.asarray(y, dtype=np.int64))
+    fwd = [[] for _ in twins]
+    bwd = [[] for _ in twins]
+    extra = {"loss": [], "optimizer": []}
+    for _ in range(repeats + 1):
+        if not workload.train:
+            with torch.inference_mode():
+                h = tx
+                for i, layer in enumerate(twins):
+                    t0 = now()
+                    h = layer(h)
+                    fwd[i].append(now() - t0)
+            continue
+        inputs, outputs = [], []
+        h = tx
+        for i, layer in enumerate(twins):
+            inp = h.detach().requires_grad_(i > 0)
+            t0 = now()
+            h = layer(inp)
+            fwd[i].append(now() - t0)
+            inputs.append(inp)
+            outputs.append(h)
+        logits = outputs[-1].detach().requires_grad_(True)
+        t0 = now()
+        loss = loss_fn(logits, ty)
+        loss.backward()
+        extra["loss"].append(now() - t0)
+        grad = logits.grad
+        for i in reversed(range(len(twins))):
+            t0 = now()
+            outputs[i].backward(grad)
+            bwd[i].append(now() - t0)
+            grad = inputs[i].grad
+        t0 = now()
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+        extra["optimizer"].append(now() - t0)
+    med = lambda ts: float(np.median(ts[1:])) if len(ts) > 1 else float("nan")  # noqa: E731
+    rows = [(f"{i} {type(layer).__name__}", med(fwd[i]), med(bwd[i]) if workload.train else None)
+            for i, layer in enumerate(twins)]
+    if workload.train:
+        rows += [("loss", med(extra["loss"]), None), ("optimizer step", med(extra["optimizer"]), None)]
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ memory
+def peak_step_memory(workload_name, side, threads, batch=None, timeout=600):
+    """Extra resident memory (bytes) at the peak of 3 steps of one side, measured in a subprocess.
+
+    Returns a dict {"peak_bytes": int, "method": str} or {"error": str}.
+    """
+    cmd = [sys.executable, "-m", "glassnet.bench.memory", workload_name, side, str(threads)]
+    if batch:
+        cmd.append(str(batch))
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"exit {done.returncode}: {tail[0]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])

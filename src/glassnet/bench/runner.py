@@ -1,0 +1,211 @@
+"""Run workloads side by side and format the results (the library side of ``glassnet bench``)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from . import measure
+from .workloads import SCALING_BATCHES, WORKLOADS, glassnet_step, import_torch, step_flops, torch_step, torch_twin
+
+
+def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threads=1, profile=False, profile_repeats=5,
+                 clock="wall"):
+    """Time ``workload`` on both sides (interleaved) and return a dict of results.
+
+    Keys: name, batch, train, glassnet / torch (time summaries in seconds), ratio (summary of the
+    per-round t_torch / t_glassnet: > 1 means glassnet is faster), images_per_s, gflops, peak_fraction,
+    memory (peak bytes per side, if measured) and profile (per-layer rows, if asked for).
+    """
+    model = workload.build()
+    twins = torch_twin(torch, model)
+    x, y = workload.batch_data()
+    step_g = glassnet_step(model, workload, x, y)
+    step_t = torch_step(torch, twins, workload, x, y)
+    tg, tt = measure.time_interleaved(step_g, step_t, steps, warmup, clock)
+    flops = step_flops(workload, model)
+    res = {
+        "name": workload.name,
+        "description": workload.description,
+        "batch": workload.batch,
+        "train": workload.train,
+        "glassnet": measure.summarize(tg),
+        "torch": measure.summarize(tt),
+        "ratio": measure.summarize(np.asarray(tt) / np.asarray(tg)),
+        "flops": flops,
+    }
+    res["images_per_s"] = {side: workload.batch / res[side]["median"] for side in ("glassnet", "torch")}
+    res["gflops"] = {side: flops / res[side]["median"] / 1e9 for side in ("glassnet", "torch")}
+    res["peak_fraction"] = {side: g / peak_gflops for side, g in res["gflops"].items()} if peak_gflops else None
+    if memory:
+        res["memory"] = {side: measure.peak_step_memory(workload.name, side, threads, workload.batch)
+                         for side in ("glassnet", "torch")}
+    if profile:
+        prof_model = workload.build()
+        res["profile"] = {
+            "glassnet": measure.profile_glassnet(prof_model, workload, x, y, profile_repeats, clock),
+            "torch": measure.profile_torch(torch, torch_twin(torch, prof_model), workload, x, y, profile_repeats, clock),
+        }
+    return res
+
+
+def run_scaling(torch, steps, warmup, batches=SCALING_BATCHES, name="lenet-train-64", clock="wall"):
+    """LeNet training step time at each batch size (interleaved, like the main table).
+
+    Returns rows (batch, glassnet median s, torch median s, ratio median) and the least-squares
+    line t = a + b * batch for each side with the largest relative deviation from it.
+    """
+    rows = []
+    for batch in batches:
+        workload = replace(WORKLOADS[name], batch=batch, name=f"lenet-train-{batch}")
+        res = run_workload(torch, workload, steps, warmup, None, memory=False, clock=clock)
+        rows.append({"batch": batch, "glassnet": res["glassnet"]["median"], "torch": res["torch"]["median"],
+                     "ratio": res["ratio"]["median"]})
+    fits = {}
+    b = np.array([r["batch"] for r in rows], dtype=float)
+    for side in ("glassnet", "torch"):
+        t = np.array([r[side] for r in rows])
+        slope, intercept = np.polyfit(b, t, 1)
+        pred = intercept + slope * b
+        fits[side] = {"intercept_ms": intercept * 1e3, "us_per_image": slope * 1e6,
+                      "max_rel_deviation": float(np.max(np.abs(t - pred) / t))}
+    return {"rows": rows, "fits": fits}
+
+
+def benchmark(names=None, steps=20, warmup=3, threads=None, memory=True, profile=False, scaling=False,
+              scaling_only=False, progress=None, clock="wall", quick=False):
+    """Everything ``glassnet bench`` prints, as a dict (see :func:`format_report`)."""
+    torch = import_torch()
+    threads = threads or measure.default_threads()
+    notes = measure.set_threads(threads, torch)
+    names = list(names or WORKLOADS)
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(unknown)}: choose from {', '.join(WORKLOADS)}")
+    report = {"threads": threads, "steps": steps, "warmup": warmup, "notes": notes, "clock": clock,
+              "machine": measure.machine_info(torch), "results": [],
+              "sgemm": measure.sgemm_peak(torch, n=1024 if quick else 2048, repeats=3 if quick else 5, clock=clock)}
+    if not scaling_only:
+        for name in names:
+            if progress:
+                progress(name)
+            report["results"].append(run_workload(torch, WORKLOADS[name], steps, warmup, report["sgemm"]["peak"],
+                                                  memory=memory, threads=threads, profile=profile, clock=clock))
+    if scaling or scaling_only:
+        if progress:
+            progress("scaling")
+        report["scaling"] = run_scaling(torch, steps, warmup, clock=clock)
+    return report
+
+
+# ------------------------------------------------------------------------------------------ format
+def _ms(summary):
+    return f"{summary['median'] * 1e3:.2f} [{summary['q1'] * 1e3:.2f}-{summary['q3'] * 1e3:.2f}]"
+
+
+def _mb(mem):
+    if mem is None or "peak_bytes" not in mem:
+        return "-"
+    return f"{mem['peak_bytes'] / 2**20:.0f}"
+
+
+def format_table(results, markdown=False):
+    header = ["workload", "batch", "glassnet ms [IQR]", "PyTorch ms [IQR]", "glassnet img/s", "PyTorch img/s",
+              "speed ratio g/t [IQR]", "GFLOP/s g / t", "% sgemm peak g / t", "peak MB g / t (ratio)"]
+    rows = []
+    for r in results:
+        ratio = r["ratio"]
+        frac = r.get("peak_fraction")
+        mem = r.get("memory") or {}
+        mem_g, mem_t = mem.get("glassnet"), mem.get("torch")
+        mem_ratio = ""
+        if mem_g and mem_t and "peak_bytes" in mem_g and mem_t.get("peak_bytes"):
+            mem_ratio = f" ({mem_g['peak_bytes'] / mem_t['peak_bytes']:.2f}x)"
+        rows.append([
+            r["name"], str(r["batch"]), _ms(r["glassnet"]), _ms(r["torch"]),
+            f"{r['images_per_s']['glassnet']:.0f}", f"{r['images_per_s']['torch']:.0f}",
+            f"{ratio['median']:.2f} [{ratio['q1']:.2f}-{ratio['q3']:.2f}]",
+            f"{r['gflops']['glassnet']:.1f} / {r['gflops']['torch']:.1f}",
+            f"{100 * frac['glassnet']:.0f}% / {100 * frac['torch']:.0f}%" if frac else "-",
+            f"{_mb(mem_g)} / {_mb(mem_t)}{mem_ratio}" if mem else "-",
+        ])
+    return _render(header, rows, markdown)
+
+
+def _render(header, rows, markdown):
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(x[i])) for x in [header, *rows]) for i in range(len(header))]
+    fmt = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([fmt(header), "-" * (sum(widths) + 2 * (len(widths) - 1)), *map(fmt, rows)])
+
+
+def format_profile(result, markdown=False):
+    prof = result["profile"]
+    g, t = prof["glassnet"], prof["torch"]
+    header = ["layer", "glassnet fwd ms", "PyTorch fwd ms", "glassnet bwd ms", "PyTorch bwd ms"]
+    rows = []
+    for (name, gf, gb), (tname, tf, tb) in zip(g, t):
+        f = lambda v: "-" if v is None else f"{v * 1e3:.3f}"  # noqa: E731
+        rows.append([name, f(gf), f(tf), f(gb), f(tb)])
+    tot = lambda side, k: sum(r[k] for r in side if r[k] is not None)  # noqa: E731
+    rows.append(["total", f"{tot(g, 1) * 1e3:.3f}", f"{tot(t, 1) * 1e3:.3f}",
+                 f"{tot(g, 2) * 1e3:.3f}" if result["train"] else "-", f"{tot(t, 2) * 1e3:.3f}" if result["train"] else "-"])
+    return _render(header, rows, markdown)
+
+
+def format_scaling(scaling, markdown=False):
+    header = ["batch", "glassnet ms", "PyTorch ms", "glassnet us/img", "PyTorch us/img", "speed ratio g/t"]
+    rows = [[str(r["batch"]), f"{r['glassnet'] * 1e3:.2f}", f"{r['torch'] * 1e3:.2f}",
+             f"{r['glassnet'] / r['batch'] * 1e6:.1f}", f"{r['torch'] / r['batch'] * 1e6:.1f}", f"{r['ratio']:.2f}"]
+            for r in scaling["rows"]]
+    text = _render(header, rows, markdown)
+    fits = "\n".join(
+        f"{side}: t = {f['intercept_ms']:.2f} ms + {f['us_per_image']:.1f} us x batch "
+        f"(largest deviation from the line {100 * f['max_rel_deviation']:.0f}%)"
+        for side, f in scaling["fits"].items()
+    )
+    return text + "\n" + fits
+
+
+def format_machine(report):
+    m = report["machine"]
+    lines = [
+        f"CPU: {m['cpu']} ({m['cores']} cores, {m['usable_cores']} usable); threads per side: {report['threads']}",
+        f"Python {m['python']}, NumPy {m['numpy']}, PyTorch {m.get('torch', '-')}; glassnet kernels: {m['glassnet_kernels']}",
+    ]
+    if "load_average" in m:
+        lines.append("load average: " + ", ".join(f"{v:.2f}" for v in m["load_average"])
+                     + " (other processes share these cores if it exceeds the thread count)")
+    for lib in m["blas"]:
+        desc = ", ".join(f"{k}={v}" for k, v in lib.items() if k != "user_api")
+        lines.append(f"{lib.get('user_api', '?')}: {desc}")
+    env = m["env"]
+    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        lines.append(f"{k}: {'set to ' + repr(env[k]) if env.get(k) is not None else 'not set'}")
+    if any(env.get(k) is not None for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
+        lines.append("  (these can slow NumPy's OpenBLAS; compare with: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE glassnet bench)")
+    s = report["sgemm"]
+    parts = ", ".join(f"{k} {s[k]:.1f}" for k in ("numpy", "torch") if k in s)
+    lines.append(f"sgemm peak ({s['n']}^3 float32 matmul, {report['threads']} threads, best of {s['repeats']}): "
+                 f"{s['peak']:.1f} GFLOP/s ({parts})")
+    lines += [f"note: {n}" for n in report["notes"]]
+    return "\n".join(lines)
+
+
+def format_report(report, markdown=False):
+    out = [format_machine(report), ""]
+    if report["results"]:
+        out += [f"timing ({report['clock']} clock): median [quartiles] of {report['steps']} interleaved steps after "
+                f"{report['warmup']} warm-up steps; speed ratio = t_PyTorch / t_glassnet per round (> 1: glassnet faster)", ""]
+        out.append(format_table(report["results"], markdown))
+        if any("memory" in r for r in report["results"]):
+            out.append("peak MB: extra resident memory of 3 steps in a fresh process per side (VmHWM - VmRSS)")
+        for r in report["results"]:
+            if "profile" in r:
+                out += ["", f"per-layer profile, {r['name']} (median of 5):", format_profile(r, markdown)]
+    if "scaling" in report:
+        out += ["", "scaling: LeNet training step vs batch size", format_scaling(report["scaling"], markdown)]
+    return "\n".join(out)

@@ -1,0 +1,222 @@
+"""The benchmark workloads: a glassnet model, its PyTorch twin with the same weights, a batch, a step.
+
+Every workload is a small network at a fixed batch size, run either as a *training step*
+(forward, softmax cross-entropy, backward, SGD with momentum 0.9) or as *inference* (forward in
+eval mode; PyTorch under ``torch.inference_mode``). The PyTorch twin is built layer by layer from
+the glassnet model (one torch module per glassnet layer, so per-layer profiles line up) and gets a
+copy of the glassnet weights, so both sides compute the same function on the same data.
+
+PyTorch is imported inside :func:`torch_twin` only: glassnet does not depend on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import nn
+from ..models.zoo import lenet5, vgg_small
+from ..optim import SGD
+
+LR, MOMENTUM = 0.01, 0.9
+
+
+def mlp(input_shape, num_classes, hidden=(512, 512), seed=0):
+    """784-512-512-10: Linear-ReLU-Linear-ReLU-Linear on flat (N, 784) inputs."""
+    rng = np.random.default_rng(seed)
+    d = int(np.prod(input_shape))
+    layers = []
+    for h in hidden:
+        layers += [nn.Linear(d, h, init="he", rng=rng), nn.ReLU()]
+        d = h
+    layers.append(nn.Linear(d, num_classes, rng=rng))
+    return nn.Sequential(*layers)
+
+
+def cifar_net(input_shape, num_classes, seed=0):
+    """[conv3x3(32)-BN-ReLU] x2 - maxpool - [conv3x3(64)-BN-ReLU] x2 - maxpool - GAP - linear.
+
+    The zoo's ``vgg_small`` without dropout (convolutions without bias, as usual before BN).
+    """
+    return vgg_small(input_shape, num_classes, channels=(32, 64), convs_per_block=2, dropout=0.0, seed=seed)
+
+
+def lenet(input_shape, num_classes, seed=0):
+    """The zoo's LeNet-5 (conv5x5(6) pad 2 - pool - conv5x5(16) - pool - 120 - 84 - 10) on 1x28x28."""
+    return lenet5(input_shape, num_classes, seed=seed)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    model: str          # "lenet", "cifar" or "mlp"
+    input_shape: tuple  # without the batch axis
+    batch: int
+    train: bool
+    description: str
+
+    def build(self, seed=0):
+        """The glassnet model (float32, training mode unless this is an inference workload)."""
+        model = BUILDERS[self.model](self.input_shape, 10, seed=seed)
+        return model.train(self.train)
+
+    def batch_data(self, batch=None, seed=0):
+        """A float32 batch of standard-normal inputs and integer labels in [0, 10)."""
+        rng = np.random.default_rng(seed)
+        n = batch or self.batch
+        x = rng.standard_normal((n, *self.input_shape), dtype=np.float32)
+        return x, rng.integers(0, 10, size=n)
+
+
+BUILDERS = {"lenet": lenet, "cifar": cifar_net, "mlp": mlp}
+
+WORKLOADS = {
+    w.name: w
+    for w in (
+        Workload("lenet-train-64", "lenet", (1, 28, 28), 64, True, "LeNet-5 training step, 1x28x28, batch 64"),
+        Workload("lenet-train-256", "lenet", (1, 28, 28), 256, True, "LeNet-5 training step, 1x28x28, batch 256"),
+        Workload("lenet-infer-256", "lenet", (1, 28, 28), 256, False, "LeNet-5 inference, 1x28x28, batch 256"),
+        Workload("cifar-train-128", "cifar", (3, 32, 32), 128, True,
+                 "CIFAR net (conv-BN-ReLU x2 at 32 ch, pool, x2 at 64 ch, pool, GAP, FC) training step, batch 128"),
+        Workload("cifar-infer-128", "cifar", (3, 32, 32), 128, False, "CIFAR net inference, 3x32x32, batch 128"),
+        Workload("mlp-train-256", "mlp", (784,), 256, True, "MLP 784-512-512-10 training step, batch 256"),
+    )
+}
+SCALING_BATCHES = (32, 64, 128, 256, 512)
+
+
+# ------------------------------------------------------------------------------------------ steps
+def glassnet_step(model, workload, x, y):
+    """A zero-argument function running one step of ``workload`` on glassnet ``model``."""
+    if not workload.train:
+        model.eval()
+        return lambda: model(x)
+    model.train()
+    opt = SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        scores = model(x)
+        loss, dscores = loss_fn(scores, y)
+        model.backward(dscores)
+        opt.step()
+        return loss
+
+    return step
+
+
+def torch_step(torch, layers, workload, x, y):
+    """The same step in PyTorch on the twin ``layers`` (a list of torch modules)."""
+    model = torch.nn.Sequential(*layers)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(np.asarray(y, dtype=np.int64))
+    if not workload.train:
+        model.eval()
+
+        def infer():
+            with torch.inference_mode():
+                return model(tx)
+
+        return infer
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        loss = loss_fn(model(tx), ty)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+# ------------------------------------------------------------------------------------------ twin
+def import_torch():
+    """Import PyTorch or explain how to get it (it is an optional dependency of glassnet)."""
+    try:
+        import torch  # noqa: PLC0415 - optional dependency, imported only by the benchmark
+    except ImportError as exc:
+        raise RuntimeError(
+            "glassnet bench compares against PyTorch, which is not installed: "
+            "pip install 'glassnet[torch]' (or the CPU wheel: pip install torch --index-url "
+            "https://download.pytorch.org/whl/cpu)"
+        ) from exc
+    return torch
+
+
+def torch_twin(torch, model):
+    """One torch module per glassnet layer of ``model`` (a flat Sequential), with copied weights."""
+    tnn = torch.nn
+    twins = []
+    for layer in model:
+        kind = type(layer)
+        if kind is nn.Conv2d:
+            t = tnn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
+                           padding=layer.padding, bias=layer.bias is not None)
+            weights = {"weight": layer.weight.data, "bias": layer.bias.data if layer.bias is not None else None}
+        elif kind is nn.Linear:
+            t = tnn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
+            weights = {"weight": layer.weight.data.T, "bias": layer.bias.data if layer.bias is not None else None}
+        elif kind is nn.BatchNorm2d:
+            t = tnn.BatchNorm2d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+            weights = {"weight": layer.weight.data, "bias": layer.bias.data,
+                       "running_mean": layer.running_mean, "running_var": layer.running_var}
+        elif kind is nn.MaxPool2d:
+            t, weights = tnn.MaxPool2d(layer.kernel_size, layer.stride), {}
+        elif kind is nn.GlobalAvgPool2d:
+            t, weights = tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten()), {}
+        elif kind is nn.Flatten:
+            t, weights = tnn.Flatten(), {}
+        elif kind is nn.ReLU:
+            t, weights = tnn.ReLU(), {}
+        else:
+            raise ValueError(f"bench: no PyTorch twin for {layer.describe()}")
+        with torch.no_grad():
+            for name, value in weights.items():
+                if value is not None:
+                    getattr(t, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+        twins.append(t)
+    return twins
+
+
+# ------------------------------------------------------------------------------------------ FLOPs
+def layer_flops(model, input_shape):
+    """Multiply-adds x 2 of every Conv2d and Linear layer for ONE image: [(layer index, name, flops)].
+
+    conv: 2 * C_in * kh * kw * C_out * Ho * Wo;  linear: 2 * in * out. Element-wise layers are free.
+    """
+    rows = []
+    shape = tuple(input_shape)
+    for i, layer in enumerate(model):
+        kind = type(layer)
+        if kind is nn.Conv2d:
+            c, h, w = shape
+            (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
+            ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+            rows.append((i, "Conv2d", 2 * c * kh * kw * layer.out_channels * ho * wo))
+            shape = (layer.out_channels, ho, wo)
+        elif kind is nn.Linear:
+            rows.append((i, "Linear", 2 * layer.in_features * layer.out_features))
+            shape = (layer.out_features,)
+        elif kind in (nn.MaxPool2d, nn.AvgPool2d):
+            c, h, w = shape
+            (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+            shape = (c, (h - kh) // sh + 1, (w - kw) // sw + 1)
+        elif kind is nn.GlobalAvgPool2d:
+            shape = (shape[0],)
+        elif kind is nn.Flatten:
+            shape = (int(np.prod(shape)),)
+    return rows
+
+
+def step_flops(workload, model):
+    """FLOPs of one step of ``workload``: forward (inference), or forward + weight gradients + input
+    gradients of every weighted layer but the first (whose input needs no gradient) for training."""
+    rows = layer_flops(model, workload.input_shape)
+    forward = sum(f for _, _, f in rows)
+    if not workload.train:
+        return forward * workload.batch
+    first = rows[0][2] if rows else 0
+    return (3 * forward - first) * workload.batch

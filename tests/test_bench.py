@@ -1,0 +1,114 @@
+"""Smoke tests of the benchmark (`glassnet bench`): it runs with tiny settings and reports every field.
+Nothing here asserts a speed: timings on a shared test machine mean nothing."""
+from contextlib import nullcontext
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from glassnet import cli  # noqa: E402
+from glassnet.bench import WORKLOADS, format_report, run_scaling, run_workload  # noqa: E402
+from glassnet.bench.measure import peak_step_memory, set_threads, sgemm_peak, summarize  # noqa: E402
+from glassnet.bench.workloads import layer_flops, step_flops, torch_twin  # noqa: E402
+from glassnet.functional import _dispatch  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread per side during a test; the thread counts of torch, BLAS and numba are put back."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        restore_blas = threadpool_limits(limits=None)  # puts the BLAS thread counts back on exit
+    except ImportError:
+        restore_blas = nullcontext()
+    saved = torch.get_num_threads(), _dispatch.get_num_threads()
+    with restore_blas:
+        set_threads(1, torch)
+        yield
+    torch.set_num_threads(saved[0])
+    _dispatch.set_num_threads(saved[1])
+
+
+def tiny(name, batch=4):
+    return replace(WORKLOADS[name], batch=batch)
+
+
+def test_the_workloads_named_in_the_issue_exist():
+    assert {"lenet-train-64", "lenet-train-256", "lenet-infer-256", "cifar-train-128", "cifar-infer-128",
+            "mlp-train-256"} <= set(WORKLOADS)
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_torch_twin_computes_the_same_forward_as_the_glassnet_model(name):
+    workload = tiny(name, batch=3)
+    model = workload.build().eval()
+    twin = torch.nn.Sequential(*torch_twin(torch, model)).eval()
+    x, _ = workload.batch_data()
+    with torch.no_grad():
+        expected = twin(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_run_workload_reports_times_ratio_throughput_flops_and_profile():
+    res = run_workload(torch, tiny("lenet-train-64"), steps=3, warmup=1, peak_gflops=50.0, memory=False,
+                       profile=True, profile_repeats=1)
+    for side in ("glassnet", "torch"):
+        assert res[side]["n"] == 3 and 0 < res[side]["min"] <= res[side]["median"] <= res[side]["max"]
+        assert res["images_per_s"][side] > 0 and res["gflops"][side] > 0 and res["peak_fraction"][side] > 0
+    assert res["ratio"]["q1"] <= res["ratio"]["median"] <= res["ratio"]["q3"]
+    assert res["flops"] == step_flops(tiny("lenet-train-64"), tiny("lenet-train-64").build())
+    rows_g, rows_t = res["profile"]["glassnet"], res["profile"]["torch"]
+    assert len(rows_g) == len(rows_t) == 12 + 2  # every layer, the loss and the optimizer step
+    assert all(fwd >= 0 and (bwd is None or bwd >= 0) for _, fwd, bwd in rows_g + rows_t)
+    text = format_report({"threads": 1, "steps": 3, "warmup": 1, "notes": [], "clock": "wall",
+                          "machine": {"cpu": "x", "cores": 1, "usable_cores": 1, "python": "3", "numpy": "2",
+                                      "glassnet_kernels": "k", "blas": [], "env": {}},
+                          "sgemm": {"numpy": 50.0, "peak": 50.0, "n": 64, "repeats": 1}, "results": [res]})
+    assert "lenet-train-64" in text and "per-layer profile" in text and "speed ratio" in text
+
+
+def test_inference_workload_has_no_backward_column():
+    res = run_workload(torch, tiny("cifar-infer-128", batch=2), steps=2, warmup=0, peak_gflops=None, memory=False,
+                       profile=True, profile_repeats=1)
+    assert res["train"] is False and res["peak_fraction"] is None
+    assert all(bwd is None for _, _, bwd in res["profile"]["glassnet"])
+
+
+def test_flop_count_of_lenet_forward_by_hand():
+    model = tiny("lenet-train-64").build()
+    per_layer = [f for _, _, f in layer_flops(model, (1, 28, 28))]
+    assert per_layer == [2 * 25 * 6 * 28 * 28, 2 * 150 * 16 * 10 * 10, 2 * 400 * 120, 2 * 120 * 84, 2 * 84 * 10]
+
+
+def test_scaling_fits_a_line_per_side():
+    result = run_scaling(torch, steps=1, warmup=0, batches=(2, 4, 8))
+    assert [r["batch"] for r in result["rows"]] == [2, 4, 8]
+    assert set(result["fits"]) == {"glassnet", "torch"}
+
+
+def test_peak_memory_is_measured_in_a_subprocess():
+    mem = peak_step_memory("lenet-train-64", "glassnet", 1, batch=8)
+    assert "error" not in mem, mem
+    assert mem["peak_bytes"] >= 0 and mem["method"]
+
+
+def test_sgemm_peak_and_summaries():
+    s = sgemm_peak(torch, n=64, repeats=1)
+    assert s["peak"] == max(s["numpy"], s["torch"]) > 0
+    assert summarize([3.0, 1.0, 2.0])["median"] == 2.0
+
+
+def test_glassnet_bench_command_runs_one_quick_workload(capsys):
+    assert cli.main(["bench", "--workload", "lenet-infer-256", "--quick", "--steps", "1", "--warmup", "0",
+                     "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    for field in ("lenet-infer-256", "img/s", "speed ratio", "GFLOP/s", "sgemm peak", "OPENBLAS_CORETYPE", "glassnet kernels"):
+        assert field in out
+
+
+def test_glassnet_bench_rejects_an_unknown_workload():
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--workload", "resnet152"])
