@@ -2,7 +2,7 @@
 ranks, and Allreduce bandwidth against buffer size.
 
     python benchmarks/mpi_bench.py                 # print the markdown tables
-    python benchmarks/mpi_bench.py --write BENCHMARKS_MPI.md
+    python benchmarks/mpi_bench.py   # prints the markdown table kept in BENCHMARKS.md
 
 The driver starts ``mpirun -n K --oversubscribe --allow-run-as-root python benchmarks/mpi_bench.py
 --worker ...`` for each K, one BLAS thread per rank (OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1), so

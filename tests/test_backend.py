@@ -54,7 +54,7 @@ def test_default_dtype_context_manager_restores_the_previous_dtype():
 
 
 def test_set_default_dtype_rejects_integer_dtypes(restore_dtype):
-    with pytest.raises(ValueError, match="default dtype must be float16, float32 or float64, got int64"):
+    with pytest.raises(ValueError, match="default dtype must be float32 or float64, got int64"):
         backend.set_default_dtype(np.int64)
     assert backend.get_default_dtype() == np.float32
 

@@ -65,8 +65,8 @@ def array_module(*arrays):
 def set_default_dtype(dtype):
     """Set the dtype new parameters, buffers and data batches are created in (float32 or float64)."""
     dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)):
-        raise ValueError(f"default dtype must be float16, float32 or float64, got {dtype}")
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"default dtype must be float32 or float64, got {dtype}")
     _state["dtype"] = dtype
 
 

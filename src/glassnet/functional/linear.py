@@ -1,8 +1,6 @@
 """Fully connected (affine) layer: ``out = x @ w + b``."""
 from __future__ import annotations
 
-from ._checks import expect_ndim
-
 
 def affine_forward(x, w, b):
     """Affine map of flattened inputs.
@@ -15,7 +13,8 @@ def affine_forward(x, w, b):
     if x.ndim < 2:
         raise ValueError(f"affine_forward: expected input of shape (N, ...) with at least 2 axes, got {tuple(x.shape)}")
     x2 = x.reshape(x.shape[0], -1)
-    expect_ndim("affine_forward (weight)", w, 2, "(D, M)")
+    if w.ndim != 2:
+        raise ValueError(f"affine_forward: expected weight of shape (D, M), got {tuple(w.shape)}")
     if x2.shape[1] != w.shape[0]:
         raise ValueError(
             f"affine_forward: input flattens to {x2.shape[1]} features per sample but the weight "

@@ -112,10 +112,9 @@ def _sequential_to_torch(torch, seq, dtype, rank):
 
 
 def _torch_dtype(torch, dtype):
-    table = {np.dtype(np.float16): torch.float16, np.dtype(np.float32): torch.float32,
-             np.dtype(np.float64): torch.float64}
+    table = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
     if np.dtype(dtype) not in table:
-        raise ValueError(f"unsupported dtype {dtype}: expected float16, float32 or float64")
+        raise ValueError(f"unsupported dtype {dtype}: expected float32 or float64")
     return table[np.dtype(dtype)]
 
 
@@ -140,12 +139,12 @@ def _np(tensor):
 
 def _torch_module_dtype(torch, module):
     dtypes = {t.dtype for t in list(module.parameters()) + list(module.buffers()) if t.is_floating_point()}
-    names = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+    names = {torch.float32: np.float32, torch.float64: np.float64}
     if not dtypes:
         return np.dtype(backend.get_default_dtype())
     if len(dtypes) > 1 or next(iter(dtypes)) not in names:
         raise ValueError(
-            f"from_torch: parameters must all be float16, float32 or float64, got {sorted(map(str, dtypes))}")
+            f"from_torch: parameters must all be float32 or float64, got {sorted(map(str, dtypes))}")
     return np.dtype(names[dtypes.pop()])
 
 
