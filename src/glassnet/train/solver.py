@@ -101,7 +101,8 @@ class Solver:
         if self.progress:
             from tqdm.auto import tqdm  # noqa: PLC0415
 
-            bar = tqdm(total=len(self.loader), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False)
+            bar = tqdm(total=len(self.loader), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
+                       disable=None)  # None: no bar when the output is not a terminal (logs, CI)
         loss_sum, correct, seen, start = 0.0, 0, 0, time.perf_counter()
         for x, y in batches:
             loss, scores = self._step(x, y)
