@@ -84,6 +84,15 @@ def _boom(*args, **kwargs):
     raise OSError("disk full (simulated)")
 
 
+def _assert_previous_checkpoint_intact(splits, path, before):
+    """The file is byte-identical, no temporary file is left, and it still loads (epoch 2)."""
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+    fresh = _fresh(splits, path.parent)
+    fresh.load_checkpoint()
+    assert fresh.epoch == 2
+
+
 def test_failed_safetensors_write_leaves_the_previous_checkpoint_intact(splits, checkpoint, monkeypatch):
     solver, path = checkpoint
     before = path.read_bytes()
@@ -98,11 +107,7 @@ def test_failed_safetensors_write_leaves_the_previous_checkpoint_intact(splits, 
     with pytest.raises(OSError, match="disk full"):
         solver.save_checkpoint()
     monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
-    fresh = _fresh(splits, path.parent)
-    fresh.load_checkpoint()
-    assert fresh.epoch == 2
+    _assert_previous_checkpoint_intact(splits, path, before)
 
 
 def test_failed_rename_leaves_the_previous_checkpoint_intact(splits, checkpoint, monkeypatch):
@@ -113,11 +118,7 @@ def test_failed_rename_leaves_the_previous_checkpoint_intact(splits, checkpoint,
     with pytest.raises(OSError, match="disk full"):
         solver.save_checkpoint()
     monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
-    fresh = _fresh(splits, path.parent)
-    fresh.load_checkpoint()
-    assert fresh.epoch == 2
+    _assert_previous_checkpoint_intact(splits, path, before)
 
 
 def test_failed_write_during_training_leaves_the_last_good_checkpoint(splits, tmp_path, monkeypatch):

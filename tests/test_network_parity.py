@@ -1,4 +1,5 @@
-"""A whole CNN, conv-BN-ReLU-maxpool twice, flatten, linear-dropout-linear, equals the same PyTorch
+"""A whole CNN, conv-BN-ReLU-maxpool twice (convs without bias, as usual before BN: a bias there has an
+exactly-zero gradient, which only rounding noise could compare), flatten, linear-dropout-linear, equals the same PyTorch
 nn.Sequential with copied weights: output, input gradient, every parameter gradient and the BN
 running statistics, over several train steps (batch statistics) and in eval mode (running ones)."""
 from functools import partial
@@ -17,8 +18,8 @@ def glassnet_cnn(h, w, p, seed):
     rng = np.random.default_rng(seed)
     features = 6 * (h // 2 // 2) * (w // 2 // 2)
     return nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1, rng=rng), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(4, 6, 3, padding=1, rng=rng), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(3, 4, 3, padding=1, bias=False, rng=rng), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, padding=1, bias=False, rng=rng), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(features, 10, rng=rng), nn.Dropout(p, rng=np.random.default_rng(seed + 1)), nn.Linear(10, 5, rng=rng),
     )
 
@@ -41,8 +42,8 @@ class ReplayDropout(torch.nn.Module):
 def torch_cnn(h, w, p, seed, dropout=None):
     features = 6 * (h // 2 // 2) * (w // 2 // 2)
     return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(4, 6, 3, padding=1), torch.nn.BatchNorm2d(6), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(3, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 6, 3, padding=1, bias=False), torch.nn.BatchNorm2d(6), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(features, 10),
         dropout if dropout is not None else ReplayDropout(p, seed + 1), torch.nn.Linear(10, 5),
     )
