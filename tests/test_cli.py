@@ -193,6 +193,17 @@ def test_predict_of_png_and_raw_pixels_of_the_same_digit_agree(capsys, run_dir, 
     assert diff < 0.02  # the PNG only rounds the pixels to multiples of 1/255
 
 
+def test_predict_invert_reads_dark_ink_on_light_paper_like_the_training_digits(capsys, run_dir, digit_files):
+    from PIL import Image
+
+    paper = digit_files[0].with_name("three_on_paper.png")
+    Image.fromarray(255 - np.asarray(Image.open(digit_files[0]))).save(paper)
+    code, out_paper, _ = _run(capsys, "predict", run_dir, paper, "--top-k", "10", "--invert")
+    assert code == 0
+    _, out_plain, _ = _run(capsys, "predict", run_dir, digit_files[0], "--top-k", "10")
+    assert dict(_top_k(out_paper.strip())) == dict(_top_k(out_plain.strip()))
+
+
 def test_features_prints_both_accuracies(capsys, run_dir):
     code, out, _ = _run(capsys, "features", run_dir, "--epochs", "5")
     assert code == 0

@@ -18,10 +18,17 @@ def add_arguments(p):
     p.add_argument("run_dir", help="a run directory written by `glassnet train`")
     p.add_argument("images", nargs="+", help="PNG/JPEG files (resized to the model input) or .npy raw-pixel arrays")
     p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--invert", action="store_true",
+                   help="invert image files first (dark ink on a light background, as drawn on paper; the "
+                        "digits, MNIST and Fashion-MNIST data are light on dark)")
 
 
-def load_input(path, meta) -> np.ndarray:
-    """One file as a normalised (C, H, W) array, the way the run's training data was prepared."""
+def load_input(path, meta, invert=False) -> np.ndarray:
+    """One file as a normalised (C, H, W) array, the way the run's training data was prepared.
+
+    Image files are read as 0..255, optionally inverted (255 - v), and mapped to the data's pixel
+    range 0..pixel_scale; .npy files hold raw pixels in that range already.
+    """
     c, h, w = meta["input_shape"]
     path = Path(path)
     if path.suffix == ".npy":
@@ -31,13 +38,14 @@ def load_input(path, meta) -> np.ndarray:
             raise ValueError(f"{path}: expected {c * h * w} pixel values for input shape {(c, h, w)}")
         pixels = raw
     else:
-        pixels = load_image(path, size=(h, w), channels=c).astype(np.float64) * (meta["pixel_scale"] / 255.0)
+        image = load_image(path, size=(h, w), channels=c).astype(np.float64)
+        pixels = (255.0 - image if invert else image) * (meta["pixel_scale"] / 255.0)
     return standardize(to_unit(pixels[None], meta["pixel_scale"]), np.asarray(meta["mean"]), np.asarray(meta["std"]))[0]
 
 
 def run(args) -> int:
     model, _, meta = load_run(args.run_dir)
-    x = np.stack([load_input(p, meta) for p in args.images])
+    x = np.stack([load_input(p, meta, args.invert) for p in args.images])
     probs = softmax(predict_scores(model, x).astype(np.float64), axis=1)
     k = max(1, min(args.top_k, probs.shape[1]))
     for path, p in zip(args.images, probs):
