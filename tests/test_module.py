@@ -225,3 +225,31 @@ def test_init_is_reproducible_from_a_seeded_generator_and_rejects_unknown_scheme
 def test_layers_without_bias_have_no_bias_parameter():
     assert [k for k, _ in nn.Conv2d(2, 3, 3, bias=False).named_parameters()] == ["weight"]
     assert [k for k, _ in nn.Linear(2, 3, bias=False).named_parameters()] == ["weight"]
+
+
+def _small_cnn():
+    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, rng=np.random.default_rng(0)), nn.BatchNorm2d(2), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(8, 3, rng=np.random.default_rng(1)))
+
+
+def test_no_grad_gives_the_same_outputs_and_keeps_no_forward_cache():
+    model = _small_cnn().eval()
+    x = np.random.default_rng(2).standard_normal((4, 1, 4, 4)).astype(np.float32)
+    expected = model(x)
+    with model.no_grad():
+        out = model(x)
+    assert np.array_equal(out, expected)
+    assert all(m._cache is None for m in model if hasattr(m, "_take_cache"))
+
+
+def test_backward_inside_no_grad_raises_naming_the_layer_and_the_setting_is_restored_after():
+    model = _small_cnn()
+    x = np.random.default_rng(3).standard_normal((4, 1, 4, 4)).astype(np.float32)
+    with model.no_grad():
+        out = model(x)
+        assert not any(m.grad_enabled for m in model.modules())
+        with pytest.raises(RuntimeError, match=r"layer '6' Linear.*inside no_grad"):
+            model.backward(np.ones_like(out))
+    assert all(m.grad_enabled for m in model.modules())
+    out = model(x)
+    assert model.backward(np.ones_like(out)).shape == x.shape

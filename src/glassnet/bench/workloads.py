@@ -90,7 +90,12 @@ def glassnet_step(model, workload, x, y):
     """A zero-argument function running one step of ``workload`` on glassnet ``model``."""
     if not workload.train:
         model.eval()
-        return lambda: model(x)
+
+        def infer():  # like torch.inference_mode: no forward caches kept
+            with model.no_grad():
+                return model(x)
+
+        return infer
     model.train()
     opt = SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()

@@ -31,7 +31,7 @@ class Dropout(Layer):
         return out
 
     def backward(self, dout):
-        cache = self.__dict__.get("_cache", None)
+        cache = self._cache
         self._cache = None
         return F.dropout_backward(dout, cache)
 

@@ -5,7 +5,19 @@ from .module import Module
 
 
 class Layer(Module):
-    """A leaf module that keeps the cache of its last forward pass for backward."""
+    """A leaf module that keeps the cache of its last forward pass for backward.
+
+    Inside :meth:`Module.no_grad` the cache is dropped as soon as it is made, so an inference pass
+    holds no more than the activations it is computing.
+    """
+
+    @property
+    def _cache(self):
+        return self.__dict__.get("_cache_value")
+
+    @_cache.setter
+    def _cache(self, value):
+        self.__dict__["_cache_value"] = value if self.grad_enabled else None
 
     def _expect_input(self, x, ndims, layout, channels=None):
         """Raise ValueError naming this layer unless x has one of ``ndims`` axes (and ``channels`` at axis 1)."""
@@ -22,8 +34,9 @@ class Layer(Module):
             raise ValueError(f"{self.describe()}: expected a floating-point input, got dtype {x.dtype}")
 
     def _take_cache(self):
-        cache = self.__dict__.get("_cache")
+        cache = self._cache
         if cache is None:
-            raise RuntimeError(f"{self.describe()}: backward called before forward")
+            why = "inside no_grad()" if not self.grad_enabled else "before forward"
+            raise RuntimeError(f"{self.describe()}: backward called {why}")
         self._cache = None
         return cache

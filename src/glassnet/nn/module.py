@@ -9,6 +9,7 @@ registered buffers are found automatically, as in PyTorch, and named the same wa
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -55,6 +56,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "grad_enabled", True)
         object.__setattr__(self, "_name", "")
 
     # ---------------------------------------------------------------- registration
@@ -138,6 +140,23 @@ class Module:
     def zero_grad(self):
         for p in self.parameters():
             p.zero_grad()
+
+    @contextmanager
+    def no_grad(self):
+        """Inference without backward: ``with model.no_grad(): scores = model(x)``.
+
+        Layers keep no forward cache inside the block (like ``torch.inference_mode``), so the memory
+        of a forward pass is that of the activations alone; backward raises there. Restores the
+        previous setting of every module on exit.
+        """
+        saved = [(m, m.grad_enabled) for m in self.modules()]
+        for m, _ in saved:
+            object.__setattr__(m, "grad_enabled", False)
+        try:
+            yield self
+        finally:
+            for m, enabled in saved:
+                object.__setattr__(m, "grad_enabled", enabled)
 
     def apply(self, fn):
         """Call ``fn(module)`` on every module (children first), return self."""

@@ -7,15 +7,16 @@ from .. import backend
 
 
 def predict_scores(model, x, batch_size=512):
-    """Model outputs for inputs ``x`` (N, ...) in eval mode, as a host float array (N, C).
+    """Model outputs for inputs ``x`` (N, ...) in eval mode without forward caches, as a host array (N, C).
 
     The model's train/eval mode is restored afterwards.
     """
     was_training = model.training
     model.eval()
     try:
-        outs = [backend.to_numpy(model.forward(backend.asarray(x[i : i + batch_size])))
-                for i in range(0, len(x), batch_size)]
+        with model.no_grad():
+            outs = [backend.to_numpy(model.forward(backend.asarray(x[i : i + batch_size])))
+                    for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)
     return np.concatenate(outs) if outs else np.zeros((0, 0))
