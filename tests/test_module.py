@@ -253,3 +253,24 @@ def test_backward_inside_no_grad_raises_naming_the_layer_and_the_setting_is_rest
     assert all(m.grad_enabled for m in model.modules())
     out = model(x)
     assert model.backward(np.ones_like(out)).shape == x.shape
+
+
+def test_backward_without_input_grad_gives_the_same_parameter_gradients_and_returns_none():
+    x = np.random.default_rng(4).standard_normal((4, 1, 4, 4)).astype(np.float32)
+    full, skip = _small_cnn().eval(), _small_cnn().eval()
+    dout = np.ones((4, 3), np.float32)
+    full(x)
+    assert full.backward(dout).shape == x.shape
+    skip(x)
+    assert skip.backward(dout, need_input_grad=False) is None
+    for (name, a), (_, b) in zip(full.named_parameters(), skip.named_parameters()):
+        assert np.array_equal(a.grad, b.grad), name
+
+
+def test_backward_without_input_grad_skips_the_layers_before_the_first_parameter_and_its_dx():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3, rng=np.random.default_rng(0)), nn.ReLU(),
+                          nn.Linear(3, 2, rng=np.random.default_rng(1)))
+    model(np.ones((2, 1, 4, 4), np.float32))
+    assert model.backward(np.ones((2, 2), np.float32), need_input_grad=False) is None
+    assert model[0]._cache is not None  # Flatten's backward never ran
+    assert model[1]._cache is None and model[1].weight.grad.any()

@@ -104,7 +104,7 @@ def glassnet_step(model, workload, x, y):
         opt.zero_grad()
         scores = model(x)
         loss, dscores = loss_fn(scores, y)
-        model.backward(dscores)
+        model.backward(dscores, need_input_grad=False)  # like PyTorch: the input needs no gradient
         opt.step()
         return loss
 

@@ -25,14 +25,15 @@ def affine_forward(x, w, b):
     return out, (x, w)
 
 
-def affine_backward(dout, cache):
+def affine_backward(dout, cache, need_dx=True):
     """Gradients of the affine map.
 
     dx = dout @ w.T (reshaped to x's shape), dw = x2.T @ dout, db = sum_n dout[n].
+    With ``need_dx=False`` (the first layer of a network: nothing consumes dx) dx is None.
     """
     x, w = cache
     x2 = x.reshape(x.shape[0], -1)
-    dx = (dout @ w.T).reshape(x.shape)
+    dx = (dout @ w.T).reshape(x.shape) if need_dx else None
     dw = x2.T @ dout
     db = dout.sum(axis=0)
     return dx, dw, db

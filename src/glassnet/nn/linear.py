@@ -31,8 +31,9 @@ class Linear(Layer):
         out, self._cache = F.affine_forward(x, self.weight.data, xp_zero)
         return out
 
-    def backward(self, dout):
-        dx, dw, db = F.affine_backward(dout, self._take_cache())
+    def backward(self, dout, need_input_grad=True):
+        """dx (or None with ``need_input_grad=False``); adds dW and db to the parameters' grads."""
+        dx, dw, db = F.affine_backward(dout, self._take_cache(), need_dx=need_input_grad)
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db

@@ -284,7 +284,27 @@ class Sequential(Module):
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self._modules.values()):
+    def backward(self, dout, need_input_grad=True):
+        """Backward through the layers in reverse order; returns dx.
+
+        With ``need_input_grad=False`` (a training step, where nothing consumes the gradient of the
+        network's input) the layers before the first one with parameters are skipped, and that layer
+        is spared its input gradient where it supports this (Linear, nested Sequentials); returns None.
+        """
+        layers = list(self._modules.values())
+        first = 0
+        if not need_input_grad:
+            first = next((i for i, m in enumerate(layers) if m.num_parameters()), len(layers))
+        for i in range(len(layers) - 1, first - 1, -1):
+            layer = layers[i]
+            if i == first and not need_input_grad and can_skip_input_grad(layer):
+                return layer.backward(dout, need_input_grad=False)
             dout = layer.backward(dout)
-        return dout
+        return None if not need_input_grad else dout
+
+
+def can_skip_input_grad(module) -> bool:
+    """True if ``module.backward`` takes ``need_input_grad`` (and so can skip computing dx)."""
+    import inspect  # noqa: PLC0415
+
+    return "need_input_grad" in inspect.signature(module.backward).parameters

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..nn import CrossEntropyLoss, Dropout
+from ..nn.module import can_skip_input_grad
 from .checkpoint import load_checkpoint, save_checkpoint
 from .evaluate import evaluate
 from .guard import TrainingDiverged, all_finite, locate_divergence
@@ -45,6 +46,7 @@ class Solver:
                  regularizer=None, epochs=10, seed=0, out_dir=None, patience=None, restore_best=True,
                  train_eval_samples=1000, progress=True, callbacks=(), checkpoint_every=1, parallel=None):
         self.model, self.loader, self.optimizer = model, train_loader, optimizer
+        self._backward_kwargs = {"need_input_grad": False} if can_skip_input_grad(model) else {}
         self.loss_fn = loss_fn or CrossEntropyLoss()
         self.val_set, self.scheduler, self.regularizer = val_set, scheduler, regularizer
         self.epochs, self.seed, self.patience, self.restore_best = int(epochs), int(seed), patience, restore_best
@@ -70,7 +72,7 @@ class Solver:
         loss, dscores = self.loss_fn(scores, y)
         if self.parallel is not None:  # distributed hook: this shard's summed loss ...
             dscores = self.parallel.scale_loss_gradient(dscores, len(y))
-        model.backward(dscores)
+        model.backward(dscores, **self._backward_kwargs)  # the input's gradient is not needed here
         if self.parallel is not None:  # ... and one Allreduce: gradient and loss of the global batch
             loss = self.parallel.allreduce_gradients(loss, scores, y)
         if self.regularizer is not None:
