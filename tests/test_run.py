@@ -167,3 +167,15 @@ def test_run_directory_files_get_the_usual_permissions_not_0600(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode) == 0o666 & ~mask
+
+
+def test_resume_with_more_epochs_stretches_the_cosine_schedule_to_the_new_total(tmp_path):
+    train_run({**TINY, "schedule": "cosine", "epochs": 2}, out_dir=tmp_path, progress=False)
+    train_run({"epochs": 4}, out_dir=tmp_path, resume=True, progress=False)
+    with open(tmp_path / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    lrs = [float(r["lr"]) for r in rows]
+    base = DEFAULTS["lr"]
+    assert len(lrs) == 4
+    assert lrs[2] == pytest.approx(0.5 * base * (1 + np.cos(np.pi * 2 / 4)))  # epoch 3 of a 4-epoch cosine
+    assert lrs[3] < lrs[2]  # still annealing, not climbing back

@@ -147,7 +147,14 @@ def _train(cfg, out, resume, progress, comm=None):
                     parallel=parallel)
     if progress:
         print(model.summary(splits.input_shape), flush=True)
-    solver.fit(resume=resume)
+    if resume:
+        solver.load_checkpoint()
+        if isinstance(scheduler, CosineLR) and scheduler.T_max != cfg["epochs"]:
+            # --epochs changed on resume: stretch the cosine over the new total instead of letting it
+            # climb back up after the old one
+            scheduler.T_max = cfg["epochs"]
+            optimizer.lr = scheduler.lr_at(scheduler.last_epoch)
+    solver.fit()
     loss_fn = CrossEntropyLoss()
     test = evaluate(model, splits.test, loss_fn)
     val = evaluate(model, val_set, loss_fn) if val_set is not None else {"accuracy": None}
