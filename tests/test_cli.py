@@ -329,3 +329,15 @@ def test_run_killed_mid_epoch_and_resumed_ends_with_the_uninterrupted_runs_weigh
     for ra, rb in zip(rows_a, rows_b):
         for k in ("lr", "train_loss", "train_acc", "val_loss", "val_acc"):
             assert ra[k] == rb[k], k
+
+
+def test_device_cuda_without_cupy_says_what_to_install(capsys, tmp_path):
+    try:
+        import cupy  # noqa: F401
+
+        pytest.skip("CuPy is installed here: this checks the message of a machine without it")
+    except ImportError:
+        pass
+    code, _, err = _run(capsys, "train", "--device", "cuda", "--epochs", "1", "--out", tmp_path / "r", "--no-progress")
+    assert code == 2 and "glassnet train: error:" in err and "pip install glassnet[cuda]" in err
+    assert "Traceback" not in err
