@@ -13,14 +13,14 @@ HELP = "train a model (default: classic_cnn on the bundled digits)"
 
 def add_arguments(p):
     d = DEFAULTS
-    p.add_argument("--model", default=d["model"], choices=sorted(MODELS))
-    p.add_argument("--data", default=d["data"], choices=DATASETS)
+    p.add_argument("--model", default=d["model"], choices=sorted(MODELS), help="zoo model")
+    p.add_argument("--data", default=d["data"], choices=DATASETS, help="dataset")
     p.add_argument("--data-dir", default=None, help="folder of the dataset files (mnist, fashion_mnist, cifar10, folder)")
     p.add_argument("--download", action="store_true", help="download missing MNIST/Fashion-MNIST files")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training examples")
     p.add_argument("--val-fraction", type=float, default=d["val_fraction"], help="share of the training data held out")
     p.add_argument("--epochs", type=int, default=None, help=f"epochs in total (default {d['epochs']})")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="examples per step")
     p.add_argument("--optimizer", default=d["optimizer"], choices=OPTIMIZERS)
     p.add_argument("--lr", type=float, default=d["lr"], help="learning rate")
     p.add_argument("--momentum", type=float, default=d["momentum"], help="for sgd, nesterov, rmsprop")
