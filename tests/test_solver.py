@@ -177,6 +177,12 @@ def test_no_early_stopping_without_patience(splits):
     assert solver.fit()["epoch"] == [1, 2, 3, 4, 5]
 
 
+def test_early_stopping_without_a_validation_set_is_refused(splits):
+    model = _model()
+    with pytest.raises(ValueError, match="patience.*validation set"):
+        Solver(model, DataLoader(splits.train, 64), SGD(model.parameters(), 0.1), epochs=5, patience=2)
+
+
 def _per_epoch_weights(solver):
     seen = {}
     solver.callbacks.append(lambda s, record: seen.__setitem__(record["epoch"], _weights(s.model)))

@@ -45,6 +45,8 @@ class Solver:
     def __init__(self, model, train_loader, optimizer, loss_fn=None, val_set=None, scheduler=None,
                  regularizer=None, epochs=10, seed=0, out_dir=None, patience=None, restore_best=True,
                  train_eval_samples=1000, progress=True, callbacks=(), checkpoint_every=1, parallel=None):
+        if patience is not None and val_set is None:
+            raise ValueError("Solver: early stopping (patience) needs a validation set to watch (val_set)")
         self.model, self.loader, self.optimizer = model, train_loader, optimizer
         self._backward_kwargs = {"need_input_grad": False} if can_skip_input_grad(model) else {}
         self.loss_fn = loss_fn or CrossEntropyLoss()
