@@ -138,13 +138,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(self.model, str):
             if self.model not in MODELS:
                 raise ValueError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)} or pass a builder")
-            params = inspect.signature(MODELS[self.model]).parameters
-            if self.dropout is not None:
-                if "dropout" not in params:
-                    raise ValueError(f"model {self.model!r} has no dropout option")
-                kwargs["dropout"] = self.dropout
             kwargs.setdefault("seed", seed)
-            return build_model(self.model, input_shape, num_classes, **kwargs)
+            dropout = kwargs.pop("dropout", None) if self.dropout is None else self.dropout  # the parameter wins
+            return build_model(self.model, input_shape, num_classes, dropout=dropout, **kwargs)
         if not callable(self.model):
             raise ValueError(f"model must be a zoo model name or a callable builder, got {self.model!r}")
         if self.dropout is not None:

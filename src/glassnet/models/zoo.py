@@ -5,6 +5,8 @@ for its initial weights, and is selectable by name through :func:`build_model`.
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import nn
@@ -95,8 +97,17 @@ def vgg_small(input_shape, num_classes, channels=(32, 64), convs_per_block=2, dr
 MODELS = {"two_layer_net": two_layer_net, "classic_cnn": classic_cnn, "lenet5": lenet5, "vgg_small": vgg_small}
 
 
-def build_model(name, input_shape, num_classes, **kwargs):
-    """Build the zoo model ``name`` for inputs of ``input_shape`` (C, H, W) and ``num_classes`` classes."""
+def build_model(name, input_shape, num_classes, dropout=None, **kwargs):
+    """Build the zoo model ``name`` for inputs of ``input_shape`` (C, H, W) and ``num_classes`` classes.
+
+    ``dropout`` (if not None) overrides the model's dropout probability; a model without a dropout
+    option is refused. Other keywords (``seed``, widths) go to the builder.
+    """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    return MODELS[name](tuple(input_shape), int(num_classes), **kwargs)
+    builder = MODELS[name]
+    if dropout is not None:
+        if "dropout" not in inspect.signature(builder).parameters:
+            raise ValueError(f"model {name!r} has no dropout option")
+        kwargs["dropout"] = dropout
+    return builder(tuple(input_shape), int(num_classes), **kwargs)

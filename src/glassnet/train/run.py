@@ -6,7 +6,6 @@ weights and the data's normalisation, loadable without executing code), ``checkp
 """
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 from .. import backend, io
 from ..data import Compose, DataLoader, RandomCrop, RandomHorizontalFlip, load_data
 from ..io.atomic import write_text
-from ..models import MODELS, build_model
+from ..models import build_model
 from ..nn import CrossEntropyLoss
 from ..optim import SGD, Adam, AdamW, CosineLR, RMSprop, StepLR, regularizer_from
 from .evaluate import evaluate
@@ -79,14 +78,9 @@ def load_splits(cfg):
 
 
 def make_model(cfg, splits):
-    """The zoo model of the config, shaped for the data; ``dropout`` is passed if set and accepted."""
-    builder = MODELS.get(cfg["model"])
-    kw = {"seed": cfg["seed"]}
-    if cfg.get("dropout") is not None:
-        if "dropout" not in inspect.signature(builder).parameters:
-            raise ValueError(f"model {cfg['model']!r} has no dropout option")
-        kw["dropout"] = cfg["dropout"]
-    return build_model(cfg["model"], splits.input_shape, splits.num_classes, **kw)
+    """The zoo model of the config, shaped for the data (with the config's dropout, if set)."""
+    return build_model(cfg["model"], splits.input_shape, splits.num_classes, dropout=cfg.get("dropout"),
+                       seed=cfg["seed"])
 
 
 def default_run_dir(cfg) -> Path:
