@@ -13,6 +13,8 @@ class Linear(Layer):
     Inputs of more than two axes are flattened to (N, in_features) first.
     """
 
+    can_skip_input_grad = True
+
     def __init__(self, in_features, out_features, bias=True, init="default", rng=None):
         super().__init__()
         self.in_features, self.out_features, self.init = int(in_features), int(out_features), init

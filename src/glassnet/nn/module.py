@@ -51,6 +51,9 @@ class Module:
     returning ``dx`` and accumulating ``p.grad`` for their own parameters.
     """
 
+    can_skip_input_grad = False
+    """True where ``backward`` takes ``need_input_grad=False`` and then skips computing dx."""
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -252,6 +255,8 @@ class Module:
 class Sequential(Module):
     """Layers applied in order; backward runs them in reverse. Children are named "0", "1", …"""
 
+    can_skip_input_grad = True
+
     def __init__(self, *layers):
         super().__init__()
         for i, layer in enumerate(layers):
@@ -297,14 +302,7 @@ class Sequential(Module):
             first = next((i for i, m in enumerate(layers) if m.num_parameters()), len(layers))
         for i in range(len(layers) - 1, first - 1, -1):
             layer = layers[i]
-            if i == first and not need_input_grad and can_skip_input_grad(layer):
+            if i == first and not need_input_grad and layer.can_skip_input_grad:
                 return layer.backward(dout, need_input_grad=False)
             dout = layer.backward(dout)
         return None if not need_input_grad else dout
-
-
-def can_skip_input_grad(module) -> bool:
-    """True if ``module.backward`` takes ``need_input_grad`` (and so can skip computing dx)."""
-    import inspect  # noqa: PLC0415
-
-    return "need_input_grad" in inspect.signature(module.backward).parameters

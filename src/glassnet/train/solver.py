@@ -15,7 +15,6 @@ import numpy as np
 
 from .. import backend
 from ..nn import CrossEntropyLoss, Dropout
-from ..nn.module import can_skip_input_grad
 from .checkpoint import load_checkpoint, save_checkpoint
 from .evaluate import evaluate
 from .guard import TrainingDiverged, all_finite, locate_divergence
@@ -48,7 +47,7 @@ class Solver:
         if patience is not None and val_set is None:
             raise ValueError("Solver: early stopping (patience) needs a validation set to watch (val_set)")
         self.model, self.loader, self.optimizer = model, train_loader, optimizer
-        self._backward_kwargs = {"need_input_grad": False} if can_skip_input_grad(model) else {}
+        self._backward_kwargs = {"need_input_grad": False} if model.can_skip_input_grad else {}
         self.loss_fn = loss_fn or CrossEntropyLoss()
         self.val_set, self.scheduler, self.regularizer = val_set, scheduler, regularizer
         self.epochs, self.seed, self.patience, self.restore_best = int(epochs), int(seed), patience, restore_best
