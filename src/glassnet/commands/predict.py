@@ -32,11 +32,11 @@ def load_input(path, meta, invert=False) -> np.ndarray:
     c, h, w = meta["input_shape"]
     path = Path(path)
     if path.suffix == ".npy":
-        raw = np.load(path, allow_pickle=False)
-        raw = raw.reshape(c, h, w) if raw.size == c * h * w else None
-        if raw is None:
-            raise ValueError(f"{path}: expected {c * h * w} pixel values for input shape {(c, h, w)}")
-        pixels = raw
+        pixels = np.load(path, allow_pickle=False)
+        if pixels.size != c * h * w:
+            raise ValueError(f"{path}: expected {c * h * w} pixel values for input shape {(c, h, w)}, "
+                             f"got an array of shape {pixels.shape}")
+        pixels = pixels.reshape(c, h, w)
     else:
         image = load_image(path, size=(h, w), channels=c).astype(np.float64)
         pixels = (255.0 - image if invert else image) * (meta["pixel_scale"] / 255.0)
