@@ -22,6 +22,7 @@ from .metrics import COLUMNS, write_csv
 from .plots import plot_history
 
 CHECKPOINT = "checkpoint.safetensors"
+PLOT_EVERY_S = 30.0  # history.png is redrawn at most this often while training (and always at the end)
 
 
 class Solver:
@@ -63,6 +64,7 @@ class Solver:
         self.best_val_acc, self.best_epoch, self.best_state = -1.0, 0, None
         self.stale = 0  # epochs since the last better validation accuracy (early stopping)
         self.step_losses = []
+        self._last_plot = time.perf_counter()
 
     # ---------------------------------------------------------------- one step
     def _step(self, x, y):
@@ -161,9 +163,15 @@ class Solver:
                 self.save_checkpoint()
             if stop:
                 break
+        if self.out_dir is not None and self.is_main and self.history["epoch"]:
+            self._plot()
         if self.restore_best and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         return self.history
+
+    def _plot(self):
+        plot_history(self.history, self.out_dir / "history.png")
+        self._last_plot = time.perf_counter()
 
     def _stopped(self) -> bool:
         """Early stopping: ``patience`` epochs in a row without a better validation accuracy."""
@@ -172,7 +180,9 @@ class Solver:
     def _report(self, r):
         if self.out_dir is not None and self.is_main:
             write_csv(self.out_dir / "metrics.csv", self.history)
-            plot_history(self.history, self.out_dir / "history.png")
+            # a plot costs ~0.2 s: redraw it at most every PLOT_EVERY_S during training, and at the end
+            if time.perf_counter() - self._last_plot >= PLOT_EVERY_S:
+                self._plot()
         if self.progress:
             val = f"  val loss {r['val_loss']:.4f}  val acc {r['val_acc']:.4f}" if r["val_acc"] is not None else ""
             print(f"epoch {r['epoch']:3d}/{self.epochs}  lr {r['lr']:.3g}  loss {r['train_loss']:.4f}  "
