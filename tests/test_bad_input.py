@@ -43,9 +43,9 @@ def test_batchnorm2d_wrong_channel_count_names_layer_and_shapes(model):
 
 
 def test_batchnorm1d_wrong_rank_and_wrong_feature_count_name_layer_and_shapes(model):
-    with pytest.raises(ValueError, match=r"layer '6' BatchNorm1d\(2, .*expected input of shape \(N, 2\), got \(2, 2, 1, 1\)"):
+    with pytest.raises(ValueError, match=r"layer '6' BatchNorm1d\(2, .*expected input of shape \(N, 2\) or \(N, 2, L\), got \(2, 2, 1, 1\)"):
         model[6](x(2, 2, 1, 1))
-    with pytest.raises(ValueError, match=r"layer '6' BatchNorm1d\(2, .*\(N, 2\), got shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"layer '6' BatchNorm1d\(2, .*\(N, 2\) or \(N, 2, L\), got shape \(2, 3\)"):
         model[6](x(2, 3))
 
 
@@ -148,8 +148,8 @@ def test_spatial_kernels_reject_input_of_the_wrong_rank(kernel):
 
 def test_batchnorm_kernel_rejects_wrong_rank_wrong_gamma_and_a_single_value_per_channel():
     running = {"mean": np.zeros(3), "var": np.ones(3)}
-    with pytest.raises(ValueError, match=r"expected input of shape \(N, D\) or \(N, C, H, W\), got \(2, 3, 4\)"):
-        F.batchnorm_forward(np.zeros((2, 3, 4)), np.ones(3), np.zeros(3), running, True)
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, D\), \(N, C, L\) or \(N, C, H, W\), got \(2, 3, 4, 1, 1\)"):
+        F.batchnorm_forward(np.zeros((2, 3, 4, 1, 1)), np.ones(3), np.zeros(3), running, True)
     with pytest.raises(ValueError, match=r"input has 3 features/channels \(shape \(2, 3\)\) but gamma has shape \(4,\)"):
         F.batchnorm_forward(np.zeros((2, 3)), np.ones(4), np.zeros(4), running, True)
     with pytest.raises(ValueError, match=r"more than one value per channel, got input shape \(1, 3\)"):

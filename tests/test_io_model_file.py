@@ -14,9 +14,13 @@ import pytest
 from glassnet import backend, io, nn
 from glassnet.io import ModelFileError
 from glassnet.io.tensors import read, write
-from glassnet.models import MODELS, build_model
+from glassnet.models import MODELS, SIGNAL_MODELS, build_model
 
 ZOO_SHAPES = [(1, 8, 8), (3, 32, 32)]
+SIGNAL_SHAPES = [(1, 16), (3, 40)]
+ZOO_CASES = [pytest.param(name, shape, id=f"{name}-{shape}") for name in sorted(MODELS)
+             for shape in (SIGNAL_SHAPES if name in SIGNAL_MODELS else ZOO_SHAPES)]
+"""(zoo model, input shape) pairs: image models on images, signal models (cnn1d) on signals."""
 
 
 def make_zoo_model(name, input_shape, dtype=np.float64, num_classes=10, seed=0):
@@ -54,8 +58,7 @@ def assert_same_model(a, b):
 
 
 # ------------------------------------------------------------------------------------ round trips
-@pytest.mark.parametrize("shape", ZOO_SHAPES, ids=str)
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name, shape", ZOO_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_every_zoo_model_round_trips_through_a_file_bit_exactly(tmp_path, name, shape, dtype):
     model = make_zoo_model(name, shape, dtype)

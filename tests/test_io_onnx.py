@@ -7,12 +7,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from test_io_model_file import ZOO_SHAPES, eval_output, make_zoo_model, sample_input
+from test_io_model_file import ZOO_CASES, eval_output, make_zoo_model, sample_input
 
 from glassnet import io, nn
 from glassnet.cli import main
 from glassnet.io.onnx_export import infer_input_shape
-from glassnet.models import MODELS
 
 TOL = 1e-5
 
@@ -27,8 +26,7 @@ def run_onnx(sess, x):
     return sess.run(["output"], {"input": np.asarray(x, np.float32)})[0]
 
 
-@pytest.mark.parametrize("shape", ZOO_SHAPES, ids=str)
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name, shape", ZOO_CASES)
 def test_every_zoo_model_runs_in_onnxruntime_like_glassnet(tmp_path, name, shape):
     model = make_zoo_model(name, shape, np.float32)
     path = tmp_path / "model.onnx"
@@ -79,6 +77,27 @@ def test_every_layer_kind_exports_and_a_float64_model_runs_as_float32(tmp_path):
                    "BatchNormalization", "Sigmoid", "Gemm", "Softmax"]
     assert {i.data_type for i in proto.graph.initializer} == {onnx.TensorProto.FLOAT}
     x = sample_input((2, 9, 7), batch=3)
+    assert np.abs(run_onnx(session(tmp_path / "m.onnx"), x) - eval_output(model, x)).max() <= TOL
+
+
+def test_1d_grouped_dilated_and_residual_layers_export_and_run_in_onnxruntime(tmp_path):
+    from glassnet import backend
+
+    with backend.default_dtype(np.float64):
+        model = nn.Sequential(
+            nn.Conv1d(4, 8, 3, stride=2, padding=2, dilation=2, groups=2), nn.BatchNorm1d(8), nn.ReLU(),
+            nn.Residual(nn.Sequential(nn.Conv1d(8, 8, 3, padding=1, groups=8), nn.BatchNorm1d(8))),
+            nn.Residual(nn.Conv1d(8, 6, 1), nn.Conv1d(8, 6, 1, bias=False)),
+            nn.MaxPool1d(3, 2), nn.AvgPool1d(2), nn.GlobalAvgPool1d(), nn.Linear(6, 3),
+        )
+    proto = io.to_onnx(model, tmp_path / "m.onnx", input_shape=(4, 31))
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops == ["Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "Add", "Conv", "Conv", "Add",
+                   "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Gemm"]
+    conv = proto.graph.node[0]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in conv.attribute}
+    assert (attrs["dilations"], attrs["group"], attrs["pads"]) == ([2], 2, [2, 2])
+    x = sample_input((4, 31), batch=3)
     assert np.abs(run_onnx(session(tmp_path / "m.onnx"), x) - eval_output(model, x)).max() <= TOL
 
 

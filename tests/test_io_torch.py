@@ -3,10 +3,9 @@ glassnet -> torch -> glassnet is exact, torch-built Sequentials import, unsuppor
 import numpy as np
 import pytest
 import torch
-from test_io_model_file import ZOO_SHAPES, assert_same_model, eval_output, make_zoo_model, sample_input
+from test_io_model_file import ZOO_CASES, assert_same_model, eval_output, make_zoo_model, sample_input
 
-from glassnet import io, nn
-from glassnet.models import MODELS
+from glassnet import backend, io, nn
 
 tnn = torch.nn
 torch.set_num_threads(1)
@@ -19,8 +18,7 @@ def torch_eval_output(module, x):
 
 
 # ------------------------------------------------------------------------------------ glassnet -> torch
-@pytest.mark.parametrize("shape", ZOO_SHAPES, ids=str)
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name, shape", ZOO_CASES)
 def test_to_torch_computes_the_same_outputs_for_every_zoo_model_float64(name, shape):
     model = make_zoo_model(name, shape, np.float64)
     x = sample_input(shape, batch=3)
@@ -29,8 +27,7 @@ def test_to_torch_computes_the_same_outputs_for_every_zoo_model_float64(name, sh
     np.testing.assert_allclose(torch_eval_output(module, x), eval_output(model, x), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("shape", ZOO_SHAPES, ids=str)
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name, shape", ZOO_CASES)
 def test_glassnet_torch_glassnet_round_trip_is_exact_for_every_zoo_model(name, shape):
     model = make_zoo_model(name, shape, np.float64)
     back = io.from_torch(io.to_torch(model))
@@ -131,6 +128,35 @@ def test_from_torch_imports_a_torch_built_network_with_every_supported_layer():
     assert np.array_equal(model[1].running_var, module[1].running_var.numpy())
 
 
+def test_from_torch_imports_grouped_dilated_and_1d_layers_and_the_residual_block():
+    torch.manual_seed(0)
+    residual = io.torch_interop.torch_residual_class()
+    module = tnn.Sequential(
+        tnn.Conv1d(4, 8, 3, padding=2, dilation=2, groups=2), tnn.BatchNorm1d(8), tnn.ReLU(),
+        residual(tnn.Sequential(tnn.Conv1d(8, 8, 3, padding=1, groups=8, bias=False), tnn.BatchNorm1d(8))),
+        residual(tnn.Conv1d(8, 6, 1), tnn.Sequential(tnn.Conv1d(8, 6, 1, bias=False))),
+        tnn.MaxPool1d(3, 2), tnn.AvgPool1d(2), tnn.Sequential(tnn.AdaptiveAvgPool1d(1), tnn.Flatten()), tnn.Linear(6, 3),
+    ).double()
+    x = sample_input((4, 20), batch=5)
+    _trained_bn_stats(module, torch.from_numpy(x))
+    model = io.from_torch(module)
+    assert [type(m).__name__ for m in model] == [
+        "Conv1d", "BatchNorm1d", "ReLU", "Residual", "Residual", "MaxPool1d", "AvgPool1d", "GlobalAvgPool1d", "Linear"]
+    assert (model[0].dilation, model[0].groups, model[3].body[0].groups) == (2, 2, 8)
+    assert model[3].shortcut is None and isinstance(model[4].body, nn.Conv1d)
+    assert list(model.state_dict()) == [k for k in module.state_dict() if not k.endswith("num_batches_tracked")]
+    np.testing.assert_allclose(eval_output(model, x), torch_eval_output(module, x), rtol=0, atol=1e-12)
+
+
+def test_to_torch_keeps_dilation_and_groups_of_conv2d():
+    with backend.default_dtype(np.float64):
+        model = nn.Sequential(nn.Conv2d(6, 4, 3, stride=(2, 1), padding=(2, 1), dilation=(2, 1), groups=2), nn.Flatten())
+    module = io.to_torch(model)
+    assert (module[0].dilation, module[0].groups) == ((2, 1), 2)
+    x = sample_input((6, 9, 7))
+    np.testing.assert_allclose(torch_eval_output(module, x), eval_output(model, x), rtol=0, atol=1e-12)
+
+
 def test_from_torch_turns_consecutive_adaptive_pool_and_flatten_into_one_layer():
     module = tnn.Sequential(tnn.Conv2d(1, 2, 3), tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(2, 3)).double()
     model = io.from_torch(module)
@@ -161,13 +187,16 @@ class _Custom(tnn.Module):
 
 @pytest.mark.parametrize("module, message", [
     (tnn.Sequential(tnn.GELU()), "no glassnet equivalent for torch.nn.modules.activation.GELU"),
-    (tnn.Sequential(tnn.Conv2d(2, 2, 3, groups=2)), "groups=2"),
-    (tnn.Sequential(tnn.Conv2d(2, 2, 3, dilation=2)), r"dilation=\(2, 2\)"),
     (tnn.Sequential(tnn.Conv2d(2, 2, 3, padding="same")), "padding='same'"),
     (tnn.Sequential(tnn.Conv2d(2, 2, 3, padding=1, padding_mode="reflect")), "padding_mode='reflect'"),
     (tnn.Sequential(tnn.MaxPool2d(2, ceil_mode=True)), "ceil_mode=True"),
     (tnn.Sequential(tnn.MaxPool2d(3, padding=1)), "padding=1"),
     (tnn.Sequential(tnn.MaxPool2d(2, dilation=2)), "dilation=2"),
+    (tnn.Sequential(tnn.MaxPool1d(2, dilation=2)), "dilation=2"),
+    (tnn.Sequential(tnn.AvgPool1d(3, padding=1)), r"padding=\(1,\)"),
+    (tnn.Sequential(tnn.Conv1d(2, 2, 3, padding="same")), "padding='same'"),
+    (tnn.Sequential(tnn.AdaptiveAvgPool1d(1)), "AdaptiveAvgPool1d is supported only as output_size=1"),
+    (tnn.Sequential(tnn.Conv1d(1, 2, 3), tnn.ReLU(), tnn.Linear(4, 2)), "put an nn.Flatten"),
     (tnn.Sequential(tnn.AvgPool2d(2, divisor_override=3)), "divisor_override=3"),
     (tnn.Sequential(tnn.AdaptiveAvgPool2d(2), tnn.Flatten()), "only as output_size=1 directly followed"),
     (tnn.Sequential(tnn.AdaptiveAvgPool2d(1)), "only as output_size=1 directly followed"),

@@ -4,7 +4,10 @@ With no arguments: classic_cnn on the digits bundled with scikit-learn (no downl
 """
 from __future__ import annotations
 
+import argparse
+
 from ..data import DATASETS
+from ..data.npz import is_npz_path
 from ..models import MODELS
 from ..train.run import DEFAULTS, OPTIMIZERS, SCHEDULES, train_run
 
@@ -14,7 +17,9 @@ HELP = "train a model (default: classic_cnn on the bundled digits)"
 def add_arguments(p):
     d = DEFAULTS
     p.add_argument("--model", default=d["model"], choices=sorted(MODELS), help="zoo model")
-    p.add_argument("--data", default=d["data"], choices=DATASETS, help="dataset")
+    p.add_argument("--data", default=d["data"], type=data_source, metavar="{" + ",".join(DATASETS) + "} or FILE.npz",
+                   help="dataset, or your own arrays: a .npz file with x_train, y_train, x_test, y_test "
+                        "(images (N, C, H, W) or signals (N, C, L), labels 0..K-1)")
     p.add_argument("--data-dir", default=None, help="folder of the dataset files (mnist, fashion_mnist, cifar10, folder)")
     p.add_argument("--download", action="store_true", help="download missing MNIST/Fashion-MNIST files")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training examples")
@@ -50,6 +55,13 @@ def add_arguments(p):
                         "global batch of --batch-size across the K ranks (needs mpi4py: pip install glassnet[mpi])")
     p.add_argument("--sync-bn", dest="sync_bn", action="store_true",
                    help="with --distributed: batch norm over the global batch instead of each rank's shard")
+
+
+def data_source(value: str) -> str:
+    """A dataset name (case and - / _ as load_data accepts them) or a path ending in .npz."""
+    if is_npz_path(value) or value.lower().replace("-", "_") in DATASETS:
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is neither a dataset ({', '.join(DATASETS)}) nor a .npz file path")
 
 
 def run(args) -> int:

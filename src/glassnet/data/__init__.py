@@ -12,7 +12,8 @@ from .folder import image_folder, load_image
 from .idx import read_idx, write_idx
 from .loader import DataLoader
 from .mnist import fashion_mnist, mnist
-from .registry import DATASETS, default_root, load_data
+from .npz import npz_dataset
+from .registry import DATASETS, dataset_label, default_root, load_data
 from .sampler import BatchSampler, batch_rng, epoch_indices
 from .splits import DataSplits, channel_stats, make_splits, stratified_split
 from .transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip
@@ -23,5 +24,5 @@ __all__ = [
     "DataSplits", "make_splits", "stratified_split", "channel_stats",
     "digits", "mnist", "fashion_mnist", "cifar10", "image_folder", "load_image",
     "read_idx", "write_idx", "read_cifar_batch", "download", "DownloadError",
-    "load_data", "DATASETS", "default_root",
+    "load_data", "DATASETS", "default_root", "dataset_label", "npz_dataset",
 ]

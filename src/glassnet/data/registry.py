@@ -8,9 +8,15 @@ from .cifar import cifar10
 from .digits import digits
 from .folder import image_folder
 from .mnist import fashion_mnist, mnist
+from .npz import is_npz_path, npz_dataset
 from .splits import DataSplits
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "folder")
+
+
+def dataset_label(name) -> str:
+    """A short name for a dataset in file names and titles: the file name without .npz for a path."""
+    return Path(str(name)).stem if is_npz_path(name) else str(name)
 
 
 def default_root(name: str) -> Path:
@@ -21,16 +27,21 @@ def default_root(name: str) -> Path:
 
 def load_data(name: str, root=None, seed: int = 0, val_fraction: float = 0.1, download: bool = False,
               **kw) -> DataSplits:
-    """The :class:`DataSplits` of dataset ``name`` (one of :data:`DATASETS`; "fashion-mnist" also works).
+    """The :class:`DataSplits` of dataset ``name`` (one of :data:`DATASETS`; "fashion-mnist" also works),
+    or of your own arrays when ``name`` is a path ending in ``.npz`` (see :func:`npz_dataset`).
 
     ``root`` is the folder of the files (default :func:`default_root`; required for "folder"; unused
     by "digits", which scikit-learn bundles). ``download=True`` fetches missing MNIST/Fashion-MNIST
     files. Other keywords go to the source: ``limit``, ``mirrors``, ``hashes``, ``size``, ``channels``,
     ``test_fraction`` (see :func:`digits`, :func:`mnist`, :func:`cifar10`, :func:`image_folder`).
     """
+    if is_npz_path(name):
+        if download:
+            raise ValueError(f"download=True is offered for mnist and fashion_mnist only, not the file {name}")
+        return npz_dataset(name, seed=seed, val_fraction=val_fraction, **kw)
     key = name.lower().replace("-", "_")
     if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)} or give a path to a .npz file")
     if download and key in ("cifar10", "folder"):
         raise ValueError(f"download=True is offered for mnist and fashion_mnist only, not {key}: "
                          "put the files in root yourself")

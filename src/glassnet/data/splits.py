@@ -14,7 +14,7 @@ from .dataset import ArrayDataset
 class DataSplits:
     """The three parts of a dataset, ready for training.
 
-    ``train``/``val``/``test`` hold normalised NCHW images (default dtype) and int64 labels.
+    ``train``/``val``/``test`` hold normalised NCHW images or NCL signals (default dtype) and int64 labels.
     Raw pixels were divided by ``pixel_scale`` (255 for bytes, 16 for the sklearn digits) to lie in
     [0, 1], then standardised per channel with ``mean``/``std`` (float64, shape (C,)) measured on
     ``train`` alone; :meth:`normalize` applies the same steps to new raw images.
@@ -24,7 +24,7 @@ class DataSplits:
     val: ArrayDataset
     test: ArrayDataset
     classes: list[str]
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]
     mean: np.ndarray
     std: np.ndarray
     pixel_scale: float = 255.0
@@ -35,14 +35,15 @@ class DataSplits:
         return len(self.classes)
 
     def normalize(self, images) -> np.ndarray:
-        """Raw images (N,C,H,W), one image (C,H,W), or one grayscale (H,W) -> normalised (N,C,H,W).
+        """Raw images (N,C,H,W), one image (C,H,W), or one grayscale (H,W) -> normalised (N,C,H,W);
+        likewise signals (N,C,L), (C,L) or (L,) for one channel.
 
         Returns a host (NumPy) array in the default dtype, like the datasets.
         """
         x = np.asarray(images)
-        if x.ndim == 2 and self.input_shape[0] == 1:
+        if x.ndim == len(self.input_shape) - 1 and self.input_shape[0] == 1:
             x = x[None, None]
-        elif x.ndim == 3:
+        elif x.ndim == len(self.input_shape):
             x = x[None]
         if x.shape[1:] != tuple(self.input_shape):
             raise ValueError(f"{self.name or 'dataset'} expects images of shape (N, *{tuple(self.input_shape)}), "
@@ -59,15 +60,15 @@ def to_unit(images, pixel_scale: float) -> np.ndarray:
 
 
 def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and (population) std of NCHW ``x``, in float64; a zero std becomes 1."""
+    """Per-channel mean and (population) std of NCHW (or NCL) ``x``, in float64; a zero std becomes 1."""
     mean = np.array([x[:, c].mean(dtype=np.float64) for c in range(x.shape[1])])
     std = np.array([x[:, c].std(dtype=np.float64) for c in range(x.shape[1])])
     return mean, np.where(std > 0, std, 1.0)
 
 
 def standardize(x: np.ndarray, mean, std) -> np.ndarray:
-    """``(x - mean[c]) / std[c]`` per channel, in place on float ``x``; returns ``x``."""
-    shape = (1, -1, 1, 1)
+    """``(x - mean[c]) / std[c]`` per channel (axis 1), in place on float ``x``; returns ``x``."""
+    shape = (1, -1) + (1,) * (x.ndim - 2)
     x -= np.asarray(mean, dtype=x.dtype).reshape(shape)
     x /= np.asarray(std, dtype=x.dtype).reshape(shape)
     return x
@@ -97,7 +98,7 @@ def stratified_split(labels, fraction: float, seed: int = 0) -> tuple[np.ndarray
 
 def make_splits(train_images, train_labels, test_images, test_labels, *, classes, pixel_scale: float,
                 seed: int = 0, val_fraction: float = 0.1, limit: int | None = None, name: str = "") -> DataSplits:
-    """Build :class:`DataSplits` from raw NCHW images and labels of a training and a test set.
+    """Build :class:`DataSplits` from raw NCHW images (or NCL signals) and labels of a training and a test set.
 
     Keeps the first ``limit`` training examples (all if None), holds out a stratified, seeded
     ``val_fraction`` of them for validation, measures mean/std on what is left for training and

@@ -15,16 +15,20 @@ from .activation import (
     tanh_backward,
     tanh_forward,
 )
-from .conv import conv_backward, conv_forward
+from .conv import conv1d_backward, conv1d_forward, conv_backward, conv_forward
 from .dropout import dropout_backward, dropout_forward
 from .linear import affine_backward, affine_forward
 from .loss import bce_loss, bce_with_logits_loss, mse_loss, softmax_loss, svm_loss
 from .norm import batchnorm_backward, batchnorm_forward
 from .pool import (
+    avg_pool1d_backward,
+    avg_pool1d_forward,
     avg_pool_backward,
     avg_pool_forward,
     global_avg_pool_backward,
     global_avg_pool_forward,
+    max_pool1d_backward,
+    max_pool1d_forward,
     max_pool_backward,
     max_pool_forward,
 )

@@ -1,4 +1,4 @@
-"""Batch normalisation for (N, D) features and (N, C, H, W) feature maps."""
+"""Batch normalisation for (N, D) features, (N, C, L) signals and (N, C, H, W) feature maps."""
 from __future__ import annotations
 
 from ..backend import array_module
@@ -9,13 +9,15 @@ def _axes(x):
     """Axes the statistics are taken over and the shape that broadcasts per-feature arrays."""
     if x.ndim == 2:
         return (0,), (1, x.shape[1])
+    if x.ndim == 3:
+        return (0, 2), (1, x.shape[1], 1)
     if x.ndim == 4:
         return (0, 2, 3), (1, x.shape[1], 1, 1)
-    raise ValueError(f"batchnorm_forward: expected input of shape (N, D) or (N, C, H, W), got {tuple(x.shape)}")
+    raise ValueError(f"batchnorm_forward: expected input of shape (N, D), (N, C, L) or (N, C, H, W), got {tuple(x.shape)}")
 
 
 def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
-    """Batch normalisation per feature (per channel for 4-D input, over N, H and W).
+    """Batch normalisation per feature (per channel over N and L, or N, H and W, for 3-D and 4-D input).
 
     train: mu = mean(x), var = mean((x - mu)^2) over the batch (biased), and in place
            running["mean"] = (1 - momentum) * running["mean"] + momentum * mu
@@ -23,7 +25,7 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
            (unbiased variance, m values per feature; PyTorch's convention).
     eval:  mu, var = running["mean"], running["var"].
     out = gamma * (x - mu) / sqrt(var + eps) + beta.
-    Shapes: x (N, D) or (N, C, H, W); gamma, beta, running arrays (D,) or (C,).
+    Shapes: x (N, D), (N, C, L) or (N, C, H, W); gamma, beta, running arrays (D,) or (C,).
     """
     axes, bshape = _axes(x)
     if gamma.shape != (x.shape[1],):

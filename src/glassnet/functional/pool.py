@@ -1,14 +1,15 @@
-"""Max, average and global average pooling over (N, C, H, W) inputs.
+"""Max, average and global average pooling over (N, C, H, W) images and (N, C, L) signals.
 
 Both window poolings walk the kh*kw kernel offsets rather than the windows: at offset (a, b) the
 pixels x[:, :, i*sh + a, j*sw + b] of all windows form one strided view (``offset_view``), so a
 pooling is kh*kw whole-array operations (np.maximum / +) and nothing is copied into windows.
+A signal (N, C, L) is pooled as the image (N, C, 1, L) with 1 x size windows.
 """
 from __future__ import annotations
 
 from ..backend import array_module
 from . import _dispatch
-from ._windows import offset_view, output_size, pair
+from ._windows import offset_view, output_size, pair, single
 
 
 def _pool_shape(name, x, size, stride):
@@ -97,3 +98,33 @@ def global_avg_pool_backward(dout, cache):
     dx = xp.empty(x_shape, dtype=dout.dtype)
     dx[...] = (dout / dout.dtype.type(x_shape[2] * x_shape[3]))[:, :, None, None]
     return dx
+
+
+def _as_image(name, x, size, stride):
+    """Signal x (N, C, L) as the image (N, C, 1, L), with the window (1, size) and stride (1, stride)."""
+    if x.ndim != 3:
+        raise ValueError(f"{name}: expected input of shape (N, C, L), got {tuple(x.shape)}")
+    return x[:, :, None, :], (1, single(size, "size")), (1, single(stride, "stride"))
+
+
+def max_pool1d_forward(x, size=2, stride=2):
+    """1-D max pooling: out[n, c, j] = max_{k < size} x[n, c, j*stride + k]; (N, C, L) -> (N, C, Lo),
+    Lo = (L - size) // stride + 1. :func:`max_pool_forward` on the height-1 image."""
+    out, cache = max_pool_forward(*_as_image("max_pool1d_forward", x, size, stride))
+    return out[:, :, 0, :], cache
+
+
+def max_pool1d_backward(dout, cache):
+    """dx (N, C, L): each window's gradient goes to its first maximum (:func:`max_pool_backward`)."""
+    return max_pool_backward(dout[:, :, None, :], cache)[:, :, 0, :]
+
+
+def avg_pool1d_forward(x, size=2, stride=2):
+    """1-D mean pooling: out[n, c, j] = (1 / size) * sum_{k < size} x[n, c, j*stride + k]."""
+    out, cache = avg_pool_forward(*_as_image("avg_pool1d_forward", x, size, stride))
+    return out[:, :, 0, :], cache
+
+
+def avg_pool1d_backward(dout, cache):
+    """dx (N, C, L): each input in a window receives dout / size (:func:`avg_pool_backward`)."""
+    return avg_pool_backward(dout[:, :, None, :], cache)[:, :, 0, :]

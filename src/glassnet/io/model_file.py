@@ -1,7 +1,8 @@
 """Save and load whole models: architecture as JSON plus weights, in one checksummed safetensors file.
 
 The architecture is a tree of ``{"type": LayerName, "config": {...}}`` nodes (``Sequential`` nodes
-have ``"layers"``), rebuilt only from the layer classes in :data:`glassnet.nn.LAYERS`: loading runs
+have ``"layers"``, ``Residual`` nodes a ``"body"`` and a ``"shortcut"``, null for the identity), rebuilt
+only from the layer classes in :data:`glassnet.nn.LAYERS`: loading runs
 no code from the file, and an unknown layer type is refused.
 """
 from __future__ import annotations
@@ -16,12 +17,15 @@ VERSION = 1
 
 
 def architecture(model: nn.Module) -> dict:
-    """The JSON description of ``model`` (Sequential trees of the layers in glassnet.nn.LAYERS)."""
+    """The JSON description of ``model`` (Sequential and Residual trees of the layers in glassnet.nn.LAYERS)."""
     if isinstance(model, nn.Sequential):
         return {"type": "Sequential", "layers": [architecture(m) for m in model]}
+    if isinstance(model, nn.Residual):
+        return {"type": "Residual", "body": architecture(model.body),
+                "shortcut": architecture(model.shortcut) if model.shortcut is not None else None}
     name = type(model).__name__
     if nn.LAYERS.get(name) is not type(model):
-        raise ValueError(f"cannot describe {name}: only Sequential models of glassnet.nn layers can be saved")
+        raise ValueError(f"cannot describe {name}: only Sequential/Residual models of glassnet.nn layers can be saved")
     return {"type": name, "config": model.get_config()}
 
 
@@ -35,6 +39,12 @@ def build(spec: dict, where: str = "model") -> nn.Module:
         if not isinstance(layers, list):
             raise ModelFileError(f"{where}: 'layers' of a Sequential must be a list, got {type(layers).__name__}")
         return nn.Sequential(*(build(s, f"{where}.{i}") for i, s in enumerate(layers)))
+    if kind == "Residual":
+        if "body" not in spec:
+            raise ModelFileError(f"{where}: a Residual needs a 'body'")
+        shortcut = spec.get("shortcut")
+        return nn.Residual(build(spec["body"], f"{where}.body"),
+                           build(shortcut, f"{where}.shortcut") if shortcut is not None else None)
     cls = nn.LAYERS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ModelFileError(f"{where}: unknown layer type {kind!r}; known types: {', '.join(sorted(nn.LAYERS))}")

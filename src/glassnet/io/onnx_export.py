@@ -5,9 +5,10 @@ Each layer becomes the ONNX operator that computes the same function in evaluati
 ==================  ==========================================================================
 glassnet            ONNX
 ==================  ==========================================================================
-Conv2d              Conv (pads = [ph, pw, ph, pw])
-MaxPool2d           MaxPool          AvgPool2d  AveragePool   (no padding, floor mode)
-GlobalAvgPool2d     GlobalAveragePool -> Flatten(axis=1)      ((N, C, 1, 1) -> (N, C))
+Conv2d, Conv1d      Conv (pads = [ph, pw, ph, pw] / [p, p], dilations, group)
+MaxPool2d/1d        MaxPool          AvgPool2d/1d  AveragePool   (no padding, floor mode)
+GlobalAvgPool2d/1d  GlobalAveragePool -> Flatten(axis=1)      ((N, C, 1, 1) or (N, C, 1) -> (N, C))
+Residual            the body's nodes, the shortcut's nodes (none for the identity), then Add
 Flatten             Flatten(axis=1)
 Linear              Gemm(x, W, b) with W stored (in, out) as glassnet keeps it (a Flatten first
                     when its input may have more than two axes, since glassnet's Linear flattens)
@@ -87,6 +88,11 @@ class _Graph:
         return out
 
 
+def _axes(v):
+    """A layer's size argument as a tuple over its spatial axes (1-D layers keep plain ints)."""
+    return v if isinstance(v, tuple) else (v,)
+
+
 def _emit(g: _Graph, layer, x: str, rank, prefix: str):
     """Add the nodes of ``layer`` applied to tensor ``x`` (of rank ``rank``); return (output, rank)."""
     if type(layer) is nn.Sequential:
@@ -95,17 +101,23 @@ def _emit(g: _Graph, layer, x: str, rank, prefix: str):
         return x, rank
     where = prefix[:-1]
     kind = type(layer)
-    if kind is nn.Conv2d:
+    if kind is nn.Residual:
+        y, out_rank = _emit(g, layer.body, x, rank, f"{prefix}body.")
+        s = x if layer.shortcut is None else _emit(g, layer.shortcut, x, rank, f"{prefix}shortcut.")[0]
+        return g.node("Add", [y, s], where), out_rank
+    if kind in (nn.Conv1d, nn.Conv2d):
         inputs = [x, g.constant(f"{prefix}weight", layer.weight.data)]
         if layer.bias is not None:
             inputs.append(g.constant(f"{prefix}bias", layer.bias.data))
-        ph, pw = layer.padding
-        return g.node("Conv", inputs, where, kernel_shape=list(layer.kernel_size), strides=list(layer.stride),
-                      pads=[ph, pw, ph, pw]), 4
-    if kind in (nn.MaxPool2d, nn.AvgPool2d):
-        op = "MaxPool" if kind is nn.MaxPool2d else "AveragePool"
-        return g.node(op, [x], where, kernel_shape=list(layer.kernel_size), strides=list(layer.stride)), 4
-    if kind is nn.GlobalAvgPool2d:
+        pads = list(_axes(layer.padding))
+        return g.node("Conv", inputs, where, kernel_shape=list(_axes(layer.kernel_size)),
+                      strides=list(_axes(layer.stride)), pads=pads + pads, dilations=list(_axes(layer.dilation)),
+                      group=layer.groups), 2 + len(pads)
+    if kind in (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d):
+        op = "MaxPool" if kind in (nn.MaxPool1d, nn.MaxPool2d) else "AveragePool"
+        kernel = list(_axes(layer.kernel_size))
+        return g.node(op, [x], where, kernel_shape=kernel, strides=list(_axes(layer.stride))), 2 + len(kernel)
+    if kind in (nn.GlobalAvgPool1d, nn.GlobalAvgPool2d):
         return g.node("Flatten", [g.node("GlobalAveragePool", [x], where)], where, axis=1), 2
     if kind is nn.Flatten:
         return g.node("Flatten", [x], where, axis=1), 2

@@ -1,62 +1,109 @@
-"""2-D convolution layer."""
+"""Convolution layers: Conv2d on (N, C, H, W) images and Conv1d on (N, C, L) signals."""
 from __future__ import annotations
 
+from math import prod
+
 from .. import functional as F
-from ..functional._windows import pair
+from ..functional._windows import pair, single
 from .init import init_weight_and_bias
 from .layer import Layer
 from .module import Parameter
 
 
-class Conv2d(Layer):
-    """Cross-correlation of (N, C_in, H, W) inputs with out_channels filters of (C_in, kh, kw).
+class _Conv(Layer):
+    """What Conv1d and Conv2d share: the arguments, the parameters, backward and the description.
 
-    weight (out_channels, in_channels, kh, kw), bias (out_channels,); output (N, out_channels, Ho, Wo)
-    with Ho = (H + 2*padding - kh) // stride + 1.
+    weight (out_channels, in_channels / groups, *kernel_size), bias (out_channels,). A subclass names
+    its kernels, how it reads a size argument (``_size``: int pair or single int) and its input layout.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, init="default", rng=None):
+    _forward = _backward = _size = None
+    _layout = ""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 init="default", rng=None):
         super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.padding = pair(kernel_size), pair(stride), pair(padding)
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        size = type(self)._size
+        self.kernel_size, self.stride, self.padding = size(kernel_size, "kernel_size"), size(stride, "stride"), size(padding, "padding")
+        self.dilation = size(dilation, "dilation")
+        if self.groups < 1 or self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{type(self).__name__}: groups={groups} must be a positive divisor of both in_channels "
+                             f"({in_channels}) and out_channels ({out_channels})")
         self.init = init
-        kh, kw = self.kernel_size
-        shape = (self.out_channels, self.in_channels, kh, kw)
-        w, b = init_weight_and_bias(shape, self.in_channels * kh * kw, self.out_channels * kh * kw, init, rng, bias)
+        cg, taps = self.in_channels // self.groups, prod(self._axes(self.kernel_size))
+        shape = (self.out_channels, cg, *self._axes(self.kernel_size))
+        w, b = init_weight_and_bias(shape, cg * taps, self.out_channels * taps, init, rng, bias)
         self.weight = Parameter(w)
         self.bias = Parameter(b) if bias else None
 
     def forward(self, x):
-        self._expect_input(x, 4, f"(N, {self.in_channels}, H, W)", channels=self.in_channels)
-        for axis, k, p in ((2, self.kernel_size[0], self.padding[0]), (3, self.kernel_size[1], self.padding[1])):
-            if x.shape[axis] + 2 * p < k:
-                raise ValueError(
-                    f"{self.describe()}: input spatial size {tuple(x.shape[2:])} (padded by {self.padding}) is "
-                    f"smaller than the kernel {self.kernel_size}"
-                )
+        self._expect_input(x, self.weight.data.ndim, self._layout.format(self.in_channels), channels=self.in_channels)
+        spans = [d * (k - 1) + 1 for k, d in zip(self._axes(self.kernel_size), self._axes(self.dilation))]
+        if any(size + 2 * p < span for size, p, span in zip(x.shape[2:], self._axes(self.padding), spans)):
+            kernel = f"kernel {self.kernel_size}" + (f" dilated by {self.dilation} (spans {tuple(spans)})"
+                                                     if max(self._axes(self.dilation)) > 1 else "")
+            raise ValueError(f"{self.describe()}: input spatial size {tuple(x.shape[2:])} (padded by {self.padding}) "
+                             f"is smaller than the {kernel}")
         b = self.bias.data if self.bias is not None else 0
-        out, self._cache = F.conv_forward(x, self.weight.data, b, self.stride, self.padding)
+        out, self._cache = type(self)._forward(x, self.weight.data, b, self.stride, self.padding, self.dilation,
+                                               self.groups)
         return out
 
+    @staticmethod
+    def _axes(v):
+        """A size argument as a tuple over the spatial axes."""
+        return v if isinstance(v, tuple) else (v,)
+
     def backward(self, dout):
-        dx, dw, db = F.conv_backward(dout, self._take_cache())
+        dx, dw, db = type(self)._backward(dout, self._take_cache())
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db
         return dx
 
     def extra_repr(self):
+        ones, zeros = type(self)._size(1), type(self)._size(0)
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
+        if self.padding != zeros:
             s += f", padding={self.padding}"
+        if self.dilation != ones:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         return s + ("" if self.bias is not None else ", bias=False")
 
     def get_config(self):
+        def js(v):
+            return list(v) if isinstance(v, tuple) else v
+
         return {
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "kernel_size": list(self.kernel_size),
-            "stride": list(self.stride),
-            "padding": list(self.padding),
-            "bias": self.bias is not None,
+            "in_channels": self.in_channels, "out_channels": self.out_channels,
+            "kernel_size": js(self.kernel_size), "stride": js(self.stride), "padding": js(self.padding),
+            "dilation": js(self.dilation), "groups": self.groups, "bias": self.bias is not None,
         }
+
+
+class Conv2d(_Conv):
+    """Cross-correlation of (N, C_in, H, W) inputs with out_channels filters of (C_in/groups, kh, kw).
+
+    Output (N, out_channels, Ho, Wo) with Ho = (H + 2*padding - dilation*(kh - 1) - 1) // stride + 1;
+    with ``groups`` G, filter group g sees only channel group g (G = C_in: depthwise).
+    """
+
+    _forward = staticmethod(F.conv_forward)
+    _backward = staticmethod(F.conv_backward)
+    _size = staticmethod(lambda v, name="value": pair(v, name))
+    _layout = "(N, {}, H, W)"
+
+
+class Conv1d(_Conv):
+    """Cross-correlation of (N, C_in, L) signals with out_channels filters of (C_in/groups, k).
+
+    Output (N, out_channels, Lo) with Lo = (L + 2*padding - dilation*(k - 1) - 1) // stride + 1.
+    """
+
+    _forward = staticmethod(F.conv1d_forward)
+    _backward = staticmethod(F.conv1d_backward)
+    _size = staticmethod(lambda v, name="value": single(v, name))
+    _layout = "(N, {}, L)"

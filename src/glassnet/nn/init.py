@@ -15,9 +15,9 @@ INITS = ("default", "he", "xavier")
 
 
 def init_weight_and_bias(shape, fan_in, fan_out, init="default", rng=None, bias=True):
-    """Weight of ``shape`` and bias of length ``shape[0]`` for conv filters (F, C, kh, kw) or
+    """Weight of ``shape`` and bias of length ``shape[0]`` for conv filters (F, C, kh, kw) or (F, C, k), or
     ``shape[1]`` for a Linear weight (in, out); in the default dtype on the active backend."""
-    n_bias = shape[0] if len(shape) == 4 else shape[-1]
+    n_bias = shape[1] if len(shape) == 2 else shape[0]
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}: expected one of {INITS}")
     rng = rng if rng is not None else np.random.default_rng()

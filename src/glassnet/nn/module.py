@@ -227,6 +227,11 @@ class Module:
     def extra_repr(self) -> str:
         return ""
 
+    def _rename(self, prefix: str = ""):
+        """Give every descendant its dotted name (used in error messages); containers call it when built."""
+        for name, m in self.named_modules(prefix):
+            object.__setattr__(m, "_name", name)
+
     def get_config(self) -> dict:
         """Constructor arguments that rebuild this layer (used by glassnet.io; JSON-serialisable)."""
         return {}
@@ -264,10 +269,6 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: argument {i} is {type(layer).__name__}, not a Module")
             setattr(self, str(i), layer)
         self._rename()
-
-    def _rename(self, prefix: str = ""):
-        for name, m in self.named_modules(prefix):
-            object.__setattr__(m, "_name", name)
 
     def __getitem__(self, idx):
         layers = list(self._modules.values())

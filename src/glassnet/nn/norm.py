@@ -42,9 +42,9 @@ class _BatchNorm(Layer):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over the batch axis of (N, D) features."""
+    """Batch norm of (N, D) features over the batch axis, or of (N, C, L) signals per channel over (N, L)."""
 
-    _ndim, _layout = 2, "(N, {})"
+    _ndim, _layout = (2, 3), "(N, {0}) or (N, {0}, L)"
 
 
 class BatchNorm2d(_BatchNorm):

@@ -1,24 +1,29 @@
-"""Pooling layers."""
+"""Pooling layers over (N, C, H, W) images (…2d) and (N, C, L) signals (…1d)."""
 from __future__ import annotations
 
 from .. import functional as F
-from ..functional._windows import pair
+from ..functional._windows import pair, single
 from .layer import Layer
 
 
-class _Pool2d(Layer):
-    """Shared by MaxPool2d and AvgPool2d: a k x k window moved by ``stride`` (default: k)."""
+class _Pool(Layer):
+    """Shared by the window poolings: a window of ``kernel_size`` moved by ``stride`` (default: the window).
 
-    _forward = _backward = None
+    A subclass names its kernels, how it reads a size (``_size``: int pair or single int) and its layout.
+    """
+
+    _forward = _backward = _size = None
+    _ndim, _layout = 4, "(N, C, H, W)"
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
-        self.kernel_size = pair(kernel_size)
-        self.stride = pair(stride) if stride is not None else self.kernel_size
+        self.kernel_size = type(self)._size(kernel_size, "kernel_size")
+        self.stride = type(self)._size(stride, "stride") if stride is not None else self.kernel_size
 
     def forward(self, x):
-        self._expect_input(x, 4, "(N, C, H, W)")
-        if x.shape[2] < self.kernel_size[0] or x.shape[3] < self.kernel_size[1]:
+        self._expect_input(x, self._ndim, self._layout)
+        window = self.kernel_size if isinstance(self.kernel_size, tuple) else (self.kernel_size,)
+        if any(size < k for size, k in zip(x.shape[2:], window)):
             raise ValueError(
                 f"{self.describe()}: input spatial size {tuple(x.shape[2:])} is smaller than the window {self.kernel_size}"
             )
@@ -32,7 +37,19 @@ class _Pool2d(Layer):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
     def get_config(self):
-        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
+        def js(v):
+            return list(v) if isinstance(v, tuple) else v
+
+        return {"kernel_size": js(self.kernel_size), "stride": js(self.stride)}
+
+
+class _Pool2d(_Pool):
+    _size = staticmethod(lambda v, name="value": pair(v, name))
+
+
+class _Pool1d(_Pool):
+    _size = staticmethod(lambda v, name="value": single(v, name))
+    _ndim, _layout = 3, "(N, C, L)"
 
 
 class MaxPool2d(_Pool2d):
@@ -49,6 +66,20 @@ class AvgPool2d(_Pool2d):
     _backward = staticmethod(F.avg_pool_backward)
 
 
+class MaxPool1d(_Pool1d):
+    """Max over each window of a signal; the gradient goes to the (first) maximum."""
+
+    _forward = staticmethod(F.max_pool1d_forward)
+    _backward = staticmethod(F.max_pool1d_backward)
+
+
+class AvgPool1d(_Pool1d):
+    """Mean over each window of a signal."""
+
+    _forward = staticmethod(F.avg_pool1d_forward)
+    _backward = staticmethod(F.avg_pool1d_backward)
+
+
 class GlobalAvgPool2d(Layer):
     """Mean over all positions of each channel: (N, C, H, W) -> (N, C)."""
 
@@ -59,6 +90,19 @@ class GlobalAvgPool2d(Layer):
 
     def backward(self, dout):
         return F.global_avg_pool_backward(dout, self._take_cache())
+
+
+class GlobalAvgPool1d(Layer):
+    """Mean over all positions of each channel of a signal: (N, C, L) -> (N, C)
+    (:func:`~glassnet.functional.global_avg_pool_forward` on the height-1 image (N, C, 1, L))."""
+
+    def forward(self, x):
+        self._expect_input(x, 3, "(N, C, L)")
+        out, self._cache = F.global_avg_pool_forward(x[:, :, None, :])
+        return out
+
+    def backward(self, dout):
+        return F.global_avg_pool_backward(dout, self._take_cache())[:, :, 0, :]
 
 
 class Flatten(Layer):

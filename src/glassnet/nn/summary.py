@@ -3,14 +3,25 @@ from __future__ import annotations
 
 from .. import backend
 from .module import Module, Sequential
+from .residual import Residual
 
 
 def _leaf_rows(module: Module, x, rows):
-    """Run ``x`` through ``module``, appending (name, layer, output shape, params) for every leaf."""
+    """Run ``x`` through ``module``, appending (name, layer, output shape, params) for every leaf
+    (a Residual: the rows of its body, of its shortcut, then one row for the sum)."""
     if isinstance(module, Sequential):
         for child in module:
             x = _leaf_rows(child, x, rows)
         return x
+    if isinstance(module, Residual):
+        out = _leaf_rows(module.body, x, rows)
+        if module.shortcut is not None:
+            out = out + _leaf_rows(module.shortcut, x, rows)
+        else:
+            out = out + x
+        rows.append((module._name or "-", "Residual sum: body + " + ("shortcut" if module.shortcut is not None
+                                                                    else "input"), tuple(out.shape[1:]), 0))
+        return out
     out = module.forward(x)
     rows.append((module._name or "-", module.describe().split(" ", 2)[-1] if module._name else repr(module),
                  tuple(out.shape[1:]), module.num_parameters()))

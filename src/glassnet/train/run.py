@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend, io
-from ..data import Compose, DataLoader, RandomCrop, RandomHorizontalFlip, load_data
+from ..data import Compose, DataLoader, RandomCrop, RandomHorizontalFlip, dataset_label, load_data
 from ..io.atomic import write_text
 from ..models import build_model
 from ..nn import CrossEntropyLoss
@@ -60,8 +60,9 @@ def make_schedule(cfg, optimizer):
 
 
 def make_augmentation(cfg, input_shape):
-    """Random crop with 1/8-image padding (and horizontal flips for colour images), if enabled."""
-    if not cfg["augment"]:
+    """Random crop with 1/8-image padding (and horizontal flips for colour images), if enabled;
+    none for signals (C, L)."""
+    if not cfg["augment"] or len(input_shape) != 3:
         return None
     _, h, w = input_shape
     steps = [RandomCrop((h, w), padding=max(1, h // 8))]
@@ -84,7 +85,7 @@ def make_model(cfg, splits):
 
 
 def default_run_dir(cfg) -> Path:
-    return Path("runs") / f"{cfg['model']}-{cfg['data']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return Path("runs") / f"{cfg['model']}-{dataset_label(cfg['data'])}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def train_run(cfg: dict, out_dir=None, resume=False, progress=True, comm=None) -> dict:
@@ -155,7 +156,7 @@ def _train(cfg, out, resume, progress, comm=None):
     if main:
         io.save(model, out / "model.safetensors", metadata=run_metadata(cfg, splits))
         cm = confusion_matrix(splits.test.y, test["predictions"], splits.num_classes)
-        plot_confusion(cm, splits.classes, out / "confusion.png", f"{cfg['model']} on {cfg['data']} (test)")
+        plot_confusion(cm, splits.classes, out / "confusion.png", f"{cfg['model']} on {dataset_label(cfg['data'])} (test)")
     summary = {
         "test_accuracy": test["accuracy"], "test_loss": test["loss"], "val_accuracy": val["accuracy"],
         "epochs": solver.epoch, "best_epoch": solver.best_epoch, "params": model.num_parameters(),
