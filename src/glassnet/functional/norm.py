@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..backend import array_module
-from . import _dispatch
+from . import _numba
 
 
 def _axes(x):
@@ -36,9 +36,9 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
             f"batchnorm_forward: training needs more than one value per channel, got input shape {tuple(x.shape)}"
         )
     if x.ndim == 4:
-        fast = _dispatch.fast(x, gamma, beta, running["mean"], running["var"])
-        if fast:
-            return fast.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
+        twin = _numba.twin("norm", x, gamma, beta, running["mean"], running["var"])
+        if twin:
+            return twin.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
     xp = array_module(x)
     if train:
         m = x.size // x.shape[1]
@@ -67,8 +67,9 @@ def batchnorm_backward(dout, cache):
            (the batch mean and variance depend on x);
     eval:  dx = dx_hat * inv_std (running statistics are constants).
     """
-    if isinstance(cache, _dispatch.CompiledCache):
-        return _dispatch.compiled().batchnorm_backward(dout, cache)
+    compiled = _numba.backward_twin("batchnorm", cache)
+    if compiled:
+        return compiled(dout, cache)
     x_hat, gamma, inv_std, train, axes, bshape = cache
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)
