@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..norm import update_running_stats
 from . import CompiledCache
 from .threads import parallel
 
@@ -136,10 +137,7 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
         mu64, var64 = np.empty(c), np.empty(c)
         parallel(c, lambda lo, hi: _batch_stats(x3, mu64, var64, lo, hi), x.size)
         mu, var = mu64.astype(dtype), var64.astype(dtype)
-        running["mean"] *= 1 - momentum
-        running["mean"] += momentum * mu
-        running["var"] *= 1 - momentum
-        running["var"] += momentum * var * (m / (m - 1))
+        update_running_stats(running, mu, var, m, momentum)
     else:
         mu, var = running["mean"], running["var"]
     inv_std = (1 / np.sqrt(var + dtype.type(eps))).astype(dtype)
