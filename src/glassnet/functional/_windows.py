@@ -38,6 +38,15 @@ def output_size(name, size, kernel, stride, pad, dilation=1):
     return (size + 2 * pad - span) // stride + 1
 
 
+def window_grid(name, h, w, kh, kw, stride, pad, dilation=1):
+    """(sh, sw), (ph, pw), (ho, wo): stride and padding as pairs, and the window positions per axis
+    of a kh x kw window (taps ``dilation`` apart) over an h x w input (``output_size`` along each axis)."""
+    sh, sw = pair(stride, "stride")
+    ph, pw = pair(pad, "pad")
+    dh, dw = pair(dilation, "dilation")
+    return (sh, sw), (ph, pw), (output_size(name, h, kh, sh, ph, dh), output_size(name, w, kw, sw, pw, dw))
+
+
 def windows(x, kh, kw, sh, sw, dh=1, dw=1):
     """All kh x kw windows of x (N, C, H, W) at strides (sh, sw), taps (dh, dw) apart, as a read-only
     strided view.

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from . import _dispatch
-from ._windows import col2im, im2col, output_size, pair, single
+from . import _numba
+from ._windows import col2im, im2col, pair, single, window_grid
 
 
 def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
@@ -25,7 +25,8 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     rows are grouped by channel group: cols[n, g] (C/G*HH*WW, Ho*Wo). Then
     out[n, g] = w[g].reshape(F/G, -1) @ cols[n, g] + b is ONE batched matrix product over (n, g)
     whose result is already in (N, F, Ho, Wo) order. With numba installed, NumPy arrays take the
-    compiled version of the same computation (cache-sized tiles, no stored columns).
+    compiled version of the same computation (``_numba/conv.py``, ``conv_forward``: cache-sized
+    tiles, no stored columns; depthwise convolutions as direct loops).
     """
     xp = array_module(x)
     if x.ndim != 4:
@@ -35,14 +36,11 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     n, c, h, wd = x.shape
     f, cg, kh, kw = w.shape
     groups = _check_groups("conv_forward", c, f, cg, groups, x.shape, w.shape)
-    sh, sw = pair(stride, "stride")
-    ph, pw = pair(pad, "pad")
+    (sh, sw), (ph, pw), (ho, wo) = window_grid("conv_forward", h, wd, kh, kw, stride, pad, dilation)
     dh, dw = pair(dilation, "dilation")
-    ho = output_size("conv_forward", h, kh, sh, ph, dh)
-    wo = output_size("conv_forward", wd, kw, sw, pw, dw)
-    fast = _dispatch.fast(x, w, *((b,) if isinstance(b, np.ndarray) else ()))
-    if fast and (dh, dw) == (1, 1) and groups == 1:
-        return fast.conv_forward(x, w, b, (sh, sw), (ph, pw), ho, wo)
+    twin = _numba.twin("conv", x, w, *((b,) if isinstance(b, np.ndarray) else ()))
+    if twin:
+        return twin.conv_forward(x, w, b, stride, pad, dilation, groups)
     x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
     cols = im2col(x_pad, kh, kw, sh, sw, dh, dw).reshape(n, groups, cg * kh * kw, ho * wo)
     out = w.reshape(groups, f // groups, -1) @ cols           # (N, G, F/G, Ho*Wo)
@@ -79,8 +77,9 @@ def conv_backward(dout, cache):
     dcols[n, g] = w[g].reshape(F/G, -1).T @ dout[n, g]  (gradient w.r.t. every window pixel)
     dx = col2im(dcols) with the padding cropped off.
     """
-    if isinstance(cache, _dispatch.CompiledCache):
-        return _dispatch.compiled().conv_backward(dout, cache)
+    compiled = _numba.backward_twin("conv", cache)
+    if compiled:
+        return compiled(dout, cache)
     x_pad_shape, cols, w, (sh, sw), (ph, pw), dilation = cache
     n, c, hp, wp = x_pad_shape
     f, _, kh, kw = w.shape

@@ -23,8 +23,9 @@ def architecture(model: nn.Module) -> dict:
     if isinstance(model, nn.Residual):
         return {"type": "Residual", "body": architecture(model.body),
                 "shortcut": architecture(model.shortcut) if model.shortcut is not None else None}
-    name = type(model).__name__
-    if nn.LAYERS.get(name) is not type(model):
+    cls = type(model).saves_as or type(model)
+    name = cls.__name__
+    if nn.LAYERS.get(name) is not cls:
         raise ValueError(f"cannot describe {name}: only Sequential/Residual models of glassnet.nn layers can be saved")
     return {"type": name, "config": model.get_config()}
 

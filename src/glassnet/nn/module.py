@@ -54,6 +54,10 @@ class Module:
     can_skip_input_grad = False
     """True where ``backward`` takes ``need_input_grad=False`` and then skips computing dx."""
 
+    saves_as = None
+    """The layer class a model file records for this module; None: its own class. A runtime variant
+    (the synchronised batch norm of glassnet.distributed) saves as the plain layer it replaces."""
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -75,6 +79,14 @@ class Module:
         elif name in self._buffers:
             self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def replace(self, name: str, module):
+        """Put ``module`` in place of child ``name``: same position, same name in error messages."""
+        if name not in self._modules:
+            raise KeyError(f"{type(self).__name__} has no child {name!r}")
+        object.__setattr__(module, "_name", self._modules[name]._name)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
 
     def register_buffer(self, name: str, array):
         """Register a non-trainable array (e.g. BN running statistics) saved in the state_dict."""
