@@ -127,3 +127,130 @@ def test_conv2d_module_forward_backward_match_torch_conv2d(case, bias, seed):
 def test_conv2d_module_with_int_arguments_matches_torch():
     make = partial(nn.Conv2d, 3, 5, 3, stride=2, padding=1, rng=np.random.default_rng(0))
     assert_module_matches_torch(make, torch.nn.Conv2d(3, 5, 3, stride=2, padding=1), randn(0, 2, 3, 9, 8))
+
+
+# ------------------------------------------------------------------ dilated and grouped convolutions
+@st.composite
+def grouped_conv_cases(draw):
+    """Dilations, strides and paddings per axis, and groups: ordinary, grouped, and depthwise (one
+    input channel per filter, with a channel multiplier) often."""
+    depthwise = draw(st.booleans())
+    groups = draw(st.integers(1, 4)) if depthwise else draw(st.integers(1, 3))
+    cg = 1 if depthwise else draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    return dict(
+        n=draw(st.integers(1, 3)), c=groups * cg, f=groups * draw(st.integers(1, 2)), groups=groups, kh=kh, kw=kw,
+        sh=draw(st.integers(1, 3)), sw=draw(st.integers(1, 3)), ph=ph, pw=pw, dh=dh, dw=dw,
+        h=draw(st.integers(max(1, span_h - 2 * ph), span_h + 5)), w=draw(st.integers(max(1, span_w - 2 * pw), span_w + 5)),
+    )
+
+
+def grouped_conv_inputs(case, seed):
+    x = randn(seed, case["n"], case["c"], case["h"], case["w"])
+    w = randn(seed + 1, case["f"], case["c"] // case["groups"], case["kh"], case["kw"])
+    return x, w, randn(seed + 2, case["f"])
+
+
+def grouped_conv_args(case):
+    return dict(stride=(case["sh"], case["sw"]), dilation=(case["dh"], case["dw"]), groups=case["groups"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=grouped_conv_cases(), seed=seeds)
+def test_conv_forward_backward_match_torch_with_dilation_and_groups_including_depthwise(case, seed):
+    args, pad = grouped_conv_args(case), (case["ph"], case["pw"])
+    assert_matches_torch(partial(F.conv_forward, pad=pad, **args), F.conv_backward,
+                         partial(torch.conv2d, padding=pad, **args), *grouped_conv_inputs(case, seed), seed=seed)
+
+
+@pytest.mark.parametrize("c, multiplier", [(8, 1), (4, 3)])
+def test_depthwise_conv_3x3_with_channel_multiplier_matches_torch(c, multiplier):
+    x, w, b = randn(0, 3, c, 11, 9), randn(1, c * multiplier, 1, 3, 3), randn(2, c * multiplier)
+    assert_matches_torch(partial(F.conv_forward, stride=1, pad=1, groups=c), F.conv_backward,
+                         partial(torch.conv2d, stride=1, padding=1, groups=c), x, w, b)
+
+
+@st.composite
+def conv1d_cases(draw):
+    groups = draw(st.integers(1, 3))
+    k, d, p = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    span = d * (k - 1) + 1
+    return dict(n=draw(st.integers(1, 3)), c=groups * draw(st.integers(1, 2)), f=groups * draw(st.integers(1, 2)),
+                groups=groups, k=k, s=draw(st.integers(1, 3)), p=p, d=d,
+                length=draw(st.integers(max(1, span - 2 * p), span + 8)))
+
+
+def conv1d_inputs(case, seed):
+    x = randn(seed, case["n"], case["c"], case["length"])
+    return x, randn(seed + 1, case["f"], case["c"] // case["groups"], case["k"]), randn(seed + 2, case["f"])
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=conv1d_cases(), seed=seeds)
+def test_conv1d_forward_backward_match_torch_conv1d(case, seed):
+    args = dict(stride=case["s"], dilation=case["d"], groups=case["groups"])
+    assert_matches_torch(partial(F.conv1d_forward, pad=case["p"], **args), F.conv1d_backward,
+                         partial(torch.conv1d, padding=case["p"], **args), *conv1d_inputs(case, seed), seed=seed)
+
+
+def test_conv1d_is_conv_forward_on_an_image_of_height_one():
+    x, w, b = randn(0, 2, 3, 10), randn(1, 4, 3, 3), randn(2, 4)
+    out1, _ = F.conv1d_forward(x, w, b, stride=2, pad=1, dilation=2)
+    out2, _ = F.conv_forward(x[:, :, None, :], w[:, :, None, :], b, (1, 2), (0, 1), (1, 2))
+    np.testing.assert_array_equal(out1, out2[:, :, 0, :])
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=grouped_conv_cases(), bias=st.booleans(), seed=seeds)
+def test_conv2d_module_with_dilation_and_groups_matches_torch_conv2d(case, bias, seed):
+    args = (case["c"], case["f"], (case["kh"], case["kw"]))
+    kwargs = dict(padding=(case["ph"], case["pw"]), bias=bias, **grouped_conv_args(case))
+    make = partial(nn.Conv2d, *args, **kwargs, rng=np.random.default_rng(seed))
+    x = grouped_conv_inputs(case, seed)[0]
+    assert_module_matches_torch(make, torch.nn.Conv2d(*args, **kwargs), x, seed=seed)
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=conv1d_cases(), bias=st.booleans(), seed=seeds)
+def test_conv1d_module_matches_torch_conv1d(case, bias, seed):
+    args = (case["c"], case["f"], case["k"])
+    kwargs = dict(stride=case["s"], padding=case["p"], dilation=case["d"], groups=case["groups"], bias=bias)
+    make = partial(nn.Conv1d, *args, **kwargs, rng=np.random.default_rng(seed))
+    x = conv1d_inputs(case, seed)[0]
+    assert_module_matches_torch(make, torch.nn.Conv1d(*args, **kwargs), x, x[::-1].copy(), seed=seed)
+
+
+def test_grouped_conv_modules_initialise_like_torch_bounds_from_the_group_fan_in():
+    conv = nn.Conv2d(8, 4, 3, groups=4, rng=np.random.default_rng(0))
+    assert conv.weight.shape == (4, 2, 3, 3)
+    bound = 1 / np.sqrt(2 * 9)  # fan_in = in_channels / groups * kh * kw, as PyTorch's default
+    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.8 * bound
+    assert nn.Conv1d(3, 6, 5, groups=3).weight.shape == (6, 1, 5)
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.conv_forward(randn(0, 1, 6, 5, 5), randn(1, 4, 2, 3, 3), 0, groups=4),
+     r"groups=4 must divide both the input channels \(6\) and the filters \(4\) \(x \(1, 6, 5, 5\), w \(4, 2, 3, 3\)\)"),
+    (lambda: F.conv_forward(randn(0, 1, 6, 5, 5), randn(1, 4, 2, 3, 3), 0, groups=2),
+     r"input has 6 channels, so with groups=2 the filters need 3 input channels each, but w has 2"),
+    (lambda: F.conv_forward(randn(0, 1, 2, 5, 5), randn(1, 2, 2, 3, 3), 0, dilation=3),
+     r"dilated kernel \(size 3, dilation 3: spans 7\) is larger than the \(padded\) input size 5"),
+    (lambda: F.conv_forward(randn(0, 1, 2, 5, 5), randn(1, 2, 2, 3, 3), 0, dilation=0), "dilation must be >= 1, got 0"),
+    (lambda: F.conv_forward(randn(0, 1, 2, 5, 5), randn(1, 2, 2, 3, 3), 0, groups=0), "groups must be a positive integer"),
+    (lambda: F.conv1d_forward(randn(0, 1, 2, 5, 5), randn(1, 2, 2, 3), 0), r"conv1d_forward: expected input of shape \(N, C, L\)"),
+    (lambda: F.conv1d_forward(randn(0, 1, 2, 5), randn(1, 2, 2, 3, 3), 0), r"expected weight of shape \(F, C/groups, K\)"),
+    (lambda: F.conv1d_forward(randn(0, 1, 2, 5), randn(1, 2, 2, 3), 0, stride=(1, 2)), "stride must be an int or a 1-tuple"),
+    (lambda: nn.Conv2d(6, 4, 3, groups=4), r"Conv2d: groups=4 must be a positive divisor of both in_channels \(6\) and out_channels \(4\)"),
+    (lambda: nn.Conv1d(2, 4, 3, dilation=3, rng=np.random.default_rng(0))(randn(0, 1, 2, 6)),
+     r"Conv1d\(2, 4, kernel_size=3, stride=1, dilation=3\): input spatial size \(6,\) \(padded by 0\) is smaller than the "
+     r"kernel 3 dilated by 3 \(spans \(7,\)\)"),
+    (lambda: nn.Conv1d(2, 4, 3)(randn(0, 1, 2, 6, 6)), r"Conv1d\(2, 4.*expected input of shape \(N, 2, L\), got \(1, 2, 6, 6\)"),
+    (lambda: nn.Conv2d(4, 4, 3, groups=2)(randn(0, 1, 2, 6, 6)), r"expected 4 channels/features at axis 1"),
+])
+def test_conv_bad_input_gets_a_clear_error_naming_the_problem(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,6 +1,6 @@
 """The compiled (numba) kernels against PyTorch, with the same tolerances as the NumPy reference
 (1e-9 in float64, 1e-4 in float32): convolution (tiled im2col, both column builders, several tiles
-and worker threads), max pooling (2x2 fast path, general and overlapping windows, ties, NaN),
+and worker threads; dilated, grouped and depthwise), max pooling (2x2 fast path, general and overlapping windows, ties, NaN),
 ReLU and batch norm; float32 stays float32 everywhere; the kernel switch and its fallbacks.
 Skipped as a whole when numba is not installed (it is the optional extra ``glassnet[fast]``).
 
@@ -18,6 +18,7 @@ import torch  # noqa: E402
 import torch.nn.functional as TF  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from test_conv import grouped_conv_args, grouped_conv_cases, grouped_conv_inputs  # noqa: E402
 from torch_parity import assert_close, assert_matches_torch, randn, seeds  # noqa: E402
 
 import glassnet.functional as F  # noqa: E402
@@ -102,6 +103,44 @@ def test_compiled_conv_with_two_worker_threads_equals_one_thread():
     np.testing.assert_array_equal(out2, out1)  # each output tile is computed by one product either way
     for g2, g1 in zip(grads2, grads1):
         np.testing.assert_allclose(g2, g1, rtol=1e-12, atol=1e-12)  # dW sums the tiles in another order
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=grouped_conv_cases(), seed=seeds)
+def test_compiled_conv_matches_torch_with_dilation_and_groups_including_depthwise(case, seed):
+    args, pad = grouped_conv_args(case), (case["ph"], case["pw"])
+    x, w, b = grouped_conv_inputs(case, seed)
+    assert is_compiled(F.conv_forward(x, w, b, pad=pad, **args)[1])
+    assert_matches_torch(partial(F.conv_forward, pad=pad, **args), F.conv_backward,
+                         partial(torch.conv2d, padding=pad, **args), x, w, b, seed=seed)
+
+
+def test_compiled_depthwise_conv_takes_the_direct_kernel_not_per_channel_products():
+    x, w, b = randn(0, 3, 6, 10, 10), randn(1, 12, 1, 3, 3), randn(2, 12)
+    _, cache = F.conv_forward(x, w, b, 1, 1, groups=6)
+    assert isinstance(cache[4], compiled_conv._DepthwisePlan)
+    assert_matches_torch(partial(F.conv_forward, stride=2, pad=2, dilation=2, groups=6), F.conv_backward,
+                         partial(torch.conv2d, stride=2, padding=2, dilation=2, groups=6), x, w, b)
+
+
+@pytest.mark.parametrize("groups, cg, dilation", [(6, 1, 1), (3, 2, 2), (1, 6, 2)])
+def test_compiled_grouped_dilated_and_depthwise_gradients_are_bitwise_the_same_for_one_two_and_three_threads(
+        groups, cg, dilation):
+    x, w, b = randn(0, 7, 6, 9, 9), randn(1, 6, cg, 3, 3), randn(2, 6)
+    results = []
+    for n in (1, 2, 3):
+        with kernels.using(threads=n):
+            out, cache = F.conv_forward(x, w, b, 1, 2, dilation, groups)
+            results.append((out, *F.conv_backward(out, cache)))
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
+def test_compiled_conv1d_with_groups_and_dilation_matches_torch():
+    x, w, b = randn(0, 4, 6, 50), randn(1, 9, 2, 5), randn(2, 9)
+    assert_matches_torch(partial(F.conv1d_forward, stride=2, pad=4, dilation=2, groups=3), F.conv1d_backward,
+                         partial(torch.conv1d, stride=2, padding=4, dilation=2, groups=3), x, w, b)
 
 
 def test_compiled_conv_on_the_cifar_shape_with_threads_and_row_bands_matches_torch():
@@ -196,6 +235,15 @@ def test_compiled_batchnorm_matches_torch_train_and_eval(n, h, w, train, seed):
     assert is_compiled(forward(x, np.ones(3), np.zeros(3))[1])
     assert_matches_torch(forward, F.batchnorm_backward, torch_fn, x, rng.uniform(0.5, 1.5, 3), rng.standard_normal(3),
                          seed=seed)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_compiled_batchnorm_on_signals_n_c_l_matches_torch(train):
+    rng = np.random.default_rng(0)
+    x = rng.normal(rng.normal(0, 3, (1, 3, 1)), 2.0, (4, 3, 17))
+    forward, torch_fn = bn_pair(train, seed=0)
+    assert is_compiled(forward(x, np.ones(3), np.zeros(3))[1])
+    assert_matches_torch(forward, F.batchnorm_backward, torch_fn, x, rng.uniform(0.5, 1.5, 3), rng.standard_normal(3))
 
 
 def test_compiled_batchnorm_running_statistics_follow_torch_with_an_offset_mean():

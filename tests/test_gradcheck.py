@@ -42,6 +42,14 @@ KERNELS = {
     "affine": (F.affine_forward, F.affine_backward, [randn(0, 2, 3, 2), randn(1, 6, 4), randn(2, 4)]),
     "conv": (partial(F.conv_forward, stride=(2, 1), pad=(1, 0)), F.conv_backward, [randn(0, 2, 2, 5, 6), randn(1, 3, 2, 3, 2), randn(2, 3)]),
     "conv/stride1_pad2": (partial(F.conv_forward, stride=1, pad=2), F.conv_backward, [randn(0, 1, 2, 3, 4), randn(1, 2, 2, 2, 3), randn(2, 2)]),
+    "conv/dilated_grouped": (partial(F.conv_forward, stride=(1, 2), pad=1, dilation=(2, 1), groups=2), F.conv_backward,
+                             [randn(0, 2, 4, 5, 6), randn(1, 4, 2, 2, 3), randn(2, 4)]),
+    "conv/depthwise": (partial(F.conv_forward, stride=1, pad=1, groups=3), F.conv_backward,
+                       [randn(0, 2, 3, 4, 4), randn(1, 6, 1, 3, 3), randn(2, 6)]),
+    "conv1d": (partial(F.conv1d_forward, stride=2, pad=2, dilation=2, groups=2), F.conv1d_backward,
+               [randn(0, 2, 4, 9), randn(1, 2, 2, 3), randn(2, 2)]),
+    "max_pool1d": (partial(F.max_pool1d_forward, size=3, stride=2), F.max_pool1d_backward, [distinct(0, 2, 2, 9)]),
+    "avg_pool1d": (partial(F.avg_pool1d_forward, size=3, stride=2), F.avg_pool1d_backward, [randn(0, 2, 2, 9)]),
     "max_pool": (partial(F.max_pool_forward, size=3, stride=2), F.max_pool_backward, [distinct(0, 2, 2, 5, 6)]),
     "max_pool/rect": (partial(F.max_pool_forward, size=(2, 3), stride=(1, 2)), F.max_pool_backward, [distinct(1, 1, 2, 4, 7)]),
     "avg_pool": (partial(F.avg_pool_forward, size=(3, 2), stride=(2, 1)), F.avg_pool_backward, [randn(0, 2, 2, 5, 5)]),
@@ -54,6 +62,8 @@ KERNELS = {
     "softmax/last_axis": (partial(F.softmax_forward, axis=-1), F.softmax_backward, [randn(0, 2, 3, 4)]),
     "batchnorm/train_2d": (lambda x, g, b: F.batchnorm_forward(x, g, b, bn_running(3), True), F.batchnorm_backward,
                            [randn(0, 5, 3), 1 + randn(1, 3) ** 2, randn(2, 3)]),
+    "batchnorm/train_3d": (lambda x, g, b: F.batchnorm_forward(x, g, b, bn_running(2), True), F.batchnorm_backward,
+                           [randn(0, 3, 2, 4), 1 + randn(1, 2) ** 2, randn(2, 2)]),
     "batchnorm/train_4d": (lambda x, g, b: F.batchnorm_forward(x, g, b, bn_running(2), True), F.batchnorm_backward,
                            [randn(0, 2, 2, 3, 2), 1 + randn(1, 2) ** 2, randn(2, 2)]),
     "batchnorm/eval_4d": (lambda x, g, b: F.batchnorm_forward(x, g, b, {"mean": randn(3, 2), "var": 1 + randn(4, 2) ** 2}, False),
@@ -136,10 +146,30 @@ def _small_cnn():
     )
 
 
+def _small_resnet():
+    """A residual block whose shortcut projects (strided 1x1 conv) and a BN in the body; Tanh keeps it smooth."""
+    rng = np.random.default_rng(0)
+    body = nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1, bias=False, rng=rng), _bn_with_affine(nn.BatchNorm2d, 3),
+                         nn.Tanh(), nn.Conv2d(3, 3, 3, padding=1, rng=rng))
+    return nn.Sequential(nn.Residual(body, nn.Conv2d(2, 3, 1, stride=2, rng=rng)), nn.Tanh(), nn.GlobalAvgPool2d())
+
+
 MODULES = {
     "Linear": (_module(lambda: nn.Linear(6, 3, rng=np.random.default_rng(0))), randn(0, 2, 6)),
     "Linear/nchw_input": (_module(lambda: nn.Linear(12, 2, rng=np.random.default_rng(0))), randn(0, 2, 3, 2, 2)),
     "Conv2d": (_module(lambda: nn.Conv2d(2, 3, (3, 2), stride=(2, 1), padding=1, rng=np.random.default_rng(0))), randn(0, 2, 2, 4, 5)),
+    "Conv2d/dilated_depthwise": (_module(lambda: nn.Conv2d(2, 4, 3, padding=2, dilation=2, groups=2, rng=np.random.default_rng(0))),
+                                 randn(0, 2, 2, 4, 5)),
+    "Conv1d": (_module(lambda: nn.Conv1d(4, 2, 3, stride=2, padding=1, dilation=2, groups=2, rng=np.random.default_rng(0))),
+               randn(0, 2, 4, 8)),
+    "MaxPool1d": (_module(lambda: nn.MaxPool1d(3, 2)), distinct(0, 2, 2, 9)),
+    "AvgPool1d": (_module(lambda: nn.AvgPool1d(2)), randn(0, 2, 2, 7)),
+    "GlobalAvgPool1d": (_module(nn.GlobalAvgPool1d), randn(0, 2, 3, 5)),
+    "BatchNorm1d/train_signal": (_module(lambda: _bn_with_affine(nn.BatchNorm1d, 2)), randn(0, 3, 2, 4)),
+    "Residual/identity": (_module(lambda: nn.Residual(nn.Sequential(nn.Conv1d(2, 2, 3, padding=1, rng=np.random.default_rng(0)),
+                                                                  nn.Tanh()))), randn(0, 2, 2, 5)),
+    "Residual/projection_train": (_module(_small_resnet), randn(0, 2, 2, 4, 4)),
+    "Residual/projection_eval": (_module(_small_resnet, train=False), randn(0, 2, 2, 4, 4)),
     "MaxPool2d": (_module(lambda: nn.MaxPool2d(3, 2)), distinct(0, 2, 2, 5, 5)),
     "AvgPool2d": (_module(lambda: nn.AvgPool2d(2, 1)), randn(0, 2, 2, 3, 4)),
     "GlobalAvgPool2d": (_module(nn.GlobalAvgPool2d), randn(0, 2, 3, 2, 3)),
@@ -177,7 +207,7 @@ def test_gradcheck_tables_cover_every_kernel_every_layer_and_every_loss():
 
     assert {n[: -len("_forward")] for n in F.__all__ if n.endswith("_forward")} <= covered(KERNELS)
     assert {n for n in F.__all__ if n.endswith("_loss")} | set(nn.LOSSES) <= covered(LOSSES)
-    assert set(nn.LAYERS) | {"Sequential"} <= covered(MODULES)
+    assert set(nn.LAYERS) | {"Sequential", "Residual"} <= covered(MODULES)
 
 
 # ------------------------------------------------------------------ the checker itself

@@ -16,9 +16,13 @@ from glassnet import nn
 
 @st.composite
 def bn_shapes(draw):
-    """(N, D) or (N, C, H, W) with at least two values per feature (training needs a variance)."""
-    if draw(st.booleans()):
+    """(N, D), (N, C, L) or (N, C, H, W) with at least two values per feature (training needs a variance)."""
+    rank = draw(st.sampled_from([2, 3, 4]))
+    if rank == 2:
         return (draw(st.integers(2, 6)), draw(st.integers(1, 5)))
+    if rank == 3:
+        n, length = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+        return (max(n, 2) if n * length < 2 else n, draw(st.integers(1, 4)), length)
     n, h, w = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
     if n * h * w < 2:
         n = 2
@@ -132,6 +136,21 @@ def test_batchnorm1d_three_train_steps_then_eval_match_torch_including_running_s
     batches = [bn_inputs((n, d), seed + k)[0] for k in range(4)]
     assert_module_matches_torch(make_batchnorm(nn.BatchNorm1d, d, seed), torch.nn.BatchNorm1d(d), *batches,
                                 train=(True, True, True, False), seed=seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=bn_shapes().filter(lambda s: len(s) == 3), seed=seeds)
+def test_batchnorm1d_on_signals_n_c_l_three_train_steps_then_eval_match_torch(shape, seed):
+    batches = [bn_inputs(shape, seed + k)[0] for k in range(4)]
+    assert_module_matches_torch(make_batchnorm(nn.BatchNorm1d, shape[1], seed), torch.nn.BatchNorm1d(shape[1]), *batches,
+                                train=(True, True, True, False), seed=seed)
+
+
+def test_batchnorm1d_normalises_each_channel_of_a_signal_over_n_and_l():
+    x = randn(0, 4, 3, 7) * 3 + 2
+    out = nn.BatchNorm1d(3).train()(x)
+    np.testing.assert_allclose(out.mean(axis=(0, 2)), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=(0, 2)), 1, rtol=1e-4)
 
 
 @settings(max_examples=50, deadline=None)

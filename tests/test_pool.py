@@ -187,3 +187,57 @@ def test_maxpool2d_stride_defaults_to_kernel_size_like_torch():
     assert nn.MaxPool2d(3).stride == (3, 3)
     assert_module_matches_torch(partial(nn.MaxPool2d, 3), torch.nn.MaxPool2d(3), randn(0, 2, 2, 10, 8))
     assert_module_matches_torch(partial(nn.AvgPool2d, 3), torch.nn.AvgPool2d(3), randn(0, 2, 2, 10, 8))
+
+
+# ------------------------------------------------------------------ 1-D pooling on (N, C, L) signals
+@st.composite
+def pool1d_cases(draw):
+    k = draw(st.integers(1, 5))
+    return dict(n=draw(st.integers(1, 3)), c=draw(st.integers(1, 3)), k=k, s=draw(st.integers(1, 4)),
+                length=draw(st.integers(k, k + 12)), ties=draw(st.booleans()))
+
+
+def pool1d_input(case, seed):
+    x = randn(seed, case["n"], case["c"], case["length"])
+    return np.round(x) if case["ties"] else x  # rounded: many ties, the gradient goes to the first maximum
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=pool1d_cases(), seed=seeds)
+def test_max_pool1d_forward_backward_match_torch_including_ties(case, seed):
+    assert_matches_torch(partial(F.max_pool1d_forward, size=case["k"], stride=case["s"]), F.max_pool1d_backward,
+                         partial(TF.max_pool1d, kernel_size=case["k"], stride=case["s"]), pool1d_input(case, seed), seed=seed)
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=pool1d_cases(), seed=seeds)
+def test_avg_pool1d_forward_backward_match_torch(case, seed):
+    assert_matches_torch(partial(F.avg_pool1d_forward, size=case["k"], stride=case["s"]), F.avg_pool1d_backward,
+                         partial(TF.avg_pool1d, kernel_size=case["k"], stride=case["s"]), pool1d_input(case, seed), seed=seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=pool1d_cases(), seed=seeds)
+def test_pool1d_modules_match_torch_maxpool1d_avgpool1d_and_global_average(case, seed):
+    x = pool1d_input(case, seed)
+    k, s = case["k"], case["s"]
+    assert_module_matches_torch(partial(nn.MaxPool1d, k, s), torch.nn.MaxPool1d(k, s), x, seed=seed)
+    assert_module_matches_torch(partial(nn.AvgPool1d, k, s), torch.nn.AvgPool1d(k, s), x, seed=seed)
+    reference = torch.nn.Sequential(torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten())
+    assert_module_matches_torch(nn.GlobalAvgPool1d, reference, x, seed=seed)
+
+
+def test_maxpool1d_stride_defaults_to_kernel_size_and_accepts_one_tuples_like_torch():
+    assert nn.MaxPool1d(3).stride == 3 and nn.AvgPool1d((3,), (2,)).stride == 2
+    assert_module_matches_torch(partial(nn.MaxPool1d, 3), torch.nn.MaxPool1d(3), randn(0, 2, 2, 11))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.max_pool1d_forward(randn(0, 2, 3, 4, 4)), r"max_pool1d_forward: expected input of shape \(N, C, L\), got \(2, 3, 4, 4\)"),
+    (lambda: F.avg_pool1d_forward(randn(0, 2, 3, 2), size=3), r"kernel size 3 is larger than the \(padded\) input size 2"),
+    (lambda: nn.MaxPool1d(4)(randn(0, 2, 3, 3)), r"MaxPool1d\(kernel_size=4, stride=4\): input spatial size \(3,\) is smaller than the window 4"),
+    (lambda: nn.GlobalAvgPool1d()(randn(0, 2, 3, 3, 3)), r"GlobalAvgPool1d\(\): expected input of shape \(N, C, L\)"),
+])
+def test_pool1d_bad_input_gets_a_clear_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
