@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
+from tests.torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
 
 import glassnet.functional as F
 from glassnet import nn
