@@ -1,19 +1,20 @@
-"""Shared test setup: the helper modules in tests/ are importable, math libraries run single-threaded,
-and no test leaks backend state.
+"""Shared test setup: math libraries run single-threaded, and no test leaks global state.
 
 The backend choice, the default dtype, the kernel choice and the thread count are glassnet's only
 global state (glassnet.backend, glassnet.kernels); every test gets them back as it found them, so a
 test that switches to float64 or to the NumPy kernels cannot change what the next one sees.
 """
-import os
-import sys
-
 import numpy as np
 import pytest
+from hypothesis import settings
 
-sys.path.insert(0, os.path.dirname(__file__))
+from glassnet import backend, kernels
 
-from glassnet import backend, kernels  # noqa: E402
+pytest_plugins = ["tests.strict_skips"]
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+"""CI's hypothesis profile (``pytest --hypothesis-profile=ci``, used by .ci/run): the same examples on
+every run, so a failure found once is found again; locally the default profile keeps exploring."""
 
 
 def _single_threaded():

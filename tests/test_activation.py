@@ -8,7 +8,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
-from torch_parity import assert_matches_torch, assert_module_matches_torch, randn, seeds, strict_floats
+from tests.torch_parity import assert_matches_torch, assert_module_matches_torch, randn, seeds, strict_floats
 
 import glassnet.functional as F
 from glassnet import nn

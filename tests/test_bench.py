@@ -45,7 +45,7 @@ def test_the_workloads_named_in_the_issue_exist():
 def test_torch_twin_computes_the_same_forward_as_the_glassnet_model(name):
     workload = tiny(name, batch=3)
     model = workload.build().eval()
-    twin = torch.nn.Sequential(*torch_twin(torch, model)).eval()
+    twin = torch.nn.Sequential(*torch_twin(model)).eval()
     x, _ = workload.batch_data()
     with torch.no_grad():
         expected = twin(torch.from_numpy(x)).numpy()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
+from tests.torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
 
 import glassnet.functional as F
 from glassnet import nn
@@ -103,6 +103,33 @@ def test_conv_kernel_equals_naive_loop_reference_forward_and_backward(kernels, c
     np.testing.assert_allclose(out, conv_forward_loops(x, w, b, stride, pad), rtol=1e-10, atol=1e-12)
     for got, expected in zip(grads, conv_backward_loops(dout, x, w, stride, pad)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+UNEQUAL_PADDING = {  # (kernel, stride, pad): vertical and horizontal padding differ, general column builder
+    "k3-pad2x0": ((3, 3), (1, 1), (2, 0)),
+    "k3-pad1x0": ((3, 3), (1, 1), (1, 0)),
+    "k3x5-stride2x1-pad1x2": ((3, 5), (2, 1), (1, 2)),
+    "k2x4-stride1x2-pad0x3": ((2, 4), (1, 2), (0, 3)),
+}
+
+
+@pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
+@pytest.mark.parametrize("case", list(UNEQUAL_PADDING))
+def test_conv_with_unequal_vertical_and_horizontal_padding_matches_the_loops_under_each_implementation(kernels, case):
+    """Fixed examples (a random draw found an index slip here only by chance)."""
+    (kh, kw), stride, pad = UNEQUAL_PADDING[case]
+    x, w, b = randn(0, 2, 3, 7, 6), randn(1, 4, 3, kh, kw), randn(2, 4)
+    with kernels_used(kernels):
+        out, cache = F.conv_forward(x, w, b, stride, pad)
+        dout = randn(3, *out.shape)
+        grads = F.conv_backward(dout, cache)
+    if kernels == "numba":
+        assert not cache[4].same  # the general (row by row) column builder
+    np.testing.assert_allclose(out, conv_forward_loops(x, w, b, stride, pad), rtol=1e-10, atol=1e-12)
+    for got, expected in zip(grads, conv_backward_loops(dout, x, w, stride, pad)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    assert_matches_torch(partial(F.conv_forward, stride=stride, pad=pad), F.conv_backward,
+                         partial(torch.conv2d, stride=stride, padding=pad), x, w, b)
 
 
 def test_conv_is_cross_correlation_not_flipped():

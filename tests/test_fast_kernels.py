@@ -1,8 +1,8 @@
 """The compiled (numba) kernels against PyTorch, with the same tolerances as the NumPy reference
 (1e-9 in float64, 1e-4 in float32): convolution (tiled im2col, both column builders, several tiles
-and worker threads; dilated, grouped and depthwise), max pooling (2x2 fast path, general and overlapping windows, ties, NaN),
-ReLU and batch norm; float32 stays float32 everywhere; the kernel switch and its fallbacks.
-Skipped as a whole when numba is not installed (it is the optional extra ``glassnet[fast]``).
+and worker threads; dilated, grouped and depthwise), max pooling (2x2 fast path, general and
+overlapping windows, ties, NaN), ReLU and batch norm; float32 stays float32 everywhere; the kernel switch and its fallbacks.
+numba is a test dependency: without it this file fails (an import error), it is never skipped.
 
 ``torch_parity.assert_matches_torch`` checks every implementation (NumPy and numba); the cases here
 are chosen to reach the compiled code paths: tiny conv tiles (TILE_BYTES=512) so images split into
@@ -12,24 +12,22 @@ from functools import partial
 import numpy as np
 import pytest
 
-pytest.importorskip("numba")
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.test_conv import grouped_conv_args, grouped_conv_cases, grouped_conv_inputs
+from tests.torch_parity import assert_close, assert_matches_torch, randn, seeds
 
-import torch  # noqa: E402
-import torch.nn.functional as TF  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from test_conv import grouped_conv_args, grouped_conv_cases, grouped_conv_inputs  # noqa: E402
-from torch_parity import assert_close, assert_matches_torch, randn, seeds  # noqa: E402
-
-import glassnet.functional as F  # noqa: E402
-from glassnet import nn  # noqa: E402
-from glassnet import kernels  # noqa: E402
-from glassnet.functional import _numba  # noqa: E402
-from glassnet.functional._numba import activation as compiled_activation  # noqa: E402
-from glassnet.functional._numba import conv as compiled_conv  # noqa: E402
-from glassnet.functional._numba import norm as compiled_norm  # noqa: E402
-from glassnet.functional._numba import pool as compiled_pool  # noqa: E402
-from glassnet.functional._numba import threads  # noqa: E402
+import glassnet.functional as F
+from glassnet import nn
+from glassnet import kernels
+from glassnet.functional import _numba
+from glassnet.functional._numba import activation as compiled_activation
+from glassnet.functional._numba import conv as compiled_conv
+from glassnet.functional._numba import norm as compiled_norm
+from glassnet.functional._numba import pool as compiled_pool
+from glassnet.functional._numba import threads
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
-from torch_parity import assert_matches_torch, assert_module_matches_torch, prod, randn, seeds
+from tests.torch_parity import assert_matches_torch, assert_module_matches_torch, prod, randn, seeds
 
 import glassnet.functional as F
 from glassnet import backend, nn

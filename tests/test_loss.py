@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import assert_loss_matches_torch, randn, seeds, strict_floats
+from tests.torch_parity import assert_loss_matches_torch, randn, seeds, strict_floats
 
 import glassnet.functional as F
 from glassnet import nn

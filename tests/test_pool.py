@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
+from tests.torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
 
 import glassnet.functional as F
 from glassnet import nn
@@ -115,6 +115,30 @@ def test_max_pool_tie_sends_the_gradient_to_the_first_maximum_like_torch():
     tx = torch.tensor(x, requires_grad=True)
     TF.max_pool2d(tx, 2, 1).sum().backward()
     np.testing.assert_array_equal(dx, tx.grad.numpy())
+
+
+TIE_CASES = {  # (plane, size, stride): every window holds its maximum at two or more positions
+    "2x2-tiled-all-equal": (np.ones((4, 4)), 2, 2),
+    "2x2-overlapping": (np.array([[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 3.0]]), 2, 1),
+    "3x2-tiled-max-last-in-row": (np.array([[0.0, 5.0, 5.0, 1.0], [5.0, 5.0, 1.0, 5.0], [2.0, 2.0, 5.0, 5.0]]), (3, 2), (3, 2)),
+    "3x3-stride2-overlapping": (np.tile([[2.0, 2.0, 1.0], [1.0, 2.0, 2.0]], (3, 2)), 3, 2),
+}
+
+
+@pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
+@pytest.mark.parametrize("case", list(TIE_CASES))
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum_under_each_kernel_implementation(kernels, case):
+    """Fixed examples (a random draw found the NumPy path's tie bug only by chance): with tied maxima
+    the gradient goes to the first one in row-major order, exactly PyTorch's routing."""
+    plane, size, stride = TIE_CASES[case]
+    x = plane[None, None]
+    with kernels_used(kernels):
+        out, cache = F.max_pool_forward(x, size, stride)
+        dx = F.max_pool_backward(np.ones_like(out), cache)
+    tx = torch.tensor(x, requires_grad=True)
+    TF.max_pool2d(tx, size, stride).sum().backward()
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+    assert dx.sum() == out.size  # one position per window
 
 
 @settings(max_examples=50, deadline=None)

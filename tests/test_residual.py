@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import assert_module_matches_torch, randn, seeds
+from tests.torch_parity import assert_module_matches_torch, randn, seeds
 
 from glassnet import nn
 from glassnet.io.torch_interop import torch_residual_class

@@ -9,7 +9,8 @@ import argparse
 from ..data import DATASETS
 from ..data.npz import is_npz_path
 from ..models import MODELS
-from ..train.run import DEFAULTS, OPTIMIZERS, SCHEDULES, train_run
+from ..optim import OPTIMIZERS
+from ..train.run import DEFAULTS, SCHEDULES, train_run
 
 HELP = "train a model (default: classic_cnn on the bundled digits)"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from math import prod
 
 from .. import functional as F
-from ..functional._windows import pair, single
+from ..functional import pair
+from ..functional._windows import single
 from .init import init_weight_and_bias
 from .layer import Layer
 from .module import Parameter
@@ -85,10 +86,32 @@ class _Conv(Layer):
 
 
 class Conv2d(_Conv):
-    """Cross-correlation of (N, C_in, H, W) inputs with out_channels filters of (C_in/groups, kh, kw).
+    """2-D cross-correlation with a bank of filters (:func:`glassnet.functional.conv_forward`; the
+    kernel is not flipped, as in every CNN library).
 
-    Output (N, out_channels, Ho, Wo) with Ho = (H + 2*padding - dilation*(kh - 1) - 1) // stride + 1;
-    with ``groups`` G, filter group g sees only channel group g (G = C_in: depthwise).
+    Args:
+        in_channels: C_in.
+        out_channels: F, the number of filters.
+        kernel_size: kh = kw, or a (kh, kw) pair.
+        stride, padding: ints or (vertical, horizontal) pairs; zero padding on both sides.
+        dilation: the spacing of the kernel taps (int or pair; 1: adjacent pixels).
+        groups: G; channels and filters split into G groups, filter group g sees channel group g only
+            (G = C_in: depthwise). G must divide C_in and F.
+        bias: learn one bias per filter (default True).
+        init, rng: weight initialisation and its ``numpy.random.Generator``.
+
+    Shape:
+        input (N, C_in, H, W); output (N, F, Ho, Wo) with Ho = (H + 2*padding - dilation*(kh - 1) - 1) // stride + 1
+        (likewise Wo); weight (F, C_in / G, kh, kw) as in PyTorch, bias (F,).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> conv = nn.Conv2d(3, 8, 3, padding=1, rng=np.random.default_rng(0))
+        >>> conv(np.zeros((2, 3, 32, 32), np.float32)).shape
+        (2, 8, 32, 32)
+        >>> nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8).weight.shape  # depthwise, dilated
+        (8, 1, 3, 3)
     """
 
     _forward = staticmethod(F.conv_forward)
@@ -98,9 +121,19 @@ class Conv2d(_Conv):
 
 
 class Conv1d(_Conv):
-    """Cross-correlation of (N, C_in, L) signals with out_channels filters of (C_in/groups, k).
+    """1-D cross-correlation of signals with a bank of filters (:func:`glassnet.functional.conv1d_forward`).
 
-    Output (N, out_channels, Lo) with Lo = (L + 2*padding - dilation*(k - 1) - 1) // stride + 1.
+    Args: as :class:`Conv2d`, with ints (or 1-tuples) for kernel_size, stride, padding and dilation.
+
+    Shape:
+        input (N, C_in, L); output (N, F, Lo) with Lo = (L + 2*padding - dilation*(k - 1) - 1) // stride + 1;
+        weight (F, C_in / groups, k), bias (F,).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.Conv1d(2, 4, 5, padding=2, rng=np.random.default_rng(0))(np.zeros((3, 2, 100), np.float32)).shape
+        (3, 4, 100)
     """
 
     _forward = staticmethod(F.conv1d_forward)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..functional._windows import pair, single
+from ..functional import pair
+from ..functional._windows import single
 from .layer import Layer
 
 
@@ -53,35 +54,106 @@ class _Pool1d(_Pool):
 
 
 class MaxPool2d(_Pool2d):
-    """Max over each window; the gradient goes to the (first) maximum."""
+    """Max over each window (:func:`glassnet.functional.max_pool_forward`).
+
+    Convention: on ties the gradient goes to one position, the first maximum in row-major order
+    (as in PyTorch); a NaN in a window gives NaN.
+
+    Args:
+        kernel_size: k, or a (kh, kw) pair.
+        stride: the step between windows (default: the kernel size, non-overlapping windows).
+
+    Shape:
+        input (N, C, H, W); output (N, C, Ho, Wo) with Ho = (H - kh) // stride + 1 (no padding).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
+        (1, 3, 4, 4)
+    """
 
     _forward = staticmethod(F.max_pool_forward)
     _backward = staticmethod(F.max_pool_backward)
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each window."""
+    """Mean over each window (:func:`glassnet.functional.avg_pool_forward`).
+
+    Args:
+        kernel_size: k, or a (kh, kw) pair.
+        stride: the step between windows (default: the kernel size).
+
+    Shape:
+        input (N, C, H, W); output (N, C, Ho, Wo) with Ho = (H - kh) // stride + 1 (no padding).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.AvgPool2d(2)(np.ones((1, 1, 4, 4), np.float32))[0, 0]
+        array([[1., 1.],
+               [1., 1.]], dtype=float32)
+    """
 
     _forward = staticmethod(F.avg_pool_forward)
     _backward = staticmethod(F.avg_pool_backward)
 
 
 class MaxPool1d(_Pool1d):
-    """Max over each window of a signal; the gradient goes to the (first) maximum."""
+    """Max over each window of a signal (:func:`glassnet.functional.max_pool1d_forward`); on ties the
+    gradient goes to the first maximum, as in PyTorch.
+
+    Args:
+        kernel_size: k (an int or a 1-tuple).
+        stride: the step between windows (default: the kernel size).
+
+    Shape:
+        input (N, C, L); output (N, C, Lo) with Lo = (L - k) // stride + 1 (no padding).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.MaxPool1d(2)(np.array([[[1.0, 3.0, 2.0, 0.0, 5.0]]], np.float32)).tolist()
+        [[[3.0, 2.0]]]
+    """
 
     _forward = staticmethod(F.max_pool1d_forward)
     _backward = staticmethod(F.max_pool1d_backward)
 
 
 class AvgPool1d(_Pool1d):
-    """Mean over each window of a signal."""
+    """Mean over each window of a signal (:func:`glassnet.functional.avg_pool1d_forward`).
+
+    Args:
+        kernel_size: k (an int or a 1-tuple).
+        stride: the step between windows (default: the kernel size).
+
+    Shape:
+        input (N, C, L); output (N, C, Lo) with Lo = (L - k) // stride + 1 (no padding).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.AvgPool1d(2, stride=1)(np.array([[[1.0, 3.0, 2.0]]], np.float32)).tolist()
+        [[[2.0, 2.5]]]
+    """
 
     _forward = staticmethod(F.avg_pool1d_forward)
     _backward = staticmethod(F.avg_pool1d_backward)
 
 
 class GlobalAvgPool2d(Layer):
-    """Mean over all positions of each channel: (N, C, H, W) -> (N, C)."""
+    """Mean over all positions of each channel (:func:`glassnet.functional.global_avg_pool_forward`).
+
+    Shape:
+        input (N, C, H, W); output (N, C).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.GlobalAvgPool2d()(np.ones((2, 5, 3, 3), np.float32)).shape
+        (2, 5)
+    """
 
     def forward(self, x):
         self._expect_input(x, 4, "(N, C, H, W)")
@@ -93,8 +165,18 @@ class GlobalAvgPool2d(Layer):
 
 
 class GlobalAvgPool1d(Layer):
-    """Mean over all positions of each channel of a signal: (N, C, L) -> (N, C)
-    (:func:`~glassnet.functional.global_avg_pool_forward` on the height-1 image (N, C, 1, L))."""
+    """Mean over all positions of each channel of a signal (:func:`glassnet.functional.global_avg_pool_forward`
+    on the height-1 image (N, C, 1, L)).
+
+    Shape:
+        input (N, C, L); output (N, C).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.GlobalAvgPool1d()(np.ones((2, 5, 7), np.float32)).shape
+        (2, 5)
+    """
 
     def forward(self, x):
         self._expect_input(x, 3, "(N, C, L)")
@@ -106,7 +188,17 @@ class GlobalAvgPool1d(Layer):
 
 
 class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1*d2*...)."""
+    """Flatten all axes after the batch axis.
+
+    Shape:
+        input (N, d1, d2, ...); output (N, d1*d2*...).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.Flatten()(np.zeros((2, 3, 4, 4), np.float32)).shape
+        (2, 48)
+    """
 
     def forward(self, x):
         self._expect_input(x, (2, 3, 4, 5), "(N, ...)")

@@ -11,6 +11,20 @@ class Residual(Module):
     dx = body.backward(dout) + shortcut.backward(dout)   (identity shortcut: + dout).
     Children are named after the attributes (``body.0.weight``, ``shortcut.1.running_mean``, ...).
     A ResNet block puts its final ReLU after the sum: ``Sequential(Residual(body, shortcut), ReLU())``.
+
+    Args:
+        body: the module computing the correction (e.g. conv-BN-ReLU-conv-BN).
+        shortcut: a module giving body's output shape from x (e.g. a strided 1x1 conv and BN where
+            the block changes the shape), or None for the identity.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> block = nn.Residual(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()))
+        >>> block(np.zeros((2, 4, 8, 8), np.float32)).shape
+        (2, 4, 8, 8)
+        >>> list(nn.Residual(nn.Linear(3, 2), nn.Linear(3, 2, bias=False)).state_dict())
+        ['body.weight', 'body.bias', 'shortcut.weight']
     """
 
     def __init__(self, body, shortcut=None):
