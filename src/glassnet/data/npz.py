@@ -25,6 +25,8 @@ def is_npz_path(name) -> bool:
 def _open(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such .npz file")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a readable .npz file (not a zip archive; write it with numpy.savez)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in NPZ_KEYS if k not in archive.files]
