@@ -12,8 +12,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from glassnet import io, nn
 from glassnet.sklearn import GlassnetClassifier
 
-# scikit-learn's own checks, on two small configurations: an MLP (float32, the default), and a CNN with
-# batch norm and dropout (flat check data becomes D channels of a 1x1 image). Every applicable check
+# scikit-learn's own checks, on three small configurations: an MLP (float32, the default), a CNN with
+# batch norm and dropout (flat check data becomes D channels of a 1x1 image), and the 1-D CNN (flat
+# check data becomes a one-channel signal of length D). Every applicable check
 # passes: nothing is expected to fail. Two checks skip themselves in this environment, not because of
 # the estimator: check_array_api_input (needs SCIPY_ARRAY_API=1 and an array-API library) and
 # check_classifier_data_not_an_array (needs pandas).
@@ -25,6 +26,8 @@ CHECKED = [
     GlassnetClassifier(model="two_layer_net", model_kwargs={"hidden": 16}, epochs=15, batch_size=16, lr=1e-2),
     GlassnetClassifier(model="vgg_small", model_kwargs={"channels": (8,), "convs_per_block": 1}, epochs=20,
                        batch_size=16, lr=1e-2, dtype="float64"),
+    GlassnetClassifier(model="cnn1d", model_kwargs={"channels": (8,), "kernel_size": 3}, epochs=20, batch_size=16,
+                       lr=1e-2, dtype="float64"),
 ]
 
 
@@ -201,3 +204,32 @@ def test_predict_refuses_samples_of_another_shape(digits):
     clf = small_cnn(input_shape=None, epochs=1).fit((x[:50] / 16).reshape(-1, 1, 8, 8), y[:50])
     with pytest.raises(ValueError, match=r"fitted on samples of shape \(1, 8, 8\)"):
         clf.predict((x[:5] / 16).reshape(-1, 1, 4, 16))
+
+
+def test_cnn1d_learns_signals_given_as_n_c_l_or_flat(digits):
+    """The digits' 8 rows as 8 channels of a length-8 signal, and flat as one channel of length 64."""
+    x, y = digits
+    signals = x.reshape(-1, 8, 8)
+    clf = GlassnetClassifier(model="cnn1d", model_kwargs={"channels": (16, 32)}, epochs=8, batch_size=32, lr=1e-2)
+    clf.fit(signals[:500], y[:500])
+    assert clf.input_shape_ == (8, 8) and isinstance(clf.model_[0], nn.Conv1d)
+    assert clf.score(signals[500:], y[500:]) > 0.8
+    flat = GlassnetClassifier(model="cnn1d", model_kwargs={"channels": (8,)}, epochs=1).fit(x[:100], y[:100])
+    assert flat.input_shape_ == (1, 64) and flat.predict(x[:5]).shape == (5,)
+    with pytest.raises(ValueError, match=r"X must be \(N, L\) or \(N, C, L\) signals for cnn1d, got shape \(10, 1, 8, 8\)"):
+        GlassnetClassifier(model="cnn1d").fit(x[:10].reshape(10, 1, 8, 8), y[:10])
+    with pytest.raises(ValueError, match=r"input_shape must be \(C, L\) of positive sizes"):
+        GlassnetClassifier(model="cnn1d", input_shape=(1, 8, 8)).fit(x[:10], y[:10])
+
+
+def test_resnet20_fits_digit_images_and_its_model_saves_and_exports(digits, tmp_path):
+    x, y = digits
+    clf = GlassnetClassifier(model="resnet20", model_kwargs={"blocks": 1, "widths": (8, 16, 16)}, epochs=3,
+                             batch_size=32, lr=1e-2, input_shape=(1, 8, 8))
+    clf.fit(x[:400], y[:400])
+    assert any(isinstance(m, nn.Residual) for m in clf.model_)
+    assert clf.score(x[400:], y[400:]) > 0.5
+    io.save(clf.model_, tmp_path / "m.safetensors")
+    io.to_onnx(clf.model_, tmp_path / "m.onnx", clf.input_shape_)
+    np.testing.assert_array_equal(io.load(tmp_path / "m.safetensors").eval()(x[:4].reshape(4, 1, 8, 8)),
+                                  clf.model_(x[:4].reshape(4, 1, 8, 8)))

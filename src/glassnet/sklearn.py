@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import backend
 from .data import ArrayDataset, DataLoader
 from .functional import softmax
-from .models import MODELS, build_model
+from .models import MODELS, SIGNAL_MODELS, build_model
 from .nn import BatchNorm1d, BatchNorm2d, CrossEntropyLoss, Module
 from .train import Solver, predict_scores
 from .train.run import DEFAULTS, config_optimizer, make_schedule
@@ -33,18 +33,20 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     model : str or callable, default "classic_cnn"
-        A zoo model name (``two_layer_net``, ``classic_cnn``, ``lenet5``, ``vgg_small``) or a
-        builder ``model(input_shape, num_classes, **model_kwargs) -> glassnet.nn.Module`` (given
+        A zoo model name (``two_layer_net``, ``classic_cnn``, ``lenet5``, ``vgg_small``, ``resnet20``, or
+        ``cnn1d`` for signals) or a builder ``model(input_shape, num_classes, **model_kwargs) -> glassnet.nn.Module`` (given
         ``seed=`` too when it has a ``seed`` parameter).
     epochs, batch_size, lr : training length, minibatch size and learning rate.
     optimizer : "sgd", "nesterov", "rmsprop", "adam" or "adamw" (as ``glassnet train --optimizer``).
     weight_decay, momentum : passed to the optimizer (momentum for sgd, nesterov and rmsprop).
     schedule : "none", "cosine" or "step" (learning-rate schedule over the epochs).
-    input_shape : (C, H, W) or None
+    input_shape : (C, H, W), (C, L) or None
         The shape one sample is reshaped to. ``X`` may be flat ``(N, D)`` with ``D = C*H*W`` (e.g.
         after a ``StandardScaler``) or already ``(N, C, H, W)``. Left as None, ``(N, C, H, W)`` input
         is taken as it is, ``(N, H, W)`` gets one channel and flat ``(N, D)`` features become
-        ``D`` channels of a 1x1 image (every zoo model runs on those).
+        ``D`` channels of a 1x1 image (every image model runs on those). For a signal model
+        (``cnn1d``) samples are (C, L): ``(N, C, L)`` input is taken as it is and flat ``(N, D)``
+        features become one channel of length ``D``.
     dropout : float or None - the zoo model's dropout probability (None: the model's default).
     model_kwargs : dict or None - more keyword arguments for the builder (e.g. ``{"channels": (8, 16)}``).
     dtype : "float32" or "float64" - the dtype of the weights and of the computation.
@@ -106,17 +108,24 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         return np.dtype(_DTYPES[self.dtype])
 
     def _fit_shape(self, X):
-        """The (C, H, W) shape samples of ``X`` become, from ``input_shape`` or from ``X`` itself."""
+        """The (C, H, W) (or, for a signal model, (C, L)) shape samples of ``X`` become, from
+        ``input_shape`` or from ``X`` itself."""
+        signal = isinstance(self.model, str) and self.model in SIGNAL_MODELS
+        layout = "(C, L)" if signal else "(C, H, W)"
         if self.input_shape is not None:
             shape = tuple(int(d) for d in self.input_shape)
-            if len(shape) != 3 or min(shape) < 1:
-                raise ValueError(f"input_shape must be (C, H, W) of positive sizes, got {self.input_shape!r}")
+            if len(shape) != len(layout.split(",")) or min(shape) < 1:
+                raise ValueError(f"input_shape must be {layout} of positive sizes, got {self.input_shape!r}")
             if prod(shape) != prod(X.shape[1:]):
                 raise ValueError(f"input_shape {shape} needs {prod(shape)} values per sample, but X has samples "
                                  f"of shape {X.shape[1:]} ({prod(X.shape[1:])} values)")
-            if X.ndim == 4 and X.shape[1:] != shape:
-                raise ValueError(f"X holds images of shape {X.shape[1:]} but input_shape is {shape}")
+            if X.ndim == len(shape) + 1 and X.shape[1:] != shape:
+                raise ValueError(f"X holds {'signals' if signal else 'images'} of shape {X.shape[1:]} but input_shape is {shape}")
             return shape
+        if signal:
+            if X.ndim in (2, 3):
+                return (1, X.shape[1]) if X.ndim == 2 else X.shape[1:]
+            raise ValueError(f"X must be (N, L) or (N, C, L) signals for {self.model}, got shape {X.shape}")
         if X.ndim == 2:
             return (X.shape[1], 1, 1)
         if X.ndim == 3:
@@ -127,7 +136,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
 
     def _as_images(self, X, shape):
         if X.shape[1:] != tuple(shape):
-            if X.ndim == 4 or prod(X.shape[1:]) != prod(shape):
+            if X.ndim == len(shape) + 1 or prod(X.shape[1:]) != prod(shape):
                 raise ValueError(f"{type(self).__name__} was fitted on samples of shape {tuple(shape)}, "
                                  f"got X of shape {X.shape}")
             X = X.reshape(len(X), *shape)
