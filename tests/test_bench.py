@@ -83,6 +83,16 @@ def test_flop_count_of_lenet_forward_by_hand():
     assert per_layer == [2 * 25 * 6 * 28 * 28, 2 * 150 * 16 * 10 * 10, 2 * 400 * 120, 2 * 120 * 84, 2 * 84 * 10]
 
 
+def test_flop_count_of_resnet20_and_cnn1d_covers_residual_bodies_shortcuts_and_1d_convolutions():
+    rows = layer_flops(tiny("resnet20-train-128").build(), (3, 32, 32))
+    assert len(rows) == 19 + 2 + 1  # convolutions, the two projection shortcuts, the FC layer
+    assert rows[0] == ("0", "Conv2d", 2 * 3 * 9 * 16 * 32 * 32)
+    assert ("9.shortcut.0", "Conv2d", 2 * 16 * 32 * 16 * 16) in rows
+    assert sum(f for _, _, f in rows) / 2 == pytest.approx(40.8e6, rel=0.01)  # ResNet-20: ~41 M multiply-adds
+    conv1d_rows = layer_flops(tiny("cnn1d-train-128").build(), (3, 1024))
+    assert conv1d_rows[0] == ("0", "Conv1d", 2 * 3 * 7 * 32 * 1024)
+
+
 def test_scaling_fits_a_line_per_side():
     result = run_scaling(torch, steps=1, warmup=0, batches=(2, 4, 8))
     assert [r["batch"] for r in result["rows"]] == [2, 4, 8]

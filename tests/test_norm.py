@@ -133,17 +133,20 @@ def make_batchnorm(cls, c, seed):
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(2, 6), d=st.integers(1, 5), seed=seeds)
 def test_batchnorm1d_three_train_steps_then_eval_match_torch_including_running_stats(n, d, seed):
-    batches = [bn_inputs((n, d), seed + k)[0] for k in range(4)]
-    assert_module_matches_torch(make_batchnorm(nn.BatchNorm1d, d, seed), torch.nn.BatchNorm1d(d), *batches,
+    assert_three_train_steps_then_eval_match_torch(nn.BatchNorm1d, torch.nn.BatchNorm1d, (n, d), seed)
+
+
+def assert_three_train_steps_then_eval_match_torch(cls, torch_cls, shape, seed):
+    """Four batches of ``shape`` through ``cls`` and ``torch_cls`` (three in train mode, then eval)."""
+    batches = [bn_inputs(shape, seed + k)[0] for k in range(4)]
+    assert_module_matches_torch(make_batchnorm(cls, shape[1], seed), torch_cls(shape[1]), *batches,
                                 train=(True, True, True, False), seed=seed)
 
 
 @settings(max_examples=30, deadline=None)
 @given(shape=bn_shapes().filter(lambda s: len(s) == 3), seed=seeds)
 def test_batchnorm1d_on_signals_n_c_l_three_train_steps_then_eval_match_torch(shape, seed):
-    batches = [bn_inputs(shape, seed + k)[0] for k in range(4)]
-    assert_module_matches_torch(make_batchnorm(nn.BatchNorm1d, shape[1], seed), torch.nn.BatchNorm1d(shape[1]), *batches,
-                                train=(True, True, True, False), seed=seed)
+    assert_three_train_steps_then_eval_match_torch(nn.BatchNorm1d, torch.nn.BatchNorm1d, shape, seed)
 
 
 def test_batchnorm1d_normalises_each_channel_of_a_signal_over_n_and_l():
@@ -156,9 +159,7 @@ def test_batchnorm1d_normalises_each_channel_of_a_signal_over_n_and_l():
 @settings(max_examples=50, deadline=None)
 @given(shape=bn_shapes().filter(lambda s: len(s) == 4), seed=seeds)
 def test_batchnorm2d_three_train_steps_then_eval_match_torch_including_running_stats(shape, seed):
-    batches = [bn_inputs(shape, seed + k)[0] for k in range(4)]
-    assert_module_matches_torch(make_batchnorm(nn.BatchNorm2d, shape[1], seed), torch.nn.BatchNorm2d(shape[1]), *batches,
-                                train=(True, True, True, False), seed=seed)
+    assert_three_train_steps_then_eval_match_torch(nn.BatchNorm2d, torch.nn.BatchNorm2d, shape, seed)
 
 
 @pytest.mark.parametrize("momentum", [0.01, 0.3])

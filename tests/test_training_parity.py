@@ -33,6 +33,21 @@ def _torch_copy(model):
     return t
 
 
+def torch_training_losses(torch_model, torch_opt, dataset, seed):
+    """The per-step losses of EPOCHS epochs of plain PyTorch training on the minibatches glassnet's
+    DataLoader(dataset, BATCH, seed) gives (the batches are a pure function of (seed, epoch))."""
+    losses = []
+    replay = DataLoader(dataset, BATCH, seed=seed)
+    for _ in range(EPOCHS):
+        for x, y in replay:
+            torch_opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(torch_model(torch.from_numpy(x)), torch.from_numpy(y))
+            loss.backward()
+            torch_opt.step()
+            losses.append(loss.item())
+    return losses
+
+
 OPTIMIZERS = {
     "sgd_momentum_weight_decay": (lambda p: optim.SGD(p, 0.05, momentum=0.9, weight_decay=5e-3),
                                   lambda p: torch.optim.SGD(p, 0.05, momentum=0.9, weight_decay=5e-3)),
@@ -76,16 +91,7 @@ def test_cnn_trained_100_steps_ends_with_pytorchs_parameters_and_bn_running_stat
         solver.fit()
         assert len(solver.step_losses) == STEPS
 
-        torch_opt = make_theirs(torch_model.parameters())
-        torch_losses = []
-        replay = DataLoader(digits64, BATCH, seed=3)  # the batches are a pure function of (seed, epoch)
-        for _ in range(EPOCHS):
-            for x, y in replay:
-                torch_opt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(torch_model(torch.from_numpy(x)), torch.from_numpy(y))
-                loss.backward()
-                torch_opt.step()
-                torch_losses.append(loss.item())
+        torch_losses = torch_training_losses(torch_model, make_theirs(torch_model.parameters()), digits64, seed=3)
 
     np.testing.assert_allclose(solver.step_losses, torch_losses, rtol=1e-6)
     theirs = torch_model.state_dict()
@@ -130,15 +136,7 @@ def test_residual_network_trained_100_steps_ends_with_pytorchs_parameters_and_bn
                         epochs=EPOCHS, progress=False, train_eval_samples=0)
         solver.fit()
         torch_opt = torch.optim.SGD(torch_model.parameters(), 0.05, momentum=0.9, weight_decay=5e-3)
-        torch_losses = []
-        replay = DataLoader(digits64, BATCH, seed=5)  # the batches are a pure function of (seed, epoch)
-        for _ in range(EPOCHS):
-            for x, y in replay:
-                torch_opt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(torch_model(torch.from_numpy(x)), torch.from_numpy(y))
-                loss.backward()
-                torch_opt.step()
-                torch_losses.append(loss.item())
+        torch_losses = torch_training_losses(torch_model, torch_opt, digits64, seed=5)
     assert len(solver.step_losses) == STEPS
     np.testing.assert_allclose(solver.step_losses, torch_losses, rtol=1e-6)
     theirs = torch_model.state_dict()

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import nn
 from ..io import to_torch
-from ..models.zoo import lenet5, vgg_small
+from ..models.zoo import cnn1d, lenet5, resnet20, vgg_small
 from ..models.zoo import mlp as zoo_mlp
 from ..optim import SGD
 
@@ -37,6 +37,11 @@ def cifar_net(input_shape, num_classes, seed=0):
     return vgg_small(input_shape, num_classes, channels=(32, 64), convs_per_block=2, dropout=0.0, seed=seed)
 
 
+def cnn1d_net(input_shape, num_classes, seed=0):
+    """The zoo's ``cnn1d`` at 32/64/128 channels with kernels of 7: [conv1d-BN-ReLU-maxpool] x3, GAP, linear."""
+    return cnn1d(input_shape, num_classes, channels=(32, 64, 128), kernel_size=7, seed=seed)
+
+
 def lenet(input_shape, num_classes, seed=0):
     """The zoo's LeNet-5 (conv5x5(6) pad 2 - pool - conv5x5(16) - pool - 120 - 84 - 10) on 1x28x28."""
     return lenet5(input_shape, num_classes, seed=seed)
@@ -45,7 +50,7 @@ def lenet(input_shape, num_classes, seed=0):
 @dataclass(frozen=True)
 class Workload:
     name: str
-    model: str          # "lenet", "cifar" or "mlp"
+    model: str          # a key of BUILDERS: "lenet", "cifar", "mlp", "resnet20" or "cnn1d"
     input_shape: tuple  # without the batch axis
     batch: int
     train: bool
@@ -64,7 +69,7 @@ class Workload:
         return x, rng.integers(0, 10, size=n)
 
 
-BUILDERS = {"lenet": lenet, "cifar": cifar_net, "mlp": mlp}
+BUILDERS = {"lenet": lenet, "cifar": cifar_net, "mlp": mlp, "resnet20": resnet20, "cnn1d": cnn1d_net}
 
 WORKLOADS = {
     w.name: w
@@ -76,6 +81,10 @@ WORKLOADS = {
                  "CIFAR net (conv-BN-ReLU x2 at 32 ch, pool, x2 at 64 ch, pool, GAP, FC) training step, batch 128"),
         Workload("cifar-infer-128", "cifar", (3, 32, 32), 128, False, "CIFAR net inference, 3x32x32, batch 128"),
         Workload("mlp-train-256", "mlp", (784,), 256, True, "MLP 784-512-512-10 training step, batch 256"),
+        Workload("resnet20-train-128", "resnet20", (3, 32, 32), 128, True,
+                 "ResNet-20 (He et al. 2016, 0.27 M parameters) training step, 3x32x32, batch 128"),
+        Workload("cnn1d-train-128", "cnn1d", (3, 1024), 128, True,
+                 "1-D CNN ([conv1d(k=7)-BN-ReLU-pool] at 32/64/128 ch, GAP, FC) training step, 3x1024 signals, batch 128"),
     )
 }
 SCALING_BATCHES = (32, 64, 128, 256, 512)
@@ -155,31 +164,34 @@ def torch_twin(model):
 
 # ------------------------------------------------------------------------------------------ FLOPs
 def layer_flops(model, input_shape):
-    """Multiply-adds x 2 of every Conv2d and Linear layer for ONE image: [(layer index, name, flops)].
+    """Multiply-adds x 2 of every convolution and Linear layer for ONE sample: [(layer name, kind, flops)].
 
-    conv: 2 * C_in * kh * kw * C_out * Ho * Wo;  linear: 2 * in * out. Element-wise layers are free.
+    conv (1-D or 2-D, any groups): 2 * C_in/groups * (kernel taps) * C_out * (output positions), i.e.
+    2 * weight.size * positions; linear: 2 * in * out. Element-wise layers, pooling and residual sums
+    are free. The shapes come from one zero sample run through the model (eval mode, no caches).
     """
     rows = []
-    shape = tuple(input_shape)
-    for i, layer in enumerate(model):
-        kind = type(layer)
-        if kind is nn.Conv2d:
-            c, h, w = shape
-            (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
-            ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-            rows.append((i, "Conv2d", 2 * c * kh * kw * layer.out_channels * ho * wo))
-            shape = (layer.out_channels, ho, wo)
-        elif kind is nn.Linear:
-            rows.append((i, "Linear", 2 * layer.in_features * layer.out_features))
-            shape = (layer.out_features,)
-        elif kind in (nn.MaxPool2d, nn.AvgPool2d):
-            c, h, w = shape
-            (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
-            shape = (c, (h - kh) // sh + 1, (w - kw) // sw + 1)
-        elif kind is nn.GlobalAvgPool2d:
-            shape = (shape[0],)
-        elif kind is nn.Flatten:
-            shape = (int(np.prod(shape)),)
+
+    def walk(module, x, name):
+        if isinstance(module, nn.Sequential):
+            for child_name, child in module.named_children():
+                x = walk(child, x, f"{name}.{child_name}" if name else child_name)
+            return x
+        if isinstance(module, nn.Residual):
+            y = walk(module.body, x, f"{name}.body")
+            return y + (x if module.shortcut is None else walk(module.shortcut, x, f"{name}.shortcut"))
+        out = module.forward(x)
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+            rows.append((name, type(module).__name__, 2 * module.weight.size * int(np.prod(out.shape[2:]))))
+        elif isinstance(module, nn.Linear):
+            rows.append((name, "Linear", 2 * module.weight.size))
+        return out
+
+    dtype = next((p.dtype for p in model.parameters()), np.float32)
+    was_training = model.training
+    with model.no_grad():
+        walk(model.eval(), np.zeros((1, *input_shape), dtype=dtype), "")
+    model.train(was_training)
     return rows
 
 

@@ -122,14 +122,8 @@ class MaxPool1d(_Pool1d):
 
 
 class AvgPool1d(_Pool1d):
-    """Mean over each window of a signal (:func:`glassnet.functional.avg_pool1d_forward`).
-
-    Args:
-        kernel_size: k (an int or a 1-tuple).
-        stride: the step between windows (default: the kernel size).
-
-    Shape:
-        input (N, C, L); output (N, C, Lo) with Lo = (L - k) // stride + 1 (no padding).
+    """Mean over each window of a signal (:func:`glassnet.functional.avg_pool1d_forward`); arguments and
+    shapes as :class:`MaxPool1d`.
 
     Example:
         >>> import numpy as np
