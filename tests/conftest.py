@@ -48,3 +48,27 @@ def float64():
     """Build parameters in float64 for the duration of one test (restored afterwards)."""
     with backend.default_dtype(np.float64):
         yield np.float64
+
+
+@pytest.fixture
+def compiled_kernels(monkeypatch):
+    """Run a test on the compiled kernels with two threads (work split between the caller and the
+    pool), parallel element-wise kernels even on tiny arrays and tiny conv tiles (images split into
+    row bands), so small cases reach every compiled code path."""
+    from glassnet.functional._numba import conv, threads
+
+    monkeypatch.setattr(threads, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(conv, "TILE_BYTES", 512)
+    with kernels.using("numba", threads=2):
+        yield
+
+
+@pytest.fixture
+def error_model():
+    """A small CNN whose layers the bad-input tests address by position (their messages name '0'..'6')."""
+    from glassnet import nn
+
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(4, 2), nn.BatchNorm1d(2),
+    )

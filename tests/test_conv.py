@@ -6,10 +6,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
+from tests.torch_parity import (
+    KERNEL_IMPLEMENTATIONS, assert_close, assert_matches_torch, assert_module_matches_torch, is_compiled, kernels_used, randn, seeds,
+)
 
 import glassnet.functional as F
-from glassnet import nn
+from glassnet import kernels, nn
+from glassnet.functional._numba import conv as compiled_conv
 
 
 @st.composite
@@ -156,6 +159,100 @@ def test_conv2d_module_with_int_arguments_matches_torch():
     assert_module_matches_torch(make, torch.nn.Conv2d(3, 5, 3, stride=2, padding=1), randn(0, 2, 3, 9, 8))
 
 
+# ------------------------------------------------------------------ compiled twin (functional/_numba/conv.py)
+# Cases chosen to reach the compiled code paths; the fixture compiled_kernels runs them on two threads,
+# with parallel kernels even on tiny arrays and tiny conv tiles (row bands).
+@st.composite
+def compiled_conv_cases(draw):
+    """Any kernel, stride and padding (padding below the kernel size), and 'same' layers often."""
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    same = draw(st.booleans())
+    ph = (kh - 1) // 2 if same else draw(st.integers(0, kh - 1))
+    pw = (kw - 1) // 2 if same else draw(st.integers(0, kw - 1))
+    sh, sw = (1, 1) if same else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    return dict(
+        n=draw(st.integers(1, 3)), c=draw(st.integers(1, 3)), f=draw(st.integers(1, 4)), kh=kh, kw=kw,
+        sh=sh, sw=sw, ph=ph, pw=pw,
+        h=draw(st.integers(max(1, kh - 2 * ph), kh + 6)), w=draw(st.integers(max(1, kw - 2 * pw), kw + 6)),
+    )
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@settings(max_examples=60, deadline=None)
+@given(case=compiled_conv_cases(), seed=seeds)
+def test_compiled_conv_matches_torch_any_stride_padding_and_kernel(case, seed):
+    x = randn(seed, case["n"], case["c"], case["h"], case["w"])
+    w, b = randn(seed + 1, case["f"], case["c"], case["kh"], case["kw"]), randn(seed + 2, case["f"])
+    stride, pad = (case["sh"], case["sw"]), (case["ph"], case["pw"])
+    assert is_compiled(F.conv_forward(x, w, b, stride, pad)[1])
+    assert_matches_torch(partial(F.conv_forward, stride=stride, pad=pad), F.conv_backward,
+                         partial(torch.conv2d, stride=stride, padding=pad), x, w, b, seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("k, pad", [(3, 1), (5, 2), (1, 0), (3, 0), (5, 0)])
+@pytest.mark.parametrize("tile_bytes", [512, 1 << 14, 1 << 22])
+def test_compiled_conv_matches_torch_for_lenet_and_cifar_layer_shapes_and_tile_sizes(monkeypatch, k, pad, tile_bytes):
+    """Whole-image tiles, several images per tile and bands of rows of one image."""
+    monkeypatch.setattr(compiled_conv, "TILE_BYTES", tile_bytes)
+    x, w, b = randn(0, 5, 3, 12, 10), randn(1, 4, 3, k, k), randn(2, 4)
+    assert_matches_torch(partial(F.conv_forward, stride=1, pad=pad), F.conv_backward,
+                         partial(torch.conv2d, stride=1, padding=pad), x, w, b)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_conv_without_bias_takes_the_scalar_zero_like_conv2d_does():
+    x, w = randn(0, 2, 3, 6, 6), randn(1, 4, 3, 3, 3)
+    out, cache = F.conv_forward(x, w, 0, 1, 1)
+    expected = torch.conv2d(torch.tensor(x), torch.tensor(w), padding=1)
+    assert_close(out, expected, 1e-12, "forward")
+    dx, dw, db = F.conv_backward(np.ones_like(out), cache)
+    assert db.shape == (4,)
+    np.testing.assert_allclose(db, np.full(4, out[:, 0].size), rtol=1e-12)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_conv_with_two_worker_threads_equals_one_thread():
+    x, w, b = randn(0, 6, 3, 9, 9), randn(1, 5, 3, 3, 3), randn(2, 5)
+    out2, cache2 = F.conv_forward(x, w, b, 1, 1)
+    grads2 = F.conv_backward(out2, cache2)
+    kernels.set_num_threads(1)
+    out1, cache1 = F.conv_forward(x, w, b, 1, 1)
+    grads1 = F.conv_backward(out1, cache1)
+    np.testing.assert_array_equal(out2, out1)  # each output tile is computed by one product either way
+    for g2, g1 in zip(grads2, grads1):
+        np.testing.assert_allclose(g2, g1, rtol=1e-12, atol=1e-12)  # dW sums the tiles in another order
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_conv_on_the_cifar_shape_with_threads_and_row_bands_matches_torch():
+    x = randn(3, 4, 3, 32, 32)
+    w, b = randn(4, 8, 3, 3, 3), randn(5, 8)
+    assert_matches_torch(partial(F.conv_forward, stride=1, pad=1), F.conv_backward,
+                         partial(torch.conv2d, stride=1, padding=1), x, w, b)
+
+
+# ------------------------------------------------------------------ bad input: errors name the layer and both shapes
+def test_conv2d_wrong_rank_names_layer_and_shapes(error_model):
+    with pytest.raises(ValueError, match=r"layer '0' Conv2d\(3, 4, .*expected input of shape \(N, 3, H, W\), got \(3, 8, 8\)"):
+        error_model(np.zeros((3, 8, 8), np.float32))
+
+
+def test_conv2d_wrong_channel_count_names_layer_and_shapes(error_model):
+    with pytest.raises(ValueError, match=r"layer '0' Conv2d\(3, 4, .*expected 3 channels.*\(N, 3, H, W\), got shape \(2, 2, 8, 8\)"):
+        error_model(np.zeros((2, 2, 8, 8), np.float32))
+
+
+def test_conv2d_input_smaller_than_kernel_names_layer_and_sizes(error_model):
+    with pytest.raises(ValueError, match=r"layer '0' Conv2d.*input spatial size \(2, 2\).*smaller than the kernel \(3, 3\)"):
+        error_model(np.zeros((2, 3, 2, 2), np.float32))
+
+
+def test_conv_kernel_channel_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"conv_forward: input has 3 channels but the filters expect 2 \(x \(2, 3, 5, 5\), w \(4, 2, 3, 3\)\)"):
+        F.conv_forward(np.zeros((2, 3, 5, 5)), np.zeros((4, 2, 3, 3)), np.zeros(4))
+
+
 # ------------------------------------------------------------------ dilated and grouped convolutions
 @st.composite
 def grouped_conv_cases(draw):
@@ -256,6 +353,49 @@ def test_grouped_conv_modules_initialise_like_torch_bounds_from_the_group_fan_in
     bound = 1 / np.sqrt(2 * 9)  # fan_in = in_channels / groups * kh * kw, as PyTorch's default
     assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.8 * bound
     assert nn.Conv1d(3, 6, 5, groups=3).weight.shape == (6, 1, 5)
+
+
+# ------------------------------------------------------------------ compiled twin: dilated, grouped, depthwise, 1-D
+@pytest.mark.usefixtures("compiled_kernels")
+@settings(max_examples=50, deadline=None)
+@given(case=grouped_conv_cases(), seed=seeds)
+def test_compiled_conv_matches_torch_with_dilation_and_groups_including_depthwise(case, seed):
+    args, pad = grouped_conv_args(case), (case["ph"], case["pw"])
+    x, w, b = grouped_conv_inputs(case, seed)
+    assert is_compiled(F.conv_forward(x, w, b, pad=pad, **args)[1])
+    assert_matches_torch(partial(F.conv_forward, pad=pad, **args), F.conv_backward,
+                         partial(torch.conv2d, padding=pad, **args), x, w, b, seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_depthwise_conv_takes_the_direct_kernel_not_per_channel_products():
+    x, w, b = randn(0, 3, 6, 10, 10), randn(1, 12, 1, 3, 3), randn(2, 12)
+    _, cache = F.conv_forward(x, w, b, 1, 1, groups=6)
+    assert isinstance(cache[4], compiled_conv._DepthwisePlan)
+    assert_matches_torch(partial(F.conv_forward, stride=2, pad=2, dilation=2, groups=6), F.conv_backward,
+                         partial(torch.conv2d, stride=2, padding=2, dilation=2, groups=6), x, w, b)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("groups, cg, dilation", [(6, 1, 1), (3, 2, 2), (1, 6, 2)])
+def test_compiled_grouped_dilated_and_depthwise_gradients_are_bitwise_the_same_for_one_two_and_three_threads(
+        groups, cg, dilation):
+    x, w, b = randn(0, 7, 6, 9, 9), randn(1, 6, cg, 3, 3), randn(2, 6)
+    results = []
+    for n in (1, 2, 3):
+        with kernels.using(threads=n):
+            out, cache = F.conv_forward(x, w, b, 1, 2, dilation, groups)
+            results.append((out, *F.conv_backward(out, cache)))
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_conv1d_with_groups_and_dilation_matches_torch():
+    x, w, b = randn(0, 4, 6, 50), randn(1, 9, 2, 5), randn(2, 9)
+    assert_matches_torch(partial(F.conv1d_forward, stride=2, pad=4, dilation=2, groups=3), F.conv1d_backward,
+                         partial(torch.conv1d, stride=2, padding=4, dilation=2, groups=3), x, w, b)
 
 
 # ------------------------------------------------------------------ bad input

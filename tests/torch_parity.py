@@ -34,6 +34,7 @@ from glassnet import backend
 from glassnet.nn import Linear
 
 from glassnet import kernels
+from glassnet.functional._numba import CompiledCache
 
 KERNEL_IMPLEMENTATIONS = ("numpy", "numba")
 """The kernel implementations under test: the NumPy reference and the compiled (numba) twins. numba is
@@ -43,6 +44,11 @@ a test dependency: without it every parity test fails instead of quietly checkin
 def kernels_used(name):
     """Context manager running a block with kernel implementation ``name`` (one of KERNEL_IMPLEMENTATIONS)."""
     return kernels.using(name)
+
+def is_compiled(cache):
+    """True when a forward ran the compiled twin (its cache is a CompiledCache)."""
+    return isinstance(cache, CompiledCache)
+
 
 RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-4}
 ATOL = {np.dtype(np.float64): 1e-14, np.dtype(np.float32): 1e-5}
