@@ -129,13 +129,16 @@ def test_compiled_backward_refuses_the_cache_of_another_kernel():
 
 
 @pytest.mark.usefixtures("compiled_kernels")
-def test_compiled_conv_gradients_are_bitwise_the_same_for_one_two_and_three_threads():
-    """The weight gradient is summed over parts of the tiles fixed by the shapes, in one order."""
-    x, w, b = randn(0, 7, 3, 9, 9), randn(1, 5, 3, 3, 3), randn(2, 5)
+@pytest.mark.parametrize("c, f, groups, dilation", [(3, 5, 1, 1), (6, 6, 6, 1), (6, 6, 3, 2), (6, 6, 1, 2)],
+                         ids=["plain", "depthwise", "grouped_dilated", "dilated"])
+def test_compiled_conv_gradients_are_bitwise_the_same_for_one_two_and_three_threads(c, f, groups, dilation):
+    """The weight gradient is summed over parts of the tiles (or, depthwise, over the images) fixed by
+    the shapes, in one order."""
+    x, w, b = randn(0, 7, c, 9, 9), randn(1, f, c // groups, 3, 3), randn(2, f)
     results = []
     for n in (1, 2, 3):
         with kernels.using(threads=n):
-            out, cache = F.conv_forward(x, w, b, 1, 1)
+            out, cache = F.conv_forward(x, w, b, 1, dilation, dilation, groups)
             results.append((out, *F.conv_backward(out, cache)))
     for other in results[1:]:
         for a, b_ in zip(results[0], other):
