@@ -334,37 +334,47 @@ def conv_backward(dout, cache):
 # groups = C and one input channel per filter: filter f (of F = C*m) reads channel f // m only. The
 # reference's batched product would multiply (1 x kh*kw) rows by columns, N*C times; these kernels
 # instead walk each output plane, one kernel tap at a time, over contiguous rows (stride 1).
+@njit(inline="always")
+def _tap_columns(kw, sw, pw, dw, wo, W):  # pragma: no cover - compiled
+    """Per kernel column b': the input offset off = b'*dw - pw and the output columns jlo <= j < jhi
+    whose input column j*sw + off lies inside [0, W) (the others read padding)."""
+    offs, jlo, jhi = np.empty(kw, np.int64), np.empty(kw, np.int64), np.empty(kw, np.int64)
+    for bb in range(kw):
+        offs[bb] = bb * dw - pw
+        jlo[bb] = min(wo, max(0, (-offs[bb] + sw - 1) // sw))
+        jhi[bb] = max(jlo[bb], min(wo, (W - 1 - offs[bb]) // sw + 1))
+    return offs, jlo, jhi
+
+
 @njit(**_JIT)
 def _depthwise(x, w, b, sh, sw, ph, pw, dh, dw, out, lo, hi):  # pragma: no cover - compiled
     """out[n, f, i, j] = b[f] + sum_{a,b'} w[f, 0, a, b'] * x[n, f // m, i*sh + a*dh - ph, j*sw + b'*dw - pw]
-    for the output planes t = n*F + f in lo <= t < hi (taps in the padding add nothing)."""
+    for the output planes t = n*F + f in lo <= t < hi (taps in the padding add nothing): each output
+    row gets w[f, 0, a, b'] times a (strided) run of an input row, tap by tap, on flat planes."""
     F, ho, wo = out.shape[1], out.shape[2], out.shape[3]
     H, W = x.shape[2], x.shape[3]
     m = F // x.shape[1]
     kh, kw = w.shape[2], w.shape[3]
+    offs, jlo, jhi = _tap_columns(kw, sw, pw, dw, wo, W)
     for t in range(lo, hi):
         n, f = t // F, t % F
-        src, dst = x[n, f // m], out[n, f]
-        for i in range(ho):
-            row = dst[i]
-            row[:] = b[f]
-            for a in range(kh):
+        src, dst = x[n, f // m].reshape(-1), out[n, f].reshape(-1)
+        for q in range(u8(ho * wo)):
+            dst[q] = b[f]
+        for a in range(kh):
+            for i in range(ho):
                 h = i * sh + a * dh - ph
                 if h < 0 or h >= H:
                     continue
-                xrow = src[h]
                 for bb in range(kw):
-                    off = bb * dw - pw
-                    jlo = min(wo, max(0, (-off + sw - 1) // sw))
-                    jhi = max(jlo, min(wo, (W - 1 - off) // sw + 1))
                     wv = w[f, 0, a, bb]
-                    s, o = u8(jlo * sw + off), u8(jlo)
+                    s, o, count = u8(h * W + jlo[bb] * sw + offs[bb]), u8(i * wo + jlo[bb]), u8(jhi[bb] - jlo[bb])
                     if sw == 1:
-                        for q in range(u8(jhi - jlo)):
-                            row[o + q] += wv * xrow[s + q]
+                        for q in range(count):
+                            dst[o + q] += wv * src[s + q]
                     else:
-                        for q in range(u8(jhi - jlo)):
-                            row[o + q] += wv * xrow[s + q * u8(sw)]
+                        for q in range(count):
+                            dst[o + q] += wv * src[s + q * u8(sw)]
 
 
 @njit(**_JIT)
@@ -380,6 +390,7 @@ def _depthwise_grads(x, w, dout, sh, sw, ph, pw, dh, dw, dx, dw_parts, lo, hi): 
     F, ho, wo = dout.shape[1], dout.shape[2], dout.shape[3]
     m = F // C
     kh, kw = w.shape[2], w.shape[3]
+    offs, jlos, jhis = _tap_columns(kw, sw, pw, dw, wo, W)
     for t in range(lo, hi):
         n, c = t // C, t % C
         src, gx = x[n, c], dx[n, c]
@@ -389,10 +400,8 @@ def _depthwise_grads(x, w, dout, sh, sw, ph, pw, dh, dw, dx, dw_parts, lo, hi): 
             for a in range(kh):
                 for bb in range(kw):
                     wv = w[f, 0, a, bb]
-                    off = bb * dw - pw
-                    jlo = min(wo, max(0, (-off + sw - 1) // sw))
-                    jhi = max(jlo, min(wo, (W - 1 - off) // sw + 1))
-                    s, o = u8(jlo * sw + off), u8(jlo)
+                    jlo, jhi = jlos[bb], jhis[bb]
+                    s, o = u8(jlo * sw + offs[bb]), u8(jlo)
                     acc = 0.0
                     for i in range(ho):
                         h = i * sh + a * dh - ph
