@@ -316,6 +316,15 @@ def test_pool1d_modules_match_torch_maxpool1d_avgpool1d_and_global_average(case,
     assert_module_matches_torch(nn.GlobalAvgPool1d, reference, x, seed=seed)
 
 
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("length", [8, 9, 2])
+def test_compiled_1x2_max_pool_fast_path_matches_torch_on_signals_with_ties(length):
+    x = np.round(randn(0, 3, 2, length))  # many ties: the first maximum of each pair takes the gradient
+    assert is_compiled(F.max_pool1d_forward(x, 2, 2)[1])
+    assert_matches_torch(partial(F.max_pool1d_forward, size=2, stride=2), F.max_pool1d_backward,
+                         partial(TF.max_pool1d, kernel_size=2, stride=2), x)
+
+
 def test_maxpool1d_stride_defaults_to_kernel_size_and_accepts_one_tuples_like_torch():
     assert nn.MaxPool1d(3).stride == 3 and nn.AvgPool1d((3,), (2,)).stride == 2
     assert_module_matches_torch(partial(nn.MaxPool1d, 3), torch.nn.MaxPool1d(3), randn(0, 2, 2, 11))

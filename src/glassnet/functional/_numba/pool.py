@@ -94,6 +94,13 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
                     gf[h0 + 2 * j + u8(1)] = d if e1 else 0
                     gf[h1 + 2 * j] = d if e2 else 0
                     gf[h1 + 2 * j + u8(1)] = d if e3 else 0
+            elif tiled and kh == 1 and kw == 2:  # 1-D pooling (signals are images of height 1)
+                h0 = u8(i * W)
+                for j in range(u8(wo)):
+                    m, d = of[o + j], df[o + j]
+                    e0 = _is_max(xf[h0 + 2 * j], m)
+                    gf[h0 + 2 * j] = d if e0 else 0
+                    gf[h0 + 2 * j + u8(1)] = 0 if e0 else d
             else:
                 for j in range(wo):
                     m, d = of[o + j], df[o + j]
