@@ -135,7 +135,9 @@ def make_batchnorm(cls, c, seed):
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(2, 6), d=st.integers(1, 5), seed=seeds)
 def test_batchnorm1d_three_train_steps_then_eval_match_torch_including_running_stats(n, d, seed):
-    assert_three_train_steps_then_eval_match_torch(nn.BatchNorm1d, torch.nn.BatchNorm1d, (n, d), seed)
+    batches = [bn_inputs((n, d), seed + k)[0] for k in range(4)]
+    assert_module_matches_torch(make_batchnorm(nn.BatchNorm1d, d, seed), torch.nn.BatchNorm1d(d), *batches,
+                                train=(True, True, True, False), seed=seed)
 
 
 def assert_three_train_steps_then_eval_match_torch(cls, torch_cls, shape, seed):
