@@ -12,7 +12,7 @@ from glassnet import cli  # noqa: E402
 from glassnet.bench import WORKLOADS, format_report, run_scaling, run_workload  # noqa: E402
 from glassnet.bench.measure import peak_step_memory, set_threads, sgemm_peak, summarize  # noqa: E402
 from glassnet.bench.workloads import layer_flops, step_flops, torch_twin  # noqa: E402
-from glassnet.functional import _dispatch  # noqa: E402
+from glassnet import kernels  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +24,12 @@ def one_thread():
         restore_blas = threadpool_limits(limits=None)  # puts the BLAS thread counts back on exit
     except ImportError:
         restore_blas = nullcontext()
-    saved = torch.get_num_threads(), _dispatch.get_num_threads()
+    saved = torch.get_num_threads(), kernels.get_num_threads()
     with restore_blas:
         set_threads(1, torch)
         yield
     torch.set_num_threads(saved[0])
-    _dispatch.set_num_threads(saved[1])
+    kernels.set_num_threads(saved[1])
 
 
 def tiny(name, batch=4):
@@ -45,7 +45,7 @@ def test_the_workloads_named_in_the_issue_exist():
 def test_torch_twin_computes_the_same_forward_as_the_glassnet_model(name):
     workload = tiny(name, batch=3)
     model = workload.build().eval()
-    twin = torch.nn.Sequential(*torch_twin(torch, model)).eval()
+    twin = torch.nn.Sequential(*torch_twin(model)).eval()
     x, _ = workload.batch_data()
     with torch.no_grad():
         expected = twin(torch.from_numpy(x)).numpy()

@@ -38,13 +38,16 @@ def test_numba_and_threadpoolctl_are_core_dependencies_not_an_extra():
 RELU_ONLY = """
     import numpy as np
     from numba.core.registry import CPUDispatcher
-    from glassnet.functional import _dispatch, relu_forward
-    from glassnet.functional import _numba_kernels as K
+    from glassnet import kernels
+    from glassnet.functional import relu_forward
+    from glassnet.functional._numba import activation as K
     relu_forward(np.ones((4, 8), np.float32))
-    kernels = {name: f for name, f in vars(K).items() if isinstance(f, CPUDispatcher)}
-    print(sorted(name for name, f in kernels.items() if f.signatures))
+    dispatchers = {name: f for name, f in vars(K).items() if isinstance(f, CPUDispatcher)}
+    print(sorted(name for name, f in dispatchers.items() if f.signatures))
     print(sum(K._relu.stats.cache_hits.values()))
-    print(_dispatch.describe().split()[0])
+    print(kernels.describe().split()[0])
+    import sys
+    print(sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("glassnet.functional._numba.")))
 """
 
 
@@ -52,7 +55,8 @@ def test_compiled_kernels_compile_only_what_runs_and_a_second_process_loads_them
     cache = tmp_path / "numba-cache"
     first = run_python(RELU_ONLY, NUMBA_CACHE_DIR=str(cache), GLASSNET_KERNELS="auto").split("\n")
     assert first[:3] == ["['_relu']", "0", "numba"]  # one kernel compiled, nothing loaded
-    assert any(name.startswith("_numba_kernels._relu") for _, _, files in os.walk(cache) for name in files)
+    assert first[3] == "['activation', 'threads']"  # the other families' twins are not even imported
+    assert any(name.startswith("activation._relu") for _, _, files in os.walk(cache) for name in files)
     second = run_python(RELU_ONLY, NUMBA_CACHE_DIR=str(cache), GLASSNET_KERNELS="auto").split("\n")
     assert second[:3] == ["['_relu']", "1", "numba"]  # loaded from the cache, not compiled again
 
@@ -68,7 +72,7 @@ def test_compiled_kernels_cache_in_the_users_cache_home_when_the_package_directo
         in_tree = getattr(caching, "InTreeCacheLocator", None) or caching._InTreeCacheLocator  # numba < 0.60: _
         in_tree.ensure_cache_path = read_only
         from glassnet.functional import relu_forward
-        from glassnet.functional import _numba_kernels as K
+        from glassnet.functional._numba import activation as K
         relu_forward(np.ones((4, 8), np.float32))
         print(type(K._relu._cache._impl.locator).__name__.lstrip("_"))
         print(K._relu._cache.cache_path.startswith({str(tmp_path)!r}))
@@ -82,9 +86,9 @@ def test_without_numba_the_numpy_reference_kernels_run():
         sys.modules["numba"] = None  # `import numba` now raises ImportError, as where it is not installed
         import numpy as np
         from glassnet import nn
-        from glassnet.functional import _dispatch
+        from glassnet import kernels
         model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
         print(model(np.ones((2, 1, 4, 4), np.float32)).shape)
-        print(_dispatch.describe())
+        print(kernels.describe())
     """, GLASSNET_KERNELS="auto")
     assert out.splitlines() == ["(2, 3)", "numpy (reference; numba not installed)"]

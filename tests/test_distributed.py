@@ -296,13 +296,19 @@ def test_sync_batchnorm_per_rank_statistics_differ_from_the_whole_batch():
     assert not np.allclose(shard.forward(x[:4]), whole.forward(x)[:4], atol=1e-3)
 
 
-def test_sync_batchnorm_keeps_the_layer_class_so_the_model_saves_and_reverts(tmp_path):
-    model = sync_batchnorm(cases.build_model("cnn_bn"), LocalComm())
-    assert type(model[1]) is nn.BatchNorm2d and is_synced(model[1]) and is_synced(model[6])
+def test_sync_batchnorm_is_a_batchnorm_subclass_so_the_model_saves_as_plain_layers_and_reverts(tmp_path):
+    model = cases.build_model("cnn_bn")
+    weight, running_mean = model[1].weight, model[1].running_mean
+    sync_batchnorm(model, LocalComm())
+    assert isinstance(model[1], nn.BatchNorm2d) and is_synced(model[1]) and is_synced(model[6])
+    assert model[1].weight is weight and model[1].running_mean is running_mean  # shared, not copied
+    assert model[1].describe().startswith("layer '1' SyncBatchNorm2d(")
     io.save(model, tmp_path / "m.safetensors")
-    assert list(io.load(tmp_path / "m.safetensors").state_dict()) == list(model.state_dict())
+    loaded = io.load(tmp_path / "m.safetensors")
+    assert list(loaded.state_dict()) == list(model.state_dict())
+    assert type(loaded[1]) is nn.BatchNorm2d
     unsync_batchnorm(model)
-    assert not is_synced(model[1])
+    assert not is_synced(model[1]) and type(model[1]) is nn.BatchNorm2d and model[1].weight is weight
 
 
 def test_sync_batchnorm_in_eval_mode_uses_running_statistics_without_communicating():

@@ -138,3 +138,13 @@ def test_cli_lists_the_experiments(capsys):
     assert main(["experiments", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in EXPERIMENTS)
+
+
+def test_experiments_pin_glassnets_kernel_threads_to_one_and_put_the_count_back():
+    from glassnet import kernels
+    from glassnet.experiments.registry import single_threaded
+
+    with kernels.using(threads=3):
+        with single_threaded():
+            assert kernels.get_num_threads() == 1
+        assert kernels.get_num_threads() == 3

@@ -22,25 +22,27 @@ from torch_parity import assert_close, assert_matches_torch, randn, seeds  # noq
 
 import glassnet.functional as F  # noqa: E402
 from glassnet import nn  # noqa: E402
-from glassnet.functional import _dispatch  # noqa: E402
-from glassnet.functional import _numba_kernels as K  # noqa: E402
+from glassnet import kernels  # noqa: E402
+from glassnet.functional import _numba  # noqa: E402
+from glassnet.functional._numba import activation as compiled_activation  # noqa: E402
+from glassnet.functional._numba import conv as compiled_conv  # noqa: E402
+from glassnet.functional._numba import norm as compiled_norm  # noqa: E402
+from glassnet.functional._numba import pool as compiled_pool  # noqa: E402
+from glassnet.functional._numba import threads  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def compiled_kernels(monkeypatch):
     """Every test here runs the compiled kernels on two threads (work split between the caller and
     the pool), even on tiny arrays, with many small conv tiles."""
-    monkeypatch.setattr(K, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(K, "TILE_BYTES", 512)
-    saved = _dispatch.get_num_threads()
-    _dispatch.set_num_threads(2)
-    with _dispatch.kernels_used("numba"):
+    monkeypatch.setattr(threads, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(compiled_conv, "TILE_BYTES", 512)
+    with kernels.using("numba", threads=2):
         yield
-    _dispatch.set_num_threads(saved)
 
 
 def is_compiled(cache):
-    return isinstance(cache, _dispatch.CompiledCache)
+    return isinstance(cache, _numba.CompiledCache)
 
 
 # ------------------------------------------------------------------ convolution
@@ -74,7 +76,7 @@ def test_compiled_conv_matches_torch_any_stride_padding_and_kernel(case, seed):
 @pytest.mark.parametrize("tile_bytes", [512, 1 << 14, 1 << 22])
 def test_compiled_conv_matches_torch_for_lenet_and_cifar_layer_shapes_and_tile_sizes(monkeypatch, k, pad, tile_bytes):
     """Whole-image tiles, several images per tile and bands of rows of one image."""
-    monkeypatch.setattr(K, "TILE_BYTES", tile_bytes)
+    monkeypatch.setattr(compiled_conv, "TILE_BYTES", tile_bytes)
     x, w, b = randn(0, 5, 3, 12, 10), randn(1, 4, 3, k, k), randn(2, 4)
     assert_matches_torch(partial(F.conv_forward, stride=1, pad=pad), F.conv_backward,
                          partial(torch.conv2d, stride=1, padding=pad), x, w, b)
@@ -94,7 +96,7 @@ def test_compiled_conv_with_two_worker_threads_equals_one_thread():
     x, w, b = randn(0, 6, 3, 9, 9), randn(1, 5, 3, 3, 3), randn(2, 5)
     out2, cache2 = F.conv_forward(x, w, b, 1, 1)
     grads2 = F.conv_backward(out2, cache2)
-    _dispatch.set_num_threads(1)
+    kernels.set_num_threads(1)
     out1, cache1 = F.conv_forward(x, w, b, 1, 1)
     grads1 = F.conv_backward(out1, cache1)
     np.testing.assert_array_equal(out2, out1)  # each output tile is computed by one product either way
@@ -228,8 +230,8 @@ def test_compiled_kernels_keep_float32_in_every_output_gradient_and_cache():
 
 
 def test_a_float32_cnn_training_step_under_compiled_kernels_stays_float32_and_matches_numpy_kernels():
-    def step(kernels):
-        with _dispatch.kernels_used(kernels):
+    def step(choice):
+        with kernels.using(choice):
             rng = np.random.default_rng(0)
             model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False, rng=rng), nn.BatchNorm2d(4), nn.ReLU(),
                                   nn.MaxPool2d(2),
@@ -253,7 +255,7 @@ def test_a_float32_cnn_training_step_under_compiled_kernels_stays_float32_and_ma
 # ------------------------------------------------------------------ the switch
 def test_numpy_choice_runs_the_reference_kernels():
     x = randn(0, 2, 3, 4, 4)
-    with _dispatch.kernels_used("numpy"):
+    with kernels.using("numpy"):
         _, cache = F.conv_forward(x, randn(1, 2, 3, 3, 3), randn(2, 2), 1, 1)
         assert not is_compiled(cache)
         assert not is_compiled(F.max_pool_forward(x, 2, 2)[1])
@@ -261,20 +263,21 @@ def test_numpy_choice_runs_the_reference_kernels():
 
 def test_only_numpy_float32_or_float64_arrays_of_one_dtype_take_the_compiled_path():
     a32, a64 = np.zeros(3, np.float32), np.zeros(3)
-    assert _dispatch.fast(a32) is K and _dispatch.fast(a64, a64) is K
-    assert _dispatch.fast(a32, a64) is None  # mixed dtypes: the reference decides what to do
-    assert _dispatch.fast(np.zeros(3, np.float16)) is None
-    assert _dispatch.fast(np.zeros(3, np.int64)) is None
+    assert _numba.twin("conv", a32) is compiled_conv and _numba.twin("norm", a64, a64) is compiled_norm
+    assert _numba.twin("pool", a32) is compiled_pool and _numba.twin("activation", a64) is compiled_activation
+    assert _numba.twin("conv", a32, a64) is None  # mixed dtypes: the reference decides what to do
+    assert _numba.twin("conv", np.zeros(3, np.float16)) is None
+    assert _numba.twin("conv", np.zeros(3, np.int64)) is None
 
     class NotNumpy(np.ndarray):  # stands in for an array type the compiled kernels cannot take
         pass
 
-    assert _dispatch.fast(np.zeros(3).view(NotNumpy)) is None
+    assert _numba.twin("conv", np.zeros(3).view(NotNumpy)) is None
 
 
 def test_unknown_kernel_choice_is_rejected():
     with pytest.raises(ValueError, match="unknown kernels"):
-        _dispatch.use_kernels("fortran")
+        kernels.use("fortran")
 
 
 def test_compiled_batchnorm_refuses_training_on_one_value_per_channel_like_the_reference():
@@ -282,3 +285,47 @@ def test_compiled_batchnorm_refuses_training_on_one_value_per_channel_like_the_r
     with pytest.raises(ValueError, match="more than one value per channel"):
         F.batchnorm_forward(randn(0, 1, 2, 1, 1), np.ones(2), np.zeros(2), running, True)
     np.testing.assert_array_equal(running["mean"], 0.0)  # nothing was updated
+
+
+# ------------------------------------------------------------------ the twins mirror the reference
+TWINS = [("conv", F.conv_forward, F.conv_backward), ("pool", F.max_pool_forward, F.max_pool_backward),
+         ("activation", F.relu_forward, F.relu_backward), ("norm", F.batchnorm_forward, F.batchnorm_backward)]
+
+
+@pytest.mark.parametrize("family, forward, backward", TWINS, ids=[t[0] for t in TWINS])
+def test_each_compiled_twin_has_the_reference_kernels_name_and_signature_one_directory_away(family, forward, backward):
+    import importlib
+    import inspect
+
+    twin = importlib.import_module(f"glassnet.functional._numba.{family}")
+    assert forward.__module__ == f"glassnet.functional.{family}"
+    for reference in (forward, backward):
+        compiled = getattr(twin, reference.__name__)
+        assert inspect.signature(compiled) == inspect.signature(reference), reference.__name__
+
+
+def test_compiled_backward_refuses_the_cache_of_another_kernel():
+    x = randn(0, 2, 3, 4, 4)
+    _, pool_cache = F.max_pool_forward(x, 2, 2)
+    with pytest.raises(ValueError, match="conv_backward: got the cache of max_pool_forward"):
+        F.conv_backward(np.ones((2, 4, 4, 4)), pool_cache)
+
+
+def test_compiled_conv_gradients_are_bitwise_the_same_for_one_two_and_three_threads():
+    """The weight gradient is summed over parts of the tiles fixed by the shapes, in one order."""
+    x, w, b = randn(0, 7, 3, 9, 9), randn(1, 5, 3, 3, 3), randn(2, 5)
+    results = []
+    for n in (1, 2, 3):
+        with kernels.using(threads=n):
+            out, cache = F.conv_forward(x, w, b, 1, 1)
+            results.append((out, *F.conv_backward(out, cache)))
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
+def test_kernels_using_restores_the_choice_and_the_thread_count():
+    before = kernels.current(), kernels.get_num_threads()
+    with kernels.using("numpy", threads=3):
+        assert (kernels.current(), kernels.get_num_threads()) == ("numpy", 3)
+    assert (kernels.current(), kernels.get_num_threads()) == before

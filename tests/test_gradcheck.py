@@ -183,7 +183,7 @@ def test_gradcheck_tables_cover_every_kernel_every_layer_and_every_loss():
 # ------------------------------------------------------------------ the checker itself
 def test_check_function_flags_a_wrong_backward():
     def wrong_backward(dout, cache):
-        return 2 * dout * (cache > 0)
+        return 2 * F.relu_backward(dout, cache)
 
     result = check_function(F.relu_forward, wrong_backward, [away_from_zero(0, 4, 4)])
     assert not result.passed(TOL) and result.max_error > 0.1

@@ -5,8 +5,7 @@ compiled kernels and on the NumPy reference."""
 import numpy as np
 import pytest
 
-from glassnet import backend, nn
-from glassnet.functional import _dispatch
+from glassnet import backend, kernels, nn
 from glassnet.inference import InferencePlan
 from glassnet.inference import fold as ops
 from glassnet.models.zoo import MODELS, build_model
@@ -42,10 +41,8 @@ def assert_close_to_layer_by_layer(model, x, dtype):
 
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
 def threads(request):
-    saved = _dispatch.get_num_threads()
-    _dispatch.set_num_threads(request.param)
-    yield request.param
-    _dispatch.set_num_threads(saved)
+    with kernels.using(threads=request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -65,7 +62,7 @@ def test_plan_on_the_numpy_reference_kernels_equals_the_layer_by_layer_forward(n
     rng = np.random.default_rng(0)
     model = randomize_batchnorm(build_model(name, INPUTS[name], 10), rng)
     x = rng.standard_normal((3, *INPUTS[name]))
-    with _dispatch.kernels_used("numpy"):
+    with kernels.using("numpy"):
         assert_close_to_layer_by_layer(model, x, np.float64)
 
 

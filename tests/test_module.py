@@ -147,6 +147,27 @@ def test_backward_before_forward_raises_naming_the_layer():
         model.backward(np.ones((1, 3)))
 
 
+@pytest.mark.parametrize("train", [True, False])
+def test_dropout_backward_before_forward_raises_like_every_other_layer(train):
+    model = nn.Sequential(nn.Dropout(0.5)).train(train)
+    with pytest.raises(RuntimeError, match=r"layer '0' Dropout\(p=0.5\): backward called before forward"):
+        model.backward(np.ones((1, 3)))
+    model.forward(np.ones((2, 3), np.float32))
+    model.backward(np.ones((2, 3), np.float32))
+    with pytest.raises(RuntimeError, match="backward called before forward"):  # the cache is used once
+        model.backward(np.ones((2, 3), np.float32))
+
+
+def test_load_state_dict_refuses_a_pytorch_state_dict_pointing_to_from_torch():
+    """A square Linear would otherwise load its (out, in) PyTorch weight transposed without an error."""
+    model = nn.Sequential(nn.Linear(3, 3))
+    before = model[0].weight.data.copy()
+    state = torch.nn.Sequential(torch.nn.Linear(3, 3)).state_dict()
+    with pytest.raises(TypeError, match=r"'0.weight' is a torch.Tensor.*glassnet.io.from_torch"):
+        model.load_state_dict(state)
+    np.testing.assert_array_equal(model[0].weight.data, before)
+
+
 # ------------------------------------------------------------------ summary
 def test_summary_counts_two_3x3x3_filters_with_bias_as_56_parameters():
     text = nn.Sequential(nn.Conv2d(3, 2, 3)).summary((3, 8, 8))
@@ -274,3 +295,13 @@ def test_backward_without_input_grad_skips_the_layers_before_the_first_parameter
     assert model.backward(np.ones((2, 2), np.float32), need_input_grad=False) is None
     assert model[0]._cache is not None  # Flatten's backward never ran
     assert model[1]._cache is None and model[1].weight.grad.any()
+
+
+@pytest.mark.parametrize("name", ["linear", "conv", "pool", "activation", "dropout", "norm"])
+def test_the_examples_in_the_layer_docstrings_run_and_print_what_they_show(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"glassnet.nn.{name}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

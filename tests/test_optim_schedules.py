@@ -187,3 +187,18 @@ def test_bad_schedule_arguments_raise_value_error(make, match):
 def test_schedule_needs_an_optimizer_with_lr():
     with pytest.raises(TypeError, match="optimizer with an 'lr' attribute"):
         StepLR(object(), step_size=1)
+
+
+def test_cosine_extend_stretches_the_annealing_from_the_current_epoch_and_sets_the_rate():
+    from glassnet.nn import Parameter
+    from glassnet.optim import SGD, CosineLR
+
+    opt = SGD([Parameter(np.zeros(2))], lr=1.0)
+    sched = CosineLR(opt, T_max=10)
+    for _ in range(4):
+        sched.step()
+    sched.extend(20)
+    assert sched.T_max == 20
+    assert opt.lr == pytest.approx(0.5 * (1 + np.cos(np.pi * 4 / 20)))
+    with pytest.raises(ValueError, match="T_max"):
+        sched.extend(0)

@@ -9,7 +9,7 @@ import pytest
 from glassnet import io
 from glassnet.io.tensors import read
 from glassnet.train.metrics import COLUMNS
-from glassnet.train.run import DEFAULTS, load_run, make_optimizer, make_schedule, train_run
+from glassnet.train.run import DEFAULTS, load_run, config_optimizer, make_schedule, train_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = {"model": "two_layer_net", "limit": 200, "epochs": 2, "batch_size": 32, "schedule": "none"}
@@ -137,24 +137,24 @@ def test_dropout_option_sets_the_models_dropout_probability(tmp_path):
 
 @pytest.mark.parametrize("name, cls", [("sgd", "SGD"), ("nesterov", "SGD"), ("rmsprop", "RMSprop"),
                                        ("adam", "Adam"), ("adamw", "AdamW")])
-def test_make_optimizer_builds_each_named_optimizer(name, cls):
+def test_config_optimizer_builds_each_named_optimizer(name, cls):
     from glassnet.models import two_layer_net
 
-    opt = make_optimizer({**DEFAULTS, "optimizer": name, "lr": 0.5, "weight_decay": 0.25},
+    opt = config_optimizer({**DEFAULTS, "optimizer": name, "lr": 0.5, "weight_decay": 0.25},
                          two_layer_net((1, 8, 8), 10, hidden=4).parameters())
     assert type(opt).__name__ == cls and opt.lr == 0.5 and opt.weight_decay == 0.25
     if cls == "SGD":
         assert opt.nesterov == (name == "nesterov") and opt.momentum == DEFAULTS["momentum"]
 
 
-def test_make_optimizer_and_schedule_reject_unknown_names():
+def test_config_optimizer_and_schedule_reject_unknown_names():
     from glassnet.models import two_layer_net
 
     params = two_layer_net((1, 8, 8), 10, hidden=4).parameters()
     with pytest.raises(ValueError, match="unknown optimizer"):
-        make_optimizer({**DEFAULTS, "optimizer": "lbfgs"}, params)
+        config_optimizer({**DEFAULTS, "optimizer": "lbfgs"}, params)
     with pytest.raises(ValueError, match="unknown schedule"):
-        make_schedule({**DEFAULTS, "schedule": "exp"}, make_optimizer(DEFAULTS, params))
+        make_schedule({**DEFAULTS, "schedule": "exp"}, config_optimizer(DEFAULTS, params))
 
 
 def test_run_directory_files_get_the_usual_permissions_not_0600(tmp_path):

@@ -23,7 +23,7 @@ compiled numba kernels when numba is installed), both helpers check each of them
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import reduce
 
 import numpy as np
@@ -33,18 +33,15 @@ from hypothesis import strategies as st
 from glassnet import backend
 from glassnet.nn import Linear
 
-try:  # the kernel switch (NumPy reference / compiled numba kernels), where this glassnet has one
-    from glassnet.functional import _dispatch
-except ImportError:  # pragma: no cover - a glassnet with only the NumPy kernels
-    _dispatch = None
+from glassnet import kernels
 
-KERNEL_IMPLEMENTATIONS = ("numpy",) + (("numba",) if _dispatch is not None and _dispatch.numba_module() is not None else ())
+KERNEL_IMPLEMENTATIONS = ("numpy",) + (("numba",) if kernels.numba_available() else ())
 """The kernel implementations under test: the NumPy reference always, the numba kernels when installed."""
 
 
 def kernels_used(name):
     """Context manager running a block with kernel implementation ``name`` (one of KERNEL_IMPLEMENTATIONS)."""
-    return nullcontext() if _dispatch is None else _dispatch.kernels_used(name)
+    return kernels.using(name)
 
 RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-4}
 ATOL = {np.dtype(np.float64): 1e-14, np.dtype(np.float32): 1e-5}

@@ -6,7 +6,8 @@ New arrays that have no input to follow (parameters, buffers, data batches) are 
 *active* backend, chosen with :func:`use`, in the *default dtype* (float32 unless
 :func:`set_default_dtype` says otherwise).
 
-This module holds the only global mutable state of glassnet: the backend choice and the dtype.
+This module and :mod:`glassnet.kernels` (kernel choice, threads) hold the only global mutable state
+of glassnet; here: the backend choice and the dtype.
 """
 from __future__ import annotations
 

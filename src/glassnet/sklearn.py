@@ -1,7 +1,7 @@
 """A scikit-learn classifier around a glassnet network: ``fit`` / ``predict`` / ``predict_proba`` / ``score``.
 
 ``GlassnetClassifier`` trains a zoo model (or any builder) with glassnet's :class:`~glassnet.train.Solver`
-and the optimizers and schedules of ``glassnet train`` (:func:`glassnet.train.run.make_optimizer`,
+and the optimizers and schedules of ``glassnet train`` (:func:`glassnet.train.run.config_optimizer`,
 :func:`~glassnet.train.run.make_schedule`), so it works in ``Pipeline``, ``GridSearchCV``,
 ``cross_val_score`` and friends. scikit-learn is imported here only.
 """
@@ -22,7 +22,7 @@ from .functional import softmax
 from .models import MODELS, build_model
 from .nn import BatchNorm1d, BatchNorm2d, CrossEntropyLoss, Module
 from .train import Solver, predict_scores
-from .train.run import DEFAULTS, make_optimizer, make_schedule
+from .train.run import DEFAULTS, config_optimizer, make_schedule
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -189,7 +189,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         seed = int(self.seed) if self.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         with backend.default_dtype(self._dtype()):
             model = self._build(input_shape, len(classes), seed)
-            optimizer = make_optimizer(cfg, model.parameters())
+            optimizer = config_optimizer(cfg, model.parameters())
             loader = DataLoader(ArrayDataset(X, y_index.astype(np.int64)), self.batch_size, seed=seed,
                                 drop_last=self._drop_last(model, len(X)))
             solver = Solver(model, loader, optimizer, CrossEntropyLoss(), scheduler=make_schedule(cfg, optimizer),

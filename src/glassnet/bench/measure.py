@@ -24,13 +24,13 @@ import time
 
 import numpy as np
 
-from ..functional import _dispatch
+from .. import kernels
 
 
 # ------------------------------------------------------------------------------------------ threads
 def set_threads(threads, torch=None):
     """Use ``threads`` threads everywhere: PyTorch (intra-op), NumPy's BLAS (threadpoolctl), glassnet's
-    compiled kernels (``glassnet.functional._dispatch.set_num_threads``).
+    compiled kernels (``glassnet.kernels.set_num_threads``).
 
     Returns a list of warnings (e.g. threadpoolctl missing, so BLAS keeps its own count).
     """
@@ -44,7 +44,7 @@ def set_threads(threads, torch=None):
                       "(set OPENBLAS_NUM_THREADS to control it)")
     else:
         threadpool_limits(limits=threads, user_api="blas")
-    _dispatch.set_num_threads(threads)
+    kernels.set_num_threads(threads)
     return notes
 
 
@@ -85,7 +85,7 @@ def machine_info(torch=None):
         "usable_cores": default_threads(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "glassnet_kernels": _dispatch.describe(),
+        "glassnet_kernels": kernels.describe(),
         "blas": blas_info(),
         "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                                 "OMP_NUM_THREADS", "GLASSNET_KERNELS")},

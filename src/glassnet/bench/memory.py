@@ -49,7 +49,7 @@ def measure(workload_name, side, threads, batch=None, steps=3):
     def make_step(x, y):
         model = workload.build()
         if side == "torch":
-            return torch_step(torch, torch_twin(torch, model), workload, x, y)
+            return torch_step(torch, torch_twin(model), workload, x, y)
         return glassnet_step(model, workload, x, y)
 
     # warm-up on a tiny batch: JIT compilation, kernel caches, lazy library initialisation

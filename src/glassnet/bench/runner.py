@@ -18,7 +18,7 @@ def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threa
     memory (peak bytes per side, if measured) and profile (per-layer rows, if asked for).
     """
     model = workload.build()
-    twins = torch_twin(torch, model)
+    twins = torch_twin(model)
     x, y = workload.batch_data()
     step_g = glassnet_step(model, workload, x, y)
     step_t = torch_step(torch, twins, workload, x, y)
@@ -44,7 +44,7 @@ def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threa
         prof_model = workload.build()
         res["profile"] = {
             "glassnet": measure.profile_glassnet(prof_model, workload, x, y, profile_repeats, clock),
-            "torch": measure.profile_torch(torch, torch_twin(torch, prof_model), workload, x, y, profile_repeats, clock),
+            "torch": measure.profile_torch(torch, torch_twin(prof_model), workload, x, y, profile_repeats, clock),
         }
     return res
 

@@ -15,22 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn
+from ..io import to_torch
 from ..models.zoo import lenet5, vgg_small
+from ..models.zoo import mlp as zoo_mlp
 from ..optim import SGD
 
 LR, MOMENTUM = 0.01, 0.9
 
 
 def mlp(input_shape, num_classes, hidden=(512, 512), seed=0):
-    """784-512-512-10: Linear-ReLU-Linear-ReLU-Linear on flat (N, 784) inputs."""
-    rng = np.random.default_rng(seed)
-    d = int(np.prod(input_shape))
-    layers = []
-    for h in hidden:
-        layers += [nn.Linear(d, h, init="he", rng=rng), nn.ReLU()]
-        d = h
-    layers.append(nn.Linear(d, num_classes, rng=rng))
-    return nn.Sequential(*layers)
+    """784-512-512-10: Flatten-Linear-ReLU-Linear-ReLU-Linear on flat (N, 784) inputs (the zoo's ``mlp``)."""
+    return zoo_mlp(int(np.prod(input_shape)), hidden, num_classes, init="he", rng=np.random.default_rng(seed),
+                   output_init="default")
 
 
 def cifar_net(input_shape, num_classes, seed=0):
@@ -151,39 +147,10 @@ def import_torch():
     return torch
 
 
-def torch_twin(torch, model):
-    """One torch module per glassnet layer of ``model`` (a flat Sequential), with copied weights."""
-    tnn = torch.nn
-    twins = []
-    for layer in model:
-        kind = type(layer)
-        if kind is nn.Conv2d:
-            t = tnn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
-                           padding=layer.padding, bias=layer.bias is not None)
-            weights = {"weight": layer.weight.data, "bias": layer.bias.data if layer.bias is not None else None}
-        elif kind is nn.Linear:
-            t = tnn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
-            weights = {"weight": layer.weight.data.T, "bias": layer.bias.data if layer.bias is not None else None}
-        elif kind is nn.BatchNorm2d:
-            t = tnn.BatchNorm2d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
-            weights = {"weight": layer.weight.data, "bias": layer.bias.data,
-                       "running_mean": layer.running_mean, "running_var": layer.running_var}
-        elif kind is nn.MaxPool2d:
-            t, weights = tnn.MaxPool2d(layer.kernel_size, layer.stride), {}
-        elif kind is nn.GlobalAvgPool2d:
-            t, weights = tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten()), {}
-        elif kind is nn.Flatten:
-            t, weights = tnn.Flatten(), {}
-        elif kind is nn.ReLU:
-            t, weights = tnn.ReLU(), {}
-        else:
-            raise ValueError(f"bench: no PyTorch twin for {layer.describe()}")
-        with torch.no_grad():
-            for name, value in weights.items():
-                if value is not None:
-                    getattr(t, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
-        twins.append(t)
-    return twins
+def torch_twin(model):
+    """One torch module per glassnet layer of ``model`` (a flat Sequential), with copied weights:
+    the layers of :func:`glassnet.io.to_torch` (the one glassnet -> PyTorch layer mapping)."""
+    return list(to_torch(model))
 
 
 # ------------------------------------------------------------------------------------------ FLOPs

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from ..data import DATASETS
 from ..models import MODELS
-from ..train.run import DEFAULTS, OPTIMIZERS, SCHEDULES, train_run
+from ..optim import OPTIMIZERS
+from ..train.run import DEFAULTS, SCHEDULES, train_run
 
 HELP = "train a model (default: classic_cnn on the bundled digits)"
 

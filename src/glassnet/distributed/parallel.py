@@ -174,6 +174,15 @@ class DataParallel:
         return self._tail[0] / total
 
     # ---------------------------------------------------------------- checkpoints
+    def batch_counts(self, scores=None, y=None):
+        """(examples, correct predictions) of the last step's global batch (see allreduce_gradients)."""
+        return self.step_counts
+
+    def dropout_key(self):
+        """Appended to (seed, epoch, layer) to seed dropout masks: ranks draw different masks for
+        their different examples (one rank draws the single-process masks)."""
+        return [self.rank] if self.size > 1 else []
+
     def load_checkpoint(self, path, model, optimizer, scheduler):
         """Rank 0 reads the checkpoint at ``path``; every rank receives its contents.
 

@@ -25,3 +25,23 @@ def data_parallel(cfg, model, loader, comm, train_size=None):
     check = {k: v for k, v in cfg.items() if k not in _LOCAL_KEYS}
     check["train_size"] = train_size if train_size is not None else len(loader.dataset)
     return sharded, DataParallel(model, comm, config=check)
+
+
+class DistributedRun:
+    """``train_run``'s strategy for data-parallel training on ``comm`` (the hooks of
+    :class:`glassnet.train.strategy.SingleProcess`): rank 0 decides, every rank receives."""
+
+    def __init__(self, comm):
+        self.comm = comm
+
+    @property
+    def is_main(self) -> bool:
+        return self.comm.is_main
+
+    def from_main(self, make):
+        """``make()`` computed on rank 0 (other hosts need not have its files), sent to every rank."""
+        return self.comm.bcast(make() if self.comm.is_main else None)
+
+    def distribute(self, cfg, model, loader, train_size):
+        """(this rank's sharded loader, the DataParallel that the Solver's steps go through)."""
+        return data_parallel(cfg, model, loader, self.comm, train_size=train_size)

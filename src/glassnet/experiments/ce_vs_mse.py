@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn import BCELoss, MSELoss, Sigmoid
-from .common import (Measured, OneHotTargets, check, digits, figure, fit, fmt, judge, mlp, one_hot, pct,
+from ..models import mlp
+from .common import (Measured, OneHotTargets, check, digits, figure, fit, fmt, judge, one_hot, pct,
                      save_figure, steps_to_reach)
 
 TITLE = "Cross-entropy vs squared error on sigmoid outputs"

@@ -17,9 +17,9 @@ import numpy as np
 from .. import nn
 from ..data import ArrayDataset, DataLoader, load_data
 from ..data.splits import stratified_split
-from ..optim import SGD, Adam
+from ..optim import make_optimizer
 from ..train import Solver, predict_scores
-from ..train.plots import _pyplot, _save
+from ..train.plots import pyplot, save_png
 
 VERDICTS = ("holds", "holds partly", "does not hold")
 
@@ -128,38 +128,6 @@ class OneHotTargets:
 
 
 # ---------------------------------------------------------------------------- models and training
-ACTIVATION = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
-
-
-def mlp(in_features, hidden, num_classes, activation="relu", init="he", batchnorm=False, dropout=0.0,
-        input_dropout=0.0, rng=None, output=None):
-    """Flatten -> (Dropout) -> [Linear -> (BatchNorm1d) -> activation -> (Dropout)] per width in ``hidden``
-    -> Linear (-> ``output`` layer, e.g. Sigmoid). ``hidden=()`` gives a linear classifier."""
-    layers, d = [nn.Flatten()], int(in_features)
-    if input_dropout:
-        layers.append(nn.Dropout(input_dropout))
-    for width in hidden:
-        layers.append(nn.Linear(d, width, init=init, rng=rng))
-        if batchnorm:
-            layers.append(nn.BatchNorm1d(width))
-        layers.append(ACTIVATION[activation]())
-        if dropout:
-            layers.append(nn.Dropout(dropout))
-        d = width
-    layers.append(nn.Linear(d, num_classes, init=init, rng=rng))
-    if output is not None:
-        layers.append(output)
-    return nn.Sequential(*layers)
-
-
-def make_optimizer(kind, params, lr, momentum=0.9):
-    if kind == "sgd":
-        return SGD(params, lr, momentum=momentum)
-    if kind == "adam":
-        return Adam(params, lr)
-    raise ValueError(f"unknown optimizer {kind!r}")
-
-
 def fit(model, train_set, *, epochs, lr, seed, optimizer="sgd", momentum=0.9, batch_size=64, loss_fn=None,
         val_set=None, regularizer=None, callbacks=()) -> Solver:
     """Train with glassnet's Solver (no files, no progress bar, the final weights kept); return it.
@@ -167,7 +135,7 @@ def fit(model, train_set, *, epochs, lr, seed, optimizer="sgd", momentum=0.9, ba
     ``solver.history`` holds the per-epoch table, ``solver.step_losses`` the loss of every step.
     """
     loader = DataLoader(train_set, batch_size, seed=seed)
-    solver = Solver(model, loader, make_optimizer(optimizer, model.parameters(), lr, momentum), loss_fn,
+    solver = Solver(model, loader, make_optimizer(optimizer, model.parameters(), lr, momentum=momentum), loss_fn,
                     val_set=val_set, regularizer=regularizer, epochs=epochs, seed=seed, progress=False,
                     restore_best=False, train_eval_samples=len(train_set), callbacks=callbacks)
     solver.fit()
@@ -188,7 +156,7 @@ def steps_to_reach(curve, target, steps_per_point=1):
 # ---------------------------------------------------------------------------- figures
 def figure(ncols=1, nrows=1, width=5.0, height=3.8, title=None):
     """A matplotlib figure with a grid of axes (always returned as a flat list) and a title."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     if title:
         fig.suptitle(title, fontsize=12)
@@ -205,8 +173,8 @@ def patch(color, label):
 def save_figure(fig, path):
     """Write ``fig`` as PNG (atomically) and close it."""
     fig.tight_layout()
-    _save(fig, path)
-    _pyplot().close(fig)
+    save_png(fig, path)
+    pyplot().close(fig)
 
 
 def fmt(x, digits=3) -> str:

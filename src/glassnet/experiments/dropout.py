@@ -12,7 +12,8 @@ import numpy as np
 
 from ..nn import CrossEntropyLoss
 from ..train import evaluate
-from .common import Measured, check, digits, figure, fit, fmt, judge, mlp, pct, save_figure, subset
+from ..models import mlp
+from .common import Measured, check, digits, figure, fit, fmt, judge, pct, save_figure, subset
 
 TITLE = "Dropout and the train/test gap"
 CLAIM = "Dropout narrows the train/test accuracy gap of an over-parameterised net (digits subset, so it overfits)."

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..diagnostics.flow import fraction_below
 from ..optim import SGD, regularizer_from
-from .common import Measured, accuracy, check, digits, figure, fit, fmt, judge, mlp, pct, save_figure
+from ..models import mlp
+from .common import Measured, accuracy, check, digits, figure, fit, fmt, judge, pct, save_figure
 
 TITLE = "L1 vs L2 regularisation"
 CLAIM = ("L1 drives many weights to (near) zero; L2 shrinks weights without sparsity "

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.util
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 
 EXPERIMENTS = (
     "vanishing", "ce_vs_mse", "svm_vs_softmax", "l1_vs_l2", "dropout", "batchnorm",
@@ -33,10 +32,11 @@ def get(name: str):
 @contextlib.contextmanager
 def single_threaded():
     """Run the block with one BLAS/OpenMP thread (threadpoolctl, which comes with scikit-learn) and one
-    numba thread (if numba is installed, for glassnet's compiled kernels).
+    thread for glassnet's compiled kernels (``glassnet.kernels.using(threads=1)``).
 
     The experiments' arrays are small: one thread is faster - far faster on a busy machine, where idle
-    worker threads spin - and every sum is done in the same order, run after run.
+    worker threads spin - and every sum is done in the same order whatever the machine's core count
+    (the rule in ``glassnet.kernels``).
     """
     with contextlib.ExitStack() as stack:
         try:
@@ -45,11 +45,7 @@ def single_threaded():
             pass
         else:
             stack.enter_context(threadpool_limits(limits=1))
-        numba = importlib.import_module("numba") if importlib.util.find_spec("numba") else None
-        if numba is not None:
-            before = numba.get_num_threads()
-            numba.set_num_threads(1)
-            stack.callback(numba.set_num_threads, before)
+        stack.enter_context(kernels.using(threads=1))
         yield
 
 

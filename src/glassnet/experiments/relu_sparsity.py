@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..diagnostics.flow import activation_sparsity
-from .common import Measured, accuracy, check, digits, figure, fit, judge, mlp, pct, save_figure
+from ..models import mlp
+from .common import Measured, accuracy, check, digits, figure, fit, judge, pct, save_figure
 
 TITLE = "Activation sparsity: ReLU vs sigmoid"
 CLAIM = ("About 50 % of sigmoid units are active on an input; ReLU nets are sparser, "

@@ -13,7 +13,8 @@ import numpy as np
 from ..functional import softmax_loss, svm_loss
 from ..nn import CrossEntropyLoss, SVMLoss
 from ..train import predict_scores
-from .common import Measured, accuracy, check, digits, figure, fit, fmt, judge, mlp, pct, save_figure
+from ..models import mlp
+from .common import Measured, accuracy, check, digits, figure, fit, fmt, judge, pct, save_figure
 
 TITLE = "Hinge (SVM) vs softmax loss"
 CLAIM = ("The hinge loss is zero once the true score beats the others by the margin (true 10 vs others 9 "

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..diagnostics.flow import gradient_flow, trace_forward
 from ..nn import CrossEntropyLoss, Sigmoid
-from .common import Measured, check, digits, figure, fit, fmt, judge, mlp, save_figure, subset
+from ..models import mlp
+from .common import Measured, check, digits, figure, fit, fmt, judge, save_figure, subset
 
 TITLE = "Vanishing gradients: sigmoid vs ReLU"
 CLAIM = ("In a deep MLP, sigmoid makes gradients shrink layer by layer towards the input "

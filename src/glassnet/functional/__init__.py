@@ -20,6 +20,7 @@ from .dropout import dropout_backward, dropout_forward
 from .linear import affine_backward, affine_forward
 from .loss import bce_loss, bce_with_logits_loss, mse_loss, softmax_loss, svm_loss
 from .norm import batchnorm_backward, batchnorm_forward
+from ._windows import pair
 from .pool import (
     avg_pool_backward,
     avg_pool_forward,
@@ -29,4 +30,4 @@ from .pool import (
     max_pool_forward,
 )
 
-__all__ = [name for name in dir() if name.endswith(("_forward", "_backward", "_loss")) or name in ("sigmoid", "softmax")]
+__all__ = [name for name in dir() if name.endswith(("_forward", "_backward", "_loss")) or name in ("sigmoid", "softmax", "pair")]

@@ -24,6 +24,14 @@ def output_size(name, size, kernel, stride, pad):
     return (size + 2 * pad - kernel) // stride + 1
 
 
+def window_grid(name, h, w, kh, kw, stride, pad):
+    """(sh, sw), (ph, pw), (ho, wo): stride and padding as pairs, and the window positions per axis
+    of a kh x kw window over an h x w input (``output_size`` along each axis)."""
+    sh, sw = pair(stride, "stride")
+    ph, pw = pair(pad, "pad")
+    return (sh, sw), (ph, pw), (output_size(name, h, kh, sh, ph), output_size(name, w, kw, sw, pw))
+
+
 def windows(x, kh, kw, sh, sw):
     """All kh x kw windows of x (N, C, H, W) at strides (sh, sw), as a read-only strided view.
 

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 from ..backend import array_module
-from . import _dispatch
+from . import _numba
 
 
 def relu_forward(x):
     """ReLU: out = max(x, 0). Returns (out, cache=out).
 
     The cache is the output, not the input: out > 0 exactly where x > 0, and the output is kept
-    alive anyway by the next layer, so caching it costs no memory.
+    alive anyway by the next layer, so caching it costs no memory. (The compiled twin returns the
+    same output wrapped as ``CompiledCache(("relu", out))``.)
     """
-    fast = _dispatch.fast(x)
-    if fast:
-        return fast.relu_forward(x)
+    twin = _numba.twin("activation", x)
+    if twin:
+        return twin.relu_forward(x)
     xp = array_module(x)
     out = xp.maximum(x, x.dtype.type(0))
     return out, out
@@ -21,10 +22,10 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     """d relu / dx = 1 where x > 0 else 0  =>  dx = dout * (x > 0), with x > 0 <=> out > 0."""
+    compiled = _numba.backward_twin("relu", cache)
+    if compiled:
+        return compiled(dout, cache)
     out = cache
-    fast = _dispatch.fast(dout, out)
-    if fast:
-        return fast.relu_backward(dout, out)
     return dout * (out > 0)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from . import _dispatch
-from ._windows import col2im, im2col, output_size, pair
+from . import _numba
+from ._windows import col2im, im2col, window_grid
 
 
 def conv_forward(x, w, b, stride=1, pad=0):
@@ -19,7 +19,7 @@ def conv_forward(x, w, b, stride=1, pad=0):
     Implementation: the windows of each image of xp form the matrix cols[n] (C*HH*WW, Ho*Wo) and
     out[n] = w.reshape(F, -1) @ cols[n] + b is one batched matrix product whose result is already
     in (N, F, Ho, Wo) order. With numba installed, NumPy arrays take the compiled version of the
-    same computation (``_numba_kernels.conv_forward``: cache-sized tiles, no stored columns).
+    same computation (``_numba/conv.py``, ``conv_forward``: cache-sized tiles, no stored columns).
     """
     xp = array_module(x)
     if x.ndim != 4:
@@ -30,13 +30,10 @@ def conv_forward(x, w, b, stride=1, pad=0):
     f, cw, kh, kw = w.shape
     if c != cw:
         raise ValueError(f"conv_forward: input has {c} channels but the filters expect {cw} (x {tuple(x.shape)}, w {tuple(w.shape)})")
-    sh, sw = pair(stride, "stride")
-    ph, pw = pair(pad, "pad")
-    ho = output_size("conv_forward", h, kh, sh, ph)
-    wo = output_size("conv_forward", wd, kw, sw, pw)
-    fast = _dispatch.fast(x, w, *((b,) if isinstance(b, np.ndarray) else ()))
-    if fast:
-        return fast.conv_forward(x, w, b, (sh, sw), (ph, pw), ho, wo)
+    (sh, sw), (ph, pw), (ho, wo) = window_grid("conv_forward", h, wd, kh, kw, stride, pad)
+    twin = _numba.twin("conv", x, w, *((b,) if isinstance(b, np.ndarray) else ()))
+    if twin:
+        return twin.conv_forward(x, w, b, stride, pad)
     x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
     cols = im2col(x_pad, kh, kw, sh, sw)                      # (N, C*HH*WW, Ho*Wo)
     out = w.reshape(f, -1) @ cols                             # (N, F, Ho*Wo)
@@ -53,8 +50,9 @@ def conv_backward(dout, cache):
     dcols[n] = w.reshape(F, -1).T @ dout[n]    (gradient w.r.t. every window pixel)
     dx = col2im(dcols) with the padding cropped off.
     """
-    if isinstance(cache, _dispatch.CompiledCache):
-        return _dispatch.compiled().conv_backward(dout, cache)
+    compiled = _numba.backward_twin("conv", cache)
+    if compiled:
+        return compiled(dout, cache)
     x_pad_shape, cols, w, (sh, sw), (ph, pw) = cache
     n, c, hp, wp = x_pad_shape
     f, _, kh, kw = w.shape

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from ..backend import array_module
-from . import _dispatch
+from . import _numba
 
 
-def _axes(x):
-    """Axes the statistics are taken over and the shape that broadcasts per-feature arrays."""
+def batch_axes(x):
+    """The axes the statistics are taken over and the shape that broadcasts per-feature arrays:
+    ((0,), (1, D)) for x (N, D); ((0, 2, 3), (1, C, 1, 1)) for x (N, C, H, W) (per channel over N, H, W)."""
     if x.ndim == 2:
         return (0,), (1, x.shape[1])
     if x.ndim == 4:
@@ -14,18 +15,34 @@ def _axes(x):
     raise ValueError(f"batchnorm_forward: expected input of shape (N, D) or (N, C, H, W), got {tuple(x.shape)}")
 
 
+def update_running_stats(running, mu, var, m, momentum):
+    """PyTorch's running-statistics update, in place, from a batch of m values per feature:
+
+    running["mean"] = (1 - momentum) * running["mean"] + momentum * mu
+    running["var"]  = (1 - momentum) * running["var"]  + momentum * var * m / (m - 1)
+
+    ``momentum`` weighs the new value (0.1: keep 90 % of the old), and the biased batch variance
+    ``var`` is made unbiased. The one place this convention lives: the reference and compiled
+    kernels and synchronised batch norm all call it.
+    """
+    running["mean"] *= 1 - momentum
+    running["mean"] += momentum * mu
+    running["var"] *= 1 - momentum
+    running["var"] += momentum * var * (m / (m - 1))
+
+
 def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
     """Batch normalisation per feature (per channel for 4-D input, over N, H and W).
 
     train: mu = mean(x), var = mean((x - mu)^2) over the batch (biased), and in place
+           (:func:`update_running_stats`, PyTorch's convention; m values per feature)
            running["mean"] = (1 - momentum) * running["mean"] + momentum * mu
            running["var"]  = (1 - momentum) * running["var"]  + momentum * var * m / (m - 1)
-           (unbiased variance, m values per feature; PyTorch's convention).
     eval:  mu, var = running["mean"], running["var"].
     out = gamma * (x - mu) / sqrt(var + eps) + beta.
     Shapes: x (N, D) or (N, C, H, W); gamma, beta, running arrays (D,) or (C,).
     """
-    axes, bshape = _axes(x)
+    axes, bshape = batch_axes(x)
     if gamma.shape != (x.shape[1],):
         raise ValueError(
             f"batchnorm_forward: input has {x.shape[1]} features/channels (shape {tuple(x.shape)}) "
@@ -36,19 +53,16 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
             f"batchnorm_forward: training needs more than one value per channel, got input shape {tuple(x.shape)}"
         )
     if x.ndim == 4:
-        fast = _dispatch.fast(x, gamma, beta, running["mean"], running["var"])
-        if fast:
-            return fast.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
+        twin = _numba.twin("norm", x, gamma, beta, running["mean"], running["var"])
+        if twin:
+            return twin.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
     xp = array_module(x)
     if train:
         m = x.size // x.shape[1]
         mu = x.mean(axis=axes)
         xc = x - mu.reshape(bshape)
         var = (xc * xc).mean(axis=axes)
-        running["mean"] *= 1 - momentum
-        running["mean"] += momentum * mu
-        running["var"] *= 1 - momentum
-        running["var"] += momentum * var * (m / (m - 1))
+        update_running_stats(running, mu, var, m, momentum)
     else:
         mu, var = running["mean"], running["var"]
         xc = x - mu.reshape(bshape)
@@ -67,8 +81,9 @@ def batchnorm_backward(dout, cache):
            (the batch mean and variance depend on x);
     eval:  dx = dx_hat * inv_std (running statistics are constants).
     """
-    if isinstance(cache, _dispatch.CompiledCache):
-        return _dispatch.compiled().batchnorm_backward(dout, cache)
+    compiled = _numba.backward_twin("batchnorm", cache)
+    if compiled:
+        return compiled(dout, cache)
     x_hat, gamma, inv_std, train, axes, bshape = cache
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)

@@ -7,17 +7,15 @@ pooling is kh*kw whole-array operations (np.maximum / +) and nothing is copied i
 from __future__ import annotations
 
 from ..backend import array_module
-from . import _dispatch
-from ._windows import offset_view, output_size, pair
+from . import _numba
+from ._windows import offset_view, pair, window_grid
 
 
 def _pool_shape(name, x, size, stride):
     if x.ndim != 4:
         raise ValueError(f"{name}: expected input of shape (N, C, H, W), got {tuple(x.shape)}")
     kh, kw = pair(size, "size")
-    sh, sw = pair(stride, "stride")
-    ho = output_size(name, x.shape[2], kh, sh, 0)
-    wo = output_size(name, x.shape[3], kw, sw, 0)
+    (sh, sw), _, (ho, wo) = window_grid(name, x.shape[2], x.shape[3], kh, kw, stride, 0)
     return (kh, kw), (sh, sw), (ho, wo)
 
 
@@ -29,9 +27,9 @@ def max_pool_forward(x, size=2, stride=2):
     window gives NaN). Cache: x and out; backward finds each window's first maximum from them.
     """
     (kh, kw), (sh, sw), (ho, wo) = _pool_shape("max_pool_forward", x, size, stride)
-    fast = _dispatch.fast(x)
-    if fast:
-        return fast.max_pool_forward(x, kh, kw, sh, sw, ho, wo)
+    twin = _numba.twin("pool", x)
+    if twin:
+        return twin.max_pool_forward(x, size, stride)
     xp = array_module(x)
     out = offset_view(x, 0, 0, ho, wo, sh, sw).copy()
     for k in range(1, kh * kw):
@@ -46,8 +44,9 @@ def max_pool_backward(dout, cache):
     earlier offset; dx[offset k] += dout * hit_k. (A NaN maximum is matched by x != x.) When the
     windows tile the input (stride == size) each pixel belongs to one window and is written once.
     """
-    if isinstance(cache, _dispatch.CompiledCache):
-        return _dispatch.compiled().max_pool_backward(dout, cache)
+    compiled = _numba.backward_twin("max_pool", cache)
+    if compiled:
+        return compiled(dout, cache)
     x, out, (kh, kw), (sh, sw) = cache
     xp = array_module(dout)
     ho, wo = dout.shape[2], dout.shape[3]

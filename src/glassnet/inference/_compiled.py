@@ -1,7 +1,7 @@
 """Compiled (numba) kernels of the inference plan: one call per fused op and range of images.
 
 They are built from the training kernels' compiled pieces (the column tiles of
-``functional._numba_kernels``, its max pooling, ReLU and batch-norm passes), so the inference path
+``functional/_numba/conv.py``, the max pooling, ReLU and batch-norm passes of its neighbours), so the inference path
 computes the same formulas; what changes is that one call does a whole fused op for a range of
 images, writes into buffers the plan allocated once, and keeps nothing for a backward pass.
 """
@@ -14,7 +14,10 @@ import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba's np.dot calls: l
 from numba import njit
 from threadpoolctl import ThreadpoolController
 
-from ..functional._numba_kernels import _bn_apply, _im2col, _max_pool, _relu, _same_columns
+from ..functional._numba.activation import _relu
+from ..functional._numba.conv import _im2col, _im2col_same
+from ..functional._numba.norm import _normalize
+from ..functional._numba.pool import _max_pool
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -34,7 +37,7 @@ def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, same, relu, pool, y, cols, out
     ho, wo = y.shape[1], y.shape[2]
     for n in range(lo, hi):
         if same:
-            _same_columns(x, n, 0, ho, kh, kw, ph, pw, cols)
+            _im2col_same(x, n, 0, ho, kh, kw, ph, pw, cols)
         else:
             _im2col(x, n, 0, ho, kh, kw, sh, sw, ph, pw, wo, cols)
         if pool[0] == 0:
@@ -68,7 +71,7 @@ def channel_affine(x, scale, shift, relu, out, lo, hi):  # pragma: no cover - co
     """out[n, c, :] = relu(scale[c] * x[n, c, :] + shift[c]) for images lo <= n < hi of x (N, C, M)."""
     c = x.shape[1]
     zero = np.zeros(c, dtype=x.dtype)
-    _bn_apply(x, zero, scale, shift, out, lo * c, hi * c)
+    _normalize(x, zero, scale, shift, out, lo * c, hi * c)
     if relu:
         for n in range(lo, hi):
             flat = out[n].reshape(-1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..functional import _dispatch
+from .. import kernels
 from ..functional._windows import output_size, pair
 from . import fold as ops
 
@@ -218,13 +218,13 @@ class InferencePlan:
     def __call__(self, x):
         if isinstance(x, np.ndarray):
             x = np.ascontiguousarray(x, dtype=self.dtype)
-        if _dispatch.fast(x) is None:  # CuPy arrays, kernels set to NumPy, or numba unavailable
+        if not kernels.compiled_for(x):  # CuPy arrays, kernels set to NumPy, or numba unavailable
             return self._reference(x)
         program = self.program(x.shape)
         with _compiled().single_threaded_blas():
             if len(program.shares) == 1:
                 return program.run_share(x, 0).copy()
-            from ..functional._numba_kernels import _executor  # noqa: PLC0415
+            from ..functional._numba.threads import _executor  # noqa: PLC0415
 
             pool = _executor(len(program.shares) - 1)
             futures = [pool.submit(program.run_share, x, s) for s in range(1, len(program.shares))]
@@ -239,7 +239,7 @@ class InferencePlan:
         if key not in self._programs:
             if len(key) < 2:
                 raise ValueError(f"InferencePlan: expected a batch of inputs (N, ...), got shape {key}")
-            self._programs[key] = _Program(self.ops, key, self.dtype, _dispatch.get_num_threads())
+            self._programs[key] = _Program(self.ops, key, self.dtype, kernels.get_num_threads())
         return self._programs[key]
 
     def _reference(self, x):

@@ -19,8 +19,9 @@ def architecture(model: nn.Module) -> dict:
     """The JSON description of ``model`` (Sequential trees of the layers in glassnet.nn.LAYERS)."""
     if isinstance(model, nn.Sequential):
         return {"type": "Sequential", "layers": [architecture(m) for m in model]}
-    name = type(model).__name__
-    if nn.LAYERS.get(name) is not type(model):
+    cls = type(model).saves_as or type(model)
+    name = cls.__name__
+    if nn.LAYERS.get(name) is not cls:
         raise ValueError(f"cannot describe {name}: only Sequential models of glassnet.nn layers can be saved")
     return {"type": name, "config": model.get_config()}
 

@@ -51,7 +51,7 @@ def infer_input_shape(model) -> tuple | None:
     BatchNorm1d takes ``(in_features,)`` vectors; anything else (convolutions, pooling, a leading
     Flatten of an unknown image shape) cannot tell.
     """
-    for layer in _leaves(model):
+    for layer in nn.leaf_layers(model):
         if isinstance(layer, nn.Linear):
             return (layer.in_features,)
         if isinstance(layer, nn.BatchNorm1d):
@@ -60,13 +60,6 @@ def infer_input_shape(model) -> tuple | None:
             return None
     return None
 
-
-def _leaves(model):
-    if isinstance(model, nn.Sequential):
-        for child in model:
-            yield from _leaves(child)
-    else:
-        yield model
 
 
 class _Graph:
@@ -143,15 +136,13 @@ def _output_shape(model, input_shape):
     was_training = model.training
     model.eval()
     try:
-        out = model.forward(xp.zeros((1, *input_shape), dtype=dtype))
+        with model.no_grad():  # keeps no forward cache
+            out = model.forward(xp.zeros((1, *input_shape), dtype=dtype))
     except ValueError as exc:
         raise ValueError(f"to_onnx: the model does not accept inputs of shape {tuple(input_shape)} "
                          f"(without the batch axis): {exc}") from exc
     finally:
         model.train(was_training)
-        for m in model.modules():
-            if "_cache" in m.__dict__:
-                m._cache = None
     return tuple(out.shape[1:])
 
 
@@ -163,7 +154,7 @@ def build_onnx(model, input_shape=None, opset: int = DEFAULT_OPSET, metadata: di
     if input_shape is None:
         input_shape = infer_input_shape(seq)
         if input_shape is None:
-            first = next(_leaves(seq), None)
+            first = next(nn.leaf_layers(seq), None)
             raise ValueError(
                 f"to_onnx: the input shape cannot be told from the model (it starts with "
                 f"{first.describe() if first is not None else 'nothing'}); pass input_shape without the batch "

@@ -16,15 +16,38 @@ def _conv_out(size, kernel, pad, stride=1):
     return (size + 2 * pad - kernel) // stride + 1
 
 
+ACTIVATION = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+def mlp(in_features, hidden, num_classes, activation="relu", init="he", batchnorm=False, dropout=0.0,
+        input_dropout=0.0, rng=None, output=None, output_init=None):
+    """Flatten -> (Dropout) -> [Linear -> (BatchNorm1d) -> activation -> (Dropout)] per width in ``hidden``
+    -> Linear (-> ``output`` layer, e.g. Sigmoid). ``hidden=()`` gives a linear classifier.
+
+    ``init`` initialises the hidden Linear layers, ``output_init`` the last one (default: ``init``).
+    The one MLP builder: the zoo's two-layer net, the benchmark's MLP and the experiments use it.
+    """
+    layers, d = [nn.Flatten()], int(in_features)
+    if input_dropout:
+        layers.append(nn.Dropout(input_dropout))
+    for width in hidden:
+        layers.append(nn.Linear(d, width, init=init, rng=rng))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(ACTIVATION[activation]())
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        d = width
+    layers.append(nn.Linear(d, num_classes, init=init if output_init is None else output_init, rng=rng))
+    if output is not None:
+        layers.append(output)
+    return nn.Sequential(*layers)
+
+
 def two_layer_net(input_shape, num_classes, hidden=256, dropout=0.0, seed=0):
     """INPUT -> FC(hidden) -> ReLU -> [Dropout] -> FC(classes): the classic two-layer network."""
-    rng = np.random.default_rng(seed)
-    d = int(np.prod(input_shape))
-    layers = [nn.Flatten(), nn.Linear(d, hidden, init="he", rng=rng), nn.ReLU()]
-    if dropout:
-        layers.append(nn.Dropout(dropout))
-    layers.append(nn.Linear(hidden, num_classes, rng=rng))
-    return nn.Sequential(*layers)
+    return mlp(int(np.prod(input_shape)), [hidden], num_classes, init="he", dropout=dropout,
+               rng=np.random.default_rng(seed), output_init="default")
 
 
 def classic_cnn(input_shape, num_classes, channels=(32, 64), hidden=128, dropout=0.25, seed=0):

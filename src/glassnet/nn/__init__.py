@@ -7,7 +7,7 @@ from .conv import Conv2d
 from .dropout import Dropout
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SVMLoss
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter, Sequential, leaf_layers
 from .norm import BatchNorm1d, BatchNorm2d
 from .pool import AvgPool2d, Flatten, GlobalAvgPool2d, MaxPool2d
 
@@ -23,5 +23,5 @@ LAYERS = {
 LOSSES = {cls.__name__: cls for cls in (CrossEntropyLoss, SVMLoss, BCELoss, BCEWithLogitsLoss, MSELoss)}
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "LAYERS", "LOSSES", *LAYERS, *LOSSES,
+    "Module", "Parameter", "Sequential", "leaf_layers", "LAYERS", "LOSSES", *LAYERS, *LOSSES,
 ]

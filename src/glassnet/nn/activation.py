@@ -23,25 +23,68 @@ class _Activation(Layer):
 
 
 class ReLU(_Activation):
-    """max(x, 0)."""
+    """Element-wise max(x, 0) (:func:`glassnet.functional.relu_forward`).
+
+    Shape:
+        input (N, ...); output of the same shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.ReLU()(np.array([[-1.0, 2.0]]))
+        array([[0., 2.]])
+    """
 
     _forward, _backward = staticmethod(F.relu_forward), staticmethod(F.relu_backward)
 
 
 class Sigmoid(_Activation):
-    """1 / (1 + exp(-x))."""
+    """Element-wise 1 / (1 + exp(-x)), computed without overflow (:func:`glassnet.functional.sigmoid_forward`).
+
+    Shape:
+        input (N, ...); output of the same shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.Sigmoid()(np.array([[0.0]]))
+        array([[0.5]])
+    """
 
     _forward, _backward = staticmethod(F.sigmoid_forward), staticmethod(F.sigmoid_backward)
 
 
 class Tanh(_Activation):
-    """tanh(x)."""
+    """Element-wise tanh(x) (:func:`glassnet.functional.tanh_forward`).
+
+    Shape:
+        input (N, ...); output of the same shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.Tanh()(np.array([[0.0]]))
+        array([[0.]])
+    """
 
     _forward, _backward = staticmethod(F.tanh_forward), staticmethod(F.tanh_backward)
 
 
 class LeakyReLU(_Activation):
-    """x if x > 0 else slope * x (PyTorch's ``negative_slope``)."""
+    """Element-wise x if x > 0 else slope * x (:func:`glassnet.functional.leaky_relu_forward`).
+
+    Args:
+        slope: the slope for x <= 0 (PyTorch's ``negative_slope``; default 0.01).
+
+    Shape:
+        input (N, ...); output of the same shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.LeakyReLU(0.1)(np.array([[-2.0, 3.0]]))
+        array([[-0.2,  3. ]])
+    """
 
     _forward, _backward = staticmethod(F.leaky_relu_forward), staticmethod(F.leaky_relu_backward)
 
@@ -60,7 +103,20 @@ class LeakyReLU(_Activation):
 
 
 class Softmax(_Activation):
-    """exp(x_i) / sum_j exp(x_j) along ``dim`` (default 1, the class axis)."""
+    """exp(x_i - max x) / sum_j exp(x_j - max x) along ``dim`` (:func:`glassnet.functional.softmax_forward`).
+
+    Args:
+        dim: the axis that sums to one (default 1, the class axis of (N, C) scores).
+
+    Shape:
+        input (N, ...); output of the same shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.Softmax()(np.zeros((1, 4)))
+        array([[0.25, 0.25, 0.25, 0.25]])
+    """
 
     _forward, _backward = staticmethod(F.softmax_forward), staticmethod(F.softmax_backward)
 

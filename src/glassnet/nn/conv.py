@@ -2,17 +2,34 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..functional._windows import pair
+from ..functional import pair
 from .init import init_weight_and_bias
 from .layer import Layer
 from .module import Parameter
 
 
 class Conv2d(Layer):
-    """Cross-correlation of (N, C_in, H, W) inputs with out_channels filters of (C_in, kh, kw).
+    """2-D cross-correlation with a bank of filters (:func:`glassnet.functional.conv_forward`; the
+    kernel is not flipped, as in every CNN library).
 
-    weight (out_channels, in_channels, kh, kw), bias (out_channels,); output (N, out_channels, Ho, Wo)
-    with Ho = (H + 2*padding - kh) // stride + 1.
+    Args:
+        in_channels: C_in.
+        out_channels: F, the number of filters.
+        kernel_size: kh = kw, or a (kh, kw) pair.
+        stride, padding: ints or (vertical, horizontal) pairs; zero padding on both sides.
+        bias: learn one bias per filter (default True).
+        init, rng: weight initialisation and its ``numpy.random.Generator``.
+
+    Shape:
+        input (N, C_in, H, W); output (N, F, Ho, Wo) with Ho = (H + 2*padding - kh) // stride + 1
+        (likewise Wo); weight (F, C_in, kh, kw) as in PyTorch, bias (F,).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> conv = nn.Conv2d(3, 8, 3, padding=1, rng=np.random.default_rng(0))
+        >>> conv(np.zeros((2, 3, 32, 32), np.float32)).shape
+        (2, 8, 32, 32)
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, init="default", rng=None):

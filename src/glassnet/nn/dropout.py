@@ -8,10 +8,28 @@ from .layer import Layer
 
 
 class Dropout(Layer):
-    """Zero each value with probability p in training, scaling the rest by 1/(1-p); identity in eval.
+    """Inverted dropout (:func:`glassnet.functional.dropout_forward`): in training, zero each value
+    with probability ``p`` and scale the rest by 1/(1-p); the identity in eval mode.
 
-    Draws its masks from ``rng`` (a ``numpy.random.Generator``); :meth:`seed` replaces it so a run
-    is reproducible from one seed.
+    Convention: ``p`` is the probability of *dropping* a value (PyTorch's), not of keeping it; the
+    scaling happens at training time, so evaluation needs none.
+
+    Args:
+        p: drop probability in [0, 1] (default 0.5).
+        rng: the ``numpy.random.Generator`` the masks are drawn from; :meth:`seed` replaces it so a
+            run is reproducible from one seed.
+
+    Shape:
+        input (N, ...); output of the same shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> drop = nn.Dropout(0.5, rng=np.random.default_rng(0))
+        >>> sorted(set(drop(np.ones((1, 100))).ravel().tolist()))
+        [0.0, 2.0]
+        >>> drop.eval()(np.ones((1, 3)))
+        array([[1., 1., 1.]])
     """
 
     def __init__(self, p=0.5, rng=None):
@@ -27,13 +45,13 @@ class Dropout(Layer):
 
     def forward(self, x):
         self._expect_input(x, (2, 3, 4, 5), "(N, ...)")
-        out, self._cache = F.dropout_forward(x, self.p, self.training, self.rng)
+        out, mask = F.dropout_forward(x, self.p, self.training, self.rng)
+        self._cache = (mask,)  # the mask is None when nothing is dropped (eval, p = 0)
         return out
 
     def backward(self, dout):
-        cache = self._cache
-        self._cache = None
-        return F.dropout_backward(dout, cache)
+        (mask,) = self._take_cache()
+        return F.dropout_backward(dout, mask)
 
     def extra_repr(self):
         return f"p={self.p}"

@@ -8,9 +8,27 @@ from .module import Parameter
 
 
 class Linear(Layer):
-    """y = x @ W + b with W of shape (in_features, out_features) (the transpose of PyTorch's).
+    """y = x @ W + b (:func:`glassnet.functional.affine_forward`).
 
-    Inputs of more than two axes are flattened to (N, in_features) first.
+    Convention: ``weight`` is stored (in_features, out_features), the transpose of PyTorch's
+    (out, in), as in the functional kernel; ``glassnet.io.to_torch``/``from_torch`` transpose it.
+
+    Args:
+        in_features: D, the size of each flattened input.
+        out_features: M, the size of each output.
+        bias: learn an additive bias b (M,) (default True).
+        init: weight initialisation ("default": PyTorch's uniform; "he", "xavier", ...).
+        rng: a ``numpy.random.Generator`` for the initial weights.
+
+    Shape:
+        input (N, D) or (N, d1, d2, ...) with d1*d2*... = D (flattened first); output (N, M).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> layer = nn.Linear(4, 3, rng=np.random.default_rng(0))
+        >>> layer.weight.data.shape, layer(np.ones((2, 4), np.float32)).shape
+        ((4, 3), (2, 3))
     """
 
     can_skip_input_grad = True

@@ -54,6 +54,10 @@ class Module:
     can_skip_input_grad = False
     """True where ``backward`` takes ``need_input_grad=False`` and then skips computing dx."""
 
+    saves_as = None
+    """The layer class a model file records for this module; None: its own class. A runtime variant
+    (the synchronised batch norm of glassnet.distributed) saves as the plain layer it replaces."""
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -76,12 +80,16 @@ class Module:
             self._buffers[name] = value
         object.__setattr__(self, name, value)
 
+    def replace(self, name: str, module):
+        """Put ``module`` in place of child ``name``: same position, same name in error messages."""
+        if name not in self._modules:
+            raise KeyError(f"{type(self).__name__} has no child {name!r}")
+        object.__setattr__(module, "_name", self._modules[name]._name)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
     def register_buffer(self, name: str, array):
         """Register a non-trainable array (e.g. BN running statistics) saved in the state_dict."""
-        self._buffers[name] = array
-        object.__setattr__(self, name, array)
-
-    def _set_buffer(self, name, array):
         self._buffers[name] = array
         object.__setattr__(self, name, array)
 
@@ -175,7 +183,7 @@ class Module:
                 p.data = backend.to_device(p.data, device)
                 p.grad = backend.to_device(p.grad, device)
             for name, b in list(m._buffers.items()):
-                m._set_buffer(name, backend.to_device(b, device))
+                m.register_buffer(name, backend.to_device(b, device))
         return self
 
     # ---------------------------------------------------------------- state
@@ -193,8 +201,18 @@ class Module:
         """Copy arrays from ``state`` into this module's parameters and buffers, in place.
 
         Raises ValueError naming the missing, unexpected and mis-shaped keys (shapes are always
-        checked; with ``strict=False`` missing and unexpected keys are tolerated).
+        checked; with ``strict=False`` missing and unexpected keys are tolerated). A PyTorch state
+        dict (``torch.Tensor`` values) is refused: its Linear weights are (out, in), glassnet's
+        (in, out), and a square one would load transposed without a shape error; convert the
+        PyTorch module with :func:`glassnet.io.from_torch` instead.
         """
+        tensors = [k for k, v in state.items() if type(v).__module__.startswith("torch")]
+        if tensors:
+            raise TypeError(
+                f"load_state_dict into {type(self).__name__}: {tensors[0]!r} is a torch.Tensor - this looks like a "
+                "PyTorch state dict, whose Linear weights are (out, in) where glassnet stores (in, out); "
+                "convert the PyTorch module with glassnet.io.from_torch(module) instead"
+            )
         own = self.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -306,3 +324,12 @@ class Sequential(Module):
                 return layer.backward(dout, need_input_grad=False)
             dout = layer.backward(dout)
         return None if not need_input_grad else dout
+
+
+def leaf_layers(model):
+    """The layers of ``model`` in order, nested Sequentials flattened (a non-Sequential is one layer)."""
+    if isinstance(model, Sequential):
+        for child in model:
+            yield from leaf_layers(child)
+    else:
+        yield model

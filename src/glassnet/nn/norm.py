@@ -8,6 +8,20 @@ from .module import Parameter
 
 
 class _BatchNorm(Layer):
+    """Batch normalisation (:func:`glassnet.functional.batchnorm_forward`) with learnt ``weight``
+    (gamma) and ``bias`` (beta) and the buffers ``running_mean`` / ``running_var``.
+
+    Conventions (PyTorch's): ``momentum=0.1`` means running = 0.9 * running + 0.1 * batch (it
+    weighs the new value, not the old one as in cs231n); the running variance is updated with the
+    unbiased batch variance (times m / (m - 1)), while the normalisation uses the biased one.
+    Eval mode normalises with the running statistics.
+
+    Args:
+        num_features: D (features) or C (channels).
+        eps: added to the variance before the square root (default 1e-5).
+        momentum: weight of the batch statistics in the running update (default 0.1).
+    """
+
     _ndim = _layout = None
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
@@ -42,12 +56,37 @@ class _BatchNorm(Layer):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over the batch axis of (N, D) features."""
+    """Batch norm of (N, D) features, per feature over the batch axis (see the conventions above).
+
+    Shape:
+        input (N, D); output (N, D).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> bn = nn.BatchNorm1d(2)
+        >>> bn(np.array([[1.0, 2.0], [3.0, 6.0]], np.float32)).round(3).tolist()
+        [[-1.0, -1.0], [1.0, 1.0]]
+        >>> [round(float(v), 3) for v in bn.running_var]  # 0.9 * 1 + 0.1 * (unbiased variances 2 and 8)
+        [1.1, 1.7]
+    """
 
     _ndim, _layout = 2, "(N, {})"
 
 
 class BatchNorm2d(_BatchNorm):
-    """Spatial batch norm: per channel over (N, H, W) of (N, C, H, W) maps."""
+    """Spatial batch norm of (N, C, H, W) maps, per channel over (N, H, W) (see the conventions above).
+
+    Shape:
+        input (N, C, H, W); output (N, C, H, W).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> bn = nn.BatchNorm2d(3)
+        >>> out = bn(np.random.default_rng(0).normal(5.0, 2.0, (8, 3, 4, 4)).astype(np.float32))
+        >>> out.shape, bool(abs(out.mean()) < 1e-6)
+        ((8, 3, 4, 4), True)
+    """
 
     _ndim, _layout = 4, "(N, {}, H, W)"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..functional._windows import pair
+from ..functional import pair
 from .layer import Layer
 
 
@@ -36,21 +36,63 @@ class _Pool2d(Layer):
 
 
 class MaxPool2d(_Pool2d):
-    """Max over each window; the gradient goes to the (first) maximum."""
+    """Max over each window (:func:`glassnet.functional.max_pool_forward`).
+
+    Convention: on ties the gradient goes to one position, the first maximum in row-major order
+    (as in PyTorch); a NaN in a window gives NaN.
+
+    Args:
+        kernel_size: k, or a (kh, kw) pair.
+        stride: the step between windows (default: the kernel size, non-overlapping windows).
+
+    Shape:
+        input (N, C, H, W); output (N, C, Ho, Wo) with Ho = (H - kh) // stride + 1 (no padding).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
+        (1, 3, 4, 4)
+    """
 
     _forward = staticmethod(F.max_pool_forward)
     _backward = staticmethod(F.max_pool_backward)
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each window."""
+    """Mean over each window (:func:`glassnet.functional.avg_pool_forward`).
+
+    Args:
+        kernel_size: k, or a (kh, kw) pair.
+        stride: the step between windows (default: the kernel size).
+
+    Shape:
+        input (N, C, H, W); output (N, C, Ho, Wo) with Ho = (H - kh) // stride + 1 (no padding).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.AvgPool2d(2)(np.ones((1, 1, 4, 4), np.float32))[0, 0]
+        array([[1., 1.],
+               [1., 1.]], dtype=float32)
+    """
 
     _forward = staticmethod(F.avg_pool_forward)
     _backward = staticmethod(F.avg_pool_backward)
 
 
 class GlobalAvgPool2d(Layer):
-    """Mean over all positions of each channel: (N, C, H, W) -> (N, C)."""
+    """Mean over all positions of each channel (:func:`glassnet.functional.global_avg_pool_forward`).
+
+    Shape:
+        input (N, C, H, W); output (N, C).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.GlobalAvgPool2d()(np.ones((2, 5, 3, 3), np.float32)).shape
+        (2, 5)
+    """
 
     def forward(self, x):
         self._expect_input(x, 4, "(N, C, H, W)")
@@ -62,7 +104,17 @@ class GlobalAvgPool2d(Layer):
 
 
 class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1*d2*...)."""
+    """Flatten all axes after the batch axis.
+
+    Shape:
+        input (N, d1, d2, ...); output (N, d1*d2*...).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> nn.Flatten()(np.zeros((2, 3, 4, 4), np.float32)).shape
+        (2, 48)
+    """
 
     def forward(self, x):
         self._expect_input(x, (2, 3, 4, 5), "(N, ...)")

@@ -6,6 +6,7 @@ the loss and its gradient to ``p.grad``.
 """
 from .adam import Adam
 from .adamw import AdamW
+from .by_name import OPTIMIZERS, make_optimizer
 from .lr_scheduler import CosineLR, LRScheduler, StepLR
 from .optimizer import Optimizer
 from .regularizers import L1, L2, CombinedRegularizer, Regularizer, regularizer_from
@@ -16,4 +17,5 @@ __all__ = [
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW",
     "LRScheduler", "StepLR", "CosineLR",
     "Regularizer", "L1", "L2", "CombinedRegularizer", "regularizer_from",
+    "OPTIMIZERS", "make_optimizer",
 ]

@@ -141,6 +141,15 @@ class CosineLR(LRScheduler):
                                               low=0.0, high=1.0, low_open=True),
         }
 
+    def extend(self, total: int):
+        """Anneal over ``total`` epochs instead of ``T_max`` (training was lengthened, e.g. on resume):
+        the cosine is stretched from the current epoch on instead of climbing back up after the old
+        ``T_max``, and the optimizer's rate is set for the current epoch."""
+        config = self._check_config(T_max=total, eta_min=self.eta_min, warmup_epochs=self.warmup_epochs,
+                                    warmup_start_factor=self.warmup_start_factor)
+        self.T_max = config["T_max"]
+        self.optimizer.lr = self.lr_at(self.last_epoch)
+
     def lr_at(self, epoch: int) -> float:
         W, f = self.warmup_epochs, self.warmup_start_factor
         if epoch < W:

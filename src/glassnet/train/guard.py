@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..backend import array_module
-from ..nn.module import Sequential
+from ..nn import leaf_layers
 
 
 class TrainingDiverged(RuntimeError):
@@ -11,14 +11,6 @@ class TrainingDiverged(RuntimeError):
 
 def _finite(a) -> bool:
     return bool(array_module(a).isfinite(a).all())
-
-
-def _leaves(model):
-    if isinstance(model, Sequential):
-        for child in model:
-            yield from _leaves(child)
-    else:
-        yield model
 
 
 def all_finite(loss, parameters) -> bool:
@@ -33,7 +25,7 @@ def locate_divergence(model, loss_fn, x, y) -> str:
     loss; then backward, in reverse order, the first layer whose input gradient or parameter
     gradient is non-finite.
     """
-    layers = list(_leaves(model))
+    layers = list(leaf_layers(model))
     h = x
     if not _finite(x):
         return "the input batch itself contains NaN/Inf"

@@ -6,7 +6,8 @@ import numpy as np
 from ..io.atomic import atomic_path
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend (imported on first use)."""
     import matplotlib  # noqa: PLC0415 - plotting is optional at import time
 
     matplotlib.use("Agg")
@@ -15,14 +16,15 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path):
+def save_png(fig, path):
+    """Write ``fig`` to ``path`` as PNG, atomically (write then rename)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
 
 
 def plot_history(history: dict, path, title="training"):
     """Loss (left) and accuracy (right) per epoch, train and validation."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = history["epoch"]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, history["train_loss"], "o-", label="train loss (mean over batches)")
@@ -37,13 +39,13 @@ def plot_history(history: dict, path, title="training"):
     ax_acc.legend()
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)
 
 
 def plot_confusion(cm, classes, path, title="confusion matrix"):
     """Heat map of a confusion matrix with counts in the cells."""
-    plt = _pyplot()
+    plt = pyplot()
     cm = np.asarray(cm)
     n = len(classes)
     fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
@@ -57,5 +59,5 @@ def plot_confusion(cm, classes, path, title="confusion matrix"):
             ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8,
                     color="white" if cm[i, j] > threshold else "black")
     fig.colorbar(im, ax=ax, label="samples")
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)

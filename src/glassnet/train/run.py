@@ -17,11 +17,12 @@ from ..data import Compose, DataLoader, RandomCrop, RandomHorizontalFlip, load_d
 from ..io.atomic import write_text
 from ..models import build_model
 from ..nn import CrossEntropyLoss
-from ..optim import SGD, Adam, AdamW, CosineLR, RMSprop, StepLR, regularizer_from
+from ..optim import CosineLR, StepLR, make_optimizer, regularizer_from
 from .evaluate import evaluate
 from .metrics import confusion_matrix
 from .plots import plot_confusion
 from .solver import Solver
+from .strategy import SingleProcess
 
 DEFAULTS = {
     "model": "classic_cnn", "data": "digits", "data_dir": None, "download": False, "limit": None,
@@ -31,20 +32,13 @@ DEFAULTS = {
     "patience": None, "restore_best": False, "replacement": False, "device": "cpu", "dtype": "float32",
     "sync_bn": False,  # distributed runs: batch norm over the global batch (see glassnet.distributed)
 }
-OPTIMIZERS = ("sgd", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine")
 
 
-def make_optimizer(cfg, params):
+def config_optimizer(cfg, params):
     """The optimizer named by ``cfg['optimizer']`` with the config's lr, momentum and weight decay."""
-    name, lr, wd, mom = cfg["optimizer"], cfg["lr"], cfg["weight_decay"], cfg["momentum"]
-    if name in ("sgd", "nesterov"):
-        return SGD(params, lr, momentum=mom, nesterov=name == "nesterov", weight_decay=wd)
-    if name == "rmsprop":
-        return RMSprop(params, lr, momentum=mom, weight_decay=wd)
-    if name in ("adam", "adamw"):
-        return (Adam if name == "adam" else AdamW)(params, lr, weight_decay=wd)
-    raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    return make_optimizer(cfg["optimizer"], params, cfg["lr"], momentum=cfg["momentum"],
+                          weight_decay=cfg["weight_decay"])
 
 
 def make_schedule(cfg, optimizer):
@@ -95,11 +89,10 @@ def train_run(cfg: dict, out_dir=None, resume=False, progress=True, comm=None) -
     ``comm``: a :mod:`glassnet.distributed` communicator for data-parallel training (``batch_size`` is
     then the global batch, split across the ranks); only its rank 0 prints and writes files.
     """
-    out = Path(out_dir) if out_dir is not None else default_run_dir({**DEFAULTS, **cfg})
-    if comm is not None:  # distributed hook: rank 0 names the run directory
-        out = Path(comm.bcast(str(out)))
+    launch = SingleProcess() if comm is None else _distributed_run(comm)
+    out = Path(launch.from_main(lambda: str(out_dir if out_dir is not None else default_run_dir({**DEFAULTS, **cfg}))))
     if resume:
-        saved = _read_saved_config(out, comm)
+        saved = launch.from_main(lambda: json.loads((out / "config.json").read_text()))
         cfg = {**saved, **({"epochs": cfg["epochs"]} if cfg.get("epochs") else {})}
     cfg = {**DEFAULTS, **cfg}
     unknown = set(cfg) - set(DEFAULTS)
@@ -107,30 +100,26 @@ def train_run(cfg: dict, out_dir=None, resume=False, progress=True, comm=None) -
         raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
     backend.use(cfg["device"])
     with backend.default_dtype(np.dtype(cfg["dtype"])):
-        return _train(cfg, out, resume, progress, comm)
+        return _train(cfg, out, resume, progress, launch)
 
 
-def _read_saved_config(out, comm=None):
-    if comm is None:
-        return json.loads((out / "config.json").read_text())
-    # distributed hook: rank 0 reads (other hosts need not have the run directory), every rank receives
-    return comm.bcast(json.loads((out / "config.json").read_text()) if comm.is_main else None)
+def _distributed_run(comm):
+    from ..distributed.run import DistributedRun  # noqa: PLC0415 - only distributed runs need it
+
+    return DistributedRun(comm)
 
 
-def _train(cfg, out, resume, progress, comm=None):
+def _train(cfg, out, resume, progress, launch):
     start = time.perf_counter()
     splits = load_splits(cfg)
     model = make_model(cfg, splits)
-    optimizer = make_optimizer(cfg, model.parameters())
+    optimizer = config_optimizer(cfg, model.parameters())
     scheduler = make_schedule(cfg, optimizer)
     loader = DataLoader(splits.train, cfg["batch_size"], seed=cfg["seed"], replacement=cfg["replacement"],
                         transform=make_augmentation(cfg, splits.input_shape))
-    parallel, main = None, True
-    if comm is not None:  # distributed hook: shard the batches, sync BN, one gradient Allreduce per step
-        from ..distributed.run import data_parallel  # noqa: PLC0415 - only distributed runs need it
-
-        loader, parallel = data_parallel(cfg, model, loader, comm, train_size=len(splits.train))
-        main, progress = comm.is_main, progress and comm.is_main
+    loader, parallel = launch.distribute(cfg, model, loader, len(splits.train))
+    main = launch.is_main
+    progress = progress and main
     if main:
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "config.json", json.dumps(cfg, indent=2, sort_keys=True))
@@ -144,10 +133,7 @@ def _train(cfg, out, resume, progress, comm=None):
     if resume:
         solver.load_checkpoint()
         if isinstance(scheduler, CosineLR) and scheduler.T_max != cfg["epochs"]:
-            # --epochs changed on resume: stretch the cosine over the new total instead of letting it
-            # climb back up after the old one
-            scheduler.T_max = cfg["epochs"]
-            optimizer.lr = scheduler.lr_at(scheduler.last_epoch)
+            scheduler.extend(cfg["epochs"])  # --epochs changed on resume: stretch the cosine
     solver.fit()
     loss_fn = CrossEntropyLoss()
     test = evaluate(model, splits.test, loss_fn)

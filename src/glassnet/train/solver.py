@@ -15,11 +15,12 @@ import numpy as np
 
 from .. import backend
 from ..nn import CrossEntropyLoss, Dropout
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
 from .evaluate import evaluate
 from .guard import TrainingDiverged, all_finite, locate_divergence
 from .metrics import COLUMNS, write_csv
 from .plots import plot_history
+from .strategy import SingleProcess
 
 CHECKPOINT = "checkpoint.safetensors"
 PLOT_EVERY_S = 30.0  # history.png is redrawn at most this often while training (and always at the end)
@@ -38,8 +39,10 @@ class Solver:
     restore_best: at the end, load the weights of the best validation epoch (classic cs231n solver).
     train_eval_samples: how many training samples are re-scored in eval mode for the train accuracy.
     progress: show a tqdm bar per epoch. callbacks: functions ``f(solver, epoch_record)`` after each epoch.
-    parallel: a :class:`glassnet.distributed.DataParallel` for data-parallel training over MPI (the loader
-    then yields this rank's shard of each global batch); only rank 0 prints and writes files.
+    parallel: how the run is spread over processes (:class:`glassnet.train.strategy.SingleProcess`,
+    the default; a :class:`glassnet.distributed.DataParallel` for data-parallel training over MPI, the
+    loader then yielding this rank's shard of each global batch); only the main process prints and
+    writes files.
     """
 
     def __init__(self, model, train_loader, optimizer, loss_fn=None, val_set=None, scheduler=None,
@@ -54,8 +57,8 @@ class Solver:
         self.epochs, self.seed, self.patience, self.restore_best = int(epochs), int(seed), patience, restore_best
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress, self.callbacks, self.checkpoint_every = progress, list(callbacks), checkpoint_every
-        self.parallel = parallel  # distributed hook: None for one process
-        self.is_main = parallel is None or parallel.is_main
+        self.parallel = parallel if parallel is not None else SingleProcess()
+        self.is_main = self.parallel.is_main
         self.progress = self.progress and self.is_main
         ds = train_loader.dataset
         self._train_eval = type(ds)(*ds[np.arange(min(train_eval_samples, len(ds)))]) if train_eval_samples else None
@@ -73,11 +76,9 @@ class Solver:
         self.optimizer.zero_grad()
         scores = model.forward(x)
         loss, dscores = self.loss_fn(scores, y)
-        if self.parallel is not None:  # distributed hook: this shard's summed loss ...
-            dscores = self.parallel.scale_loss_gradient(dscores, len(y))
+        dscores = self.parallel.scale_loss_gradient(dscores, len(y))
         model.backward(dscores, **self._backward_kwargs)  # the input's gradient is not needed here
-        if self.parallel is not None:  # ... and one Allreduce: gradient and loss of the global batch
-            loss = self.parallel.allreduce_gradients(loss, scores, y)
+        loss = self.parallel.allreduce_gradients(loss, scores, y)  # gradient and loss of the whole batch
         if self.regularizer is not None:
             loss = loss + self.regularizer.apply(model)
         if not all_finite(loss, self.optimizer.params):
@@ -92,8 +93,7 @@ class Solver:
     def _seed_dropout(self, epoch):
         for i, m in enumerate(self.model.modules()):
             if isinstance(m, Dropout):
-                rank = [self.parallel.rank] if self.parallel and self.parallel.size > 1 else []  # distributed hook
-                m.seed([self.seed, epoch, i, *rank])  # ranks draw different masks for their different examples
+                m.seed([self.seed, epoch, i, *self.parallel.dropout_key()])
 
     # ---------------------------------------------------------------- epochs
     def train_epoch(self):
@@ -111,13 +111,9 @@ class Solver:
         loss_sum, correct, seen, start = 0.0, 0, 0, time.perf_counter()
         for x, y in batches:
             loss, scores = self._step(x, y)
-            xp = backend.array_module(scores)
             loss_value = float(loss)  # one host sync per step, for the history
             self.step_losses.append(loss_value)
-            if self.parallel is None:
-                n, hits = len(y), int((xp.argmax(scores, axis=1) == y).sum())
-            else:  # distributed hook: counts of the global batch
-                n, hits = self.parallel.step_counts
+            n, hits = self.parallel.batch_counts(scores, y)
             loss_sum += loss_value * n
             correct += hits
             seen += n
@@ -137,8 +133,7 @@ class Solver:
         while self.epoch < self.epochs and not self._stopped():
             lr = float(self.optimizer.lr)
             train_loss, running_acc, seconds, ips = self.train_epoch()
-            if self.parallel is not None:  # distributed hook: rank 0's BN running statistics everywhere
-                self.parallel.sync_buffers()
+            self.parallel.sync_buffers()  # BN running statistics the same in every process
             train_acc = evaluate(self.model, self._train_eval, self.loss_fn)["accuracy"] if self._train_eval else running_acc
             val = evaluate(self.model, self.val_set, self.loss_fn) if self.val_set is not None else None
             self.epoch += 1
@@ -202,10 +197,7 @@ class Solver:
     def load_checkpoint(self, path=None):
         """Continue from a checkpoint: restores weights, optimizer, schedule, history and epoch."""
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
-        if self.parallel is not None:  # distributed hook: rank 0 reads, every rank receives
-            state, best = self.parallel.load_checkpoint(path, self.model, self.optimizer, self.scheduler)
-        else:
-            state, best = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        state, best = self.parallel.load_checkpoint(path, self.model, self.optimizer, self.scheduler)
         self.epoch, self.history = int(state["epoch"]), state["history"]
         self.best_val_acc, self.best_epoch = state["best_val_acc"], state["best_epoch"]
         self.stale = int(state.get("stale", self.epoch - self.best_epoch))

@@ -1,0 +1,67 @@
+"""Compiled twins (numba) of the NumPy reference kernels: one file per reference file, same names.
+
+====================  ==========================  =========================================
+reference             compiled twin               kernels
+====================  ==========================  =========================================
+functional/conv.py    functional/_numba/conv.py   conv_forward, conv_backward
+functional/pool.py    functional/_numba/pool.py   max_pool_forward, max_pool_backward
+functional/norm.py    functional/_numba/norm.py   batchnorm_forward, batchnorm_backward (N, C, H, W)
+functional/           functional/_numba/          relu_forward, relu_backward
+activation.py         activation.py
+(none)                functional/_numba/threads.py  glassnet's pool of threads
+====================  ==========================  =========================================
+
+Each twin has the reference's name, signature and variable names and returns the same values
+(tested against PyTorch with the same tolerances); its docstring says which reference lines it
+computes and how it differs. What makes them fast (measured in BENCHMARKS.md): convolution as
+tiled im2col + BLAS (tiles sized for the L2 cache, no stored columns), element-wise work in one
+pass reading and writing each array once, and every kernel serial and GIL-free with the work
+split between glassnet's own threads (``threads.py``). They are compiled with ``cache=True``
+(on-disk cache next to the files) and ``nogil=True``.
+
+Dispatch, the same for every kernel:
+
+- a reference forward, once its input checks pass, asks ``twin("conv", x, w, b)``: the twin module
+  when :func:`glassnet.kernels.compiled_for` says the compiled kernels run on these arrays, else
+  None; it then returns ``twin.conv_forward(...)`` with its own arguments;
+- a compiled forward returns a :class:`CompiledCache` tagged with its kernel's name; the reference
+  backward asks ``backward_twin("conv", cache)``, which is None for a reference cache and the
+  compiled ``conv_backward`` for a compiled one (the tag is checked: a cache from another kernel
+  is an error).
+
+Importing this package does not import numba; a twin module is imported the first time it runs.
+"""
+from __future__ import annotations
+
+import importlib
+
+from ... import kernels
+
+FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm"}
+"""The twin module (file) of each compiled kernel, by kernel name."""
+
+
+class CompiledCache(tuple):
+    """The cache of a compiled forward: (kernel name, *what its backward needs)."""
+
+    __slots__ = ()
+
+    @property
+    def kernel(self) -> str:
+        return self[0]
+
+
+def twin(family, *arrays):
+    """The compiled module ``_numba.<family>`` if the compiled kernels run on ``arrays``, else None."""
+    if not kernels.compiled_for(*arrays):
+        return None
+    return importlib.import_module(f"{__name__}.{family}")
+
+
+def backward_twin(kernel, cache):
+    """The compiled ``<kernel>_backward`` if ``cache`` came from the compiled forward, else None."""
+    if not isinstance(cache, CompiledCache):
+        return None
+    if cache.kernel != kernel:
+        raise ValueError(f"{kernel}_backward: got the cache of {cache.kernel}_forward")
+    return getattr(importlib.import_module(f"{__name__}.{FAMILY[kernel]}"), f"{kernel}_backward")

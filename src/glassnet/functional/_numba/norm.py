@@ -1,0 +1,179 @@
+"""Compiled twin of ``functional/norm.py`` for (N, C, H, W) input: batch norm in two passes per direction.
+
+The reference computes ``mu``, ``xc = x - mu``, ``var``, ``inv_std``, ``x_hat`` and ``out`` as
+whole-array steps (each a temporary the size of x). Here:
+
+* forward: one pass of per-channel sums gives ``mu`` and ``var`` (``_batch_stats``), one pass
+  writes ``out = (x - mu) * scale + beta`` with ``scale = gamma * inv_std`` (``_normalize``), so
+  ``x_hat`` is never stored;
+* backward: one pass of per-channel sums gives ``dbeta`` and ``sum dout * (x - mu)``
+  (``_backward_sums``), one pass writes dx (``_backward_apply``).
+
+Sums run in float64 with 8 independent accumulators, so the compiler can vectorise them without
+reassociating anything (no fastmath); each channel's sums are computed by one thread, whatever
+the thread count. The cache holds x (not x_hat), mu and inv_std.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..norm import update_running_stats
+from . import CompiledCache
+from .threads import parallel
+
+_JIT = dict(cache=True, nogil=True)
+
+
+@njit(inline="always")
+def _shifted_sums(v, shift):  # pragma: no cover - compiled
+    """(sum(v - shift), sum((v - shift)^2)) in float64, with 8 independent accumulators per sum."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 0.0
+    m = v.size - v.size % 8
+    for i in range(0, m, 8):
+        d0, d1, d2, d3 = v[i] - shift, v[i + 1] - shift, v[i + 2] - shift, v[i + 3] - shift
+        d4, d5, d6, d7 = v[i + 4] - shift, v[i + 5] - shift, v[i + 6] - shift, v[i + 7] - shift
+        s0 += d0; s1 += d1; s2 += d2; s3 += d3; s4 += d4; s5 += d5; s6 += d6; s7 += d7  # noqa: E702
+        q0 += d0 * d0; q1 += d1 * d1; q2 += d2 * d2; q3 += d3 * d3  # noqa: E702
+        q4 += d4 * d4; q5 += d5 * d5; q6 += d6 * d6; q7 += d7 * d7  # noqa: E702
+    for i in range(m, v.size):
+        d = v[i] - shift
+        s0 += d
+        q0 += d * d
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+
+
+@njit(inline="always")
+def _dot_sums(dv, v, center):  # pragma: no cover - compiled
+    """(sum(dv), sum(dv * (v - center))) in float64, 8 accumulators each."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 0.0
+    m = v.size - v.size % 8
+    for i in range(0, m, 8):
+        g0, g1, g2, g3, g4, g5, g6, g7 = dv[i], dv[i + 1], dv[i + 2], dv[i + 3], dv[i + 4], dv[i + 5], dv[i + 6], dv[i + 7]
+        s0 += g0; s1 += g1; s2 += g2; s3 += g3; s4 += g4; s5 += g5; s6 += g6; s7 += g7  # noqa: E702
+        q0 += g0 * (v[i] - center); q1 += g1 * (v[i + 1] - center)  # noqa: E702
+        q2 += g2 * (v[i + 2] - center); q3 += g3 * (v[i + 3] - center)  # noqa: E702
+        q4 += g4 * (v[i + 4] - center); q5 += g5 * (v[i + 5] - center)  # noqa: E702
+        q6 += g6 * (v[i + 6] - center); q7 += g7 * (v[i + 7] - center)  # noqa: E702
+    for i in range(m, v.size):
+        s0 += dv[i]
+        q0 += dv[i] * (v[i] - center)
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+
+
+@njit(**_JIT)
+def _batch_stats(x, mu, var, lo, hi):  # pragma: no cover - compiled
+    """Per channel lo <= c < hi of x (N, C, M): mu = sum(x) / (N*M) and the biased var = sum((x - mu)^2) / (N*M),
+    from one pass of shifted sums around the channel's first value K:
+    mu = K + S1/m, var = S2/m - (S1/m)^2 with S1 = sum(x - K), S2 = sum((x - K)^2) in float64."""
+    n, m = x.shape[0], x.shape[2]
+    total = n * m
+    for c in range(lo, hi):
+        shift = np.float64(x[0, c, 0])
+        s1 = 0.0
+        s2 = 0.0
+        for i in range(n):
+            a, b = _shifted_sums(x[i, c], shift)
+            s1 += a
+            s2 += b
+        d = s1 / total
+        mu[c] = shift + d
+        var[c] = max(s2 / total - d * d, 0.0)
+
+
+@njit(**_JIT)
+def _normalize(x, mu, scale, beta, out, lo, hi):  # pragma: no cover - compiled
+    """out[n, c, :] = (x[n, c, :] - mu[c]) * scale[c] + beta[c] (= gamma * x_hat + beta with
+    scale = gamma * inv_std), for the (n, c) planes t = n*C + c in lo <= t < hi."""
+    c_, m = x.shape[1], x.shape[2]
+    for t in range(lo, hi):
+        i, c = t // c_, t % c_
+        mu_c, scale_c, beta_c = mu[c], scale[c], beta[c]
+        src, dst = x[i, c], out[i, c]
+        for j in range(m):
+            dst[j] = (src[j] - mu_c) * scale_c + beta_c
+
+
+@njit(**_JIT)
+def _backward_sums(dout, x, mu, dbeta, dout_xc, lo, hi):  # pragma: no cover - compiled
+    """Per channel lo <= c < hi: dbeta = sum dout, dout_xc = sum dout * (x - mu) (float64 accumulators)."""
+    n = x.shape[0]
+    for c in range(lo, hi):
+        center = np.float64(mu[c])
+        s1 = 0.0
+        s2 = 0.0
+        for i in range(n):
+            a, b = _dot_sums(dout[i, c], x[i, c], center)
+            s1 += a
+            s2 += b
+        dbeta[c] = s1
+        dout_xc[c] = s2
+
+
+@njit(**_JIT)
+def _backward_apply(dout, x, mu, scale, mean_dout, x_hat_slope, dx, lo, hi):  # pragma: no cover - compiled
+    """dx[n, c, :] = scale[c] * (dout - mean_dout[c] - (x - mu[c]) * x_hat_slope[c]) for the planes
+    lo <= n*C + c < hi (see batchnorm_backward for what the per-channel factors are)."""
+    c_, m = x.shape[1], x.shape[2]
+    for t in range(lo, hi):
+        i, c = t // c_, t % c_
+        mu_c, scale_c, mean_c, slope_c = mu[c], scale[c], mean_dout[c], x_hat_slope[c]
+        g, src, dst = dout[i, c], x[i, c], dx[i, c]
+        for j in range(m):
+            dst[j] = scale_c * (g[j] - mean_c - (src[j] - mu_c) * slope_c)
+
+
+def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
+    """The reference's batch norm of x (N, C, H, W): train mu, var from the batch (biased; running
+    statistics updated in place with the unbiased variance), eval the running statistics;
+    out = gamma * (x - mu) * inv_std + beta, inv_std = 1 / sqrt(var + eps)."""
+    n, c, h, w = x.shape
+    x3 = np.ascontiguousarray(x).reshape(n, c, h * w)
+    dtype = x.dtype
+    if train:
+        m = n * h * w
+        mu64, var64 = np.empty(c), np.empty(c)
+        parallel(c, lambda lo, hi: _batch_stats(x3, mu64, var64, lo, hi), x.size)
+        mu, var = mu64.astype(dtype), var64.astype(dtype)
+        update_running_stats(running, mu, var, m, momentum)
+    else:
+        mu, var = running["mean"], running["var"]
+    inv_std = (1 / np.sqrt(var + dtype.type(eps))).astype(dtype)
+    scale = (gamma * inv_std).astype(dtype)
+    out = np.empty((n, c, h * w), dtype=dtype)
+    mu, beta = np.ascontiguousarray(mu, dtype=dtype), np.ascontiguousarray(beta, dtype=dtype)
+    parallel(n * c, lambda lo, hi: _normalize(x3, mu, scale, beta, out, lo, hi), x.size)
+    cache = CompiledCache(("batchnorm", x3, x.shape, mu.copy(), inv_std, gamma, train))
+    return out.reshape(x.shape), cache
+
+
+def batchnorm_backward(dout, cache):
+    """The reference's gradients with x_hat = (x - mu) * inv_std recomputed on the fly:
+
+    dbeta = sum dout, dgamma = sum dout * x_hat = inv_std * sum dout * (x - mu);
+    train: dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)), dx_hat = gamma * dout,
+           = scale * (dout - mean_dout - (x - mu) * x_hat_slope) with scale = gamma * inv_std,
+           mean_dout = dbeta / m and x_hat_slope = inv_std * dgamma / m;
+    eval:  dx = scale * dout (mean_dout = x_hat_slope = 0).
+    """
+    _, x3, x_shape, mu, inv_std, gamma, train = cache
+    n, c, hw = x3.shape
+    dtype = x3.dtype
+    dout3 = np.ascontiguousarray(dout, dtype=dtype).reshape(n, c, hw)
+    dbeta64, dout_xc64 = np.empty(c), np.empty(c)
+    parallel(c, lambda lo, hi: _backward_sums(dout3, x3, mu, dbeta64, dout_xc64, lo, hi), x3.size)
+    dbeta = dbeta64.astype(dtype)
+    dgamma = (dout_xc64 * inv_std).astype(dtype)
+    scale = (gamma * inv_std).astype(dtype)
+    if train:
+        m = n * hw
+        mean_dout = (dbeta64 / m).astype(dtype)
+        x_hat_slope = (dout_xc64 * inv_std.astype(np.float64) ** 2 / m).astype(dtype)
+    else:
+        mean_dout = np.zeros(c, dtype)
+        x_hat_slope = np.zeros(c, dtype)
+    dx = np.empty((n, c, hw), dtype=dtype)
+    parallel(n * c, lambda lo, hi: _backward_apply(dout3, x3, mu, scale, mean_dout, x_hat_slope, dx, lo, hi), x3.size)
+    return dx.reshape(x_shape), dgamma, dbeta

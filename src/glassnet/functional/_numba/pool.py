@@ -1,0 +1,136 @@
+"""Compiled twin of ``functional/pool.py``: max pooling in one pass over each (n, c) plane.
+
+Like the reference kernel, the forward keeps only the maxima and the backward finds each window's
+first maximum again from (x, out): in a network both arrays are cached by the neighbouring layers
+anyway, and the max-only forward is 6-8x faster than one that also records an argmax. The
+reference walks the kh*kw kernel offsets over whole-array views; here each plane is walked once
+(2x2 windows at stride 2 get a special case), and comparisons are branch-free (``|``, ``&``, ``~``
+on booleans) so LLVM vectorises them. Indices in the inner loops are unsigned (u8): numba checks
+signed indices for negative wrap-around, which keeps LLVM from vectorising.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba import uint64 as u8
+
+from .._windows import pair, window_grid
+from . import CompiledCache
+from .threads import parallel
+
+_JIT = dict(cache=True, nogil=True)
+
+
+@njit(inline="always")
+def _nanmax(a, b):  # pragma: no cover - compiled
+    """max(a, b), NaN if either is NaN (np.maximum's rule)."""
+    return a if (a >= b) | (a != a) else b
+
+
+@njit(inline="always")
+def _is_max(v, m):  # pragma: no cover - compiled
+    """v is the window maximum m (a NaN maximum is matched by any NaN)."""
+    return (v == m) | (v != v)
+
+
+@njit(**_JIT)
+def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
+    """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi.
+
+    2x2 windows at stride 2: first the element-wise max of the two input rows (contiguous), then of
+    neighbouring pairs. Other windows: the maximum over the kh*kw offset views, one output row at a time.
+    """
+    W = x.shape[2]
+    ho, wo = out.shape[1], out.shape[2]
+    pair = np.empty(2 * wo, dtype=x.dtype)
+    for p in range(lo, hi):
+        xf, of = x[p].reshape(-1), out[p].reshape(-1)
+        for i in range(ho):
+            o = u8(i * wo)
+            if kh == 2 and kw == 2 and sh == 2 and sw == 2:
+                h0 = u8(2 * i * W)
+                for q in range(u8(2 * wo)):
+                    pair[q] = _nanmax(xf[h0 + q], xf[h0 + u8(W) + q])
+                for j in range(u8(wo)):
+                    of[o + j] = _nanmax(pair[2 * j], pair[2 * j + u8(1)])
+                continue
+            s0 = u8(i * sh * W)
+            for j in range(u8(wo)):
+                of[o + j] = xf[s0 + j * u8(sw)]
+            for k in range(1, kh * kw):
+                s = u8((i * sh + k // kw) * W + k % kw)
+                for j in range(u8(wo)):
+                    of[o + j] = _nanmax(of[o + j], xf[s + j * u8(sw)])
+
+
+@njit(**_JIT)
+def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no cover - compiled
+    """dx[p, i*sh + a, j*sw + b] (+)= dout[p, i, j] at the first (row-major) offset (a, b) of each
+    window where x equals the window's maximum out[p, i, j]; planes lo <= p < hi.
+
+    When the windows tile the input (stride == size) every pixel of dx is written once, zeros
+    included, so dx needs no initialisation; otherwise it is zeroed here and overlapping windows
+    accumulate.
+    """
+    H, W = dx.shape[1], dx.shape[2]
+    ho, wo = out.shape[1], out.shape[2]
+    tiled = kh == sh and kw == sw
+    for p in range(lo, hi):
+        xf, of, df, gf = x[p].reshape(-1), out[p].reshape(-1), dout[p].reshape(-1), dx[p].reshape(-1)
+        if not tiled:
+            gf[:] = 0
+        for i in range(ho):
+            o = u8(i * wo)
+            if tiled and kh == 2 and kw == 2:
+                h0 = u8(2 * i * W)
+                h1 = h0 + u8(W)
+                for j in range(u8(wo)):
+                    m, d = of[o + j], df[o + j]
+                    e0 = _is_max(xf[h0 + 2 * j], m)
+                    e1 = _is_max(xf[h0 + 2 * j + u8(1)], m) & ~e0
+                    e2 = _is_max(xf[h1 + 2 * j], m) & ~(e0 | e1)
+                    e3 = ~(e0 | e1 | e2)
+                    gf[h0 + 2 * j] = d if e0 else 0
+                    gf[h0 + 2 * j + u8(1)] = d if e1 else 0
+                    gf[h1 + 2 * j] = d if e2 else 0
+                    gf[h1 + 2 * j + u8(1)] = d if e3 else 0
+            else:
+                for j in range(wo):
+                    m, d = of[o + j], df[o + j]
+                    found = False
+                    for k in range(kh * kw):
+                        q = (i * sh + k // kw) * W + j * sw + k % kw
+                        first = (not found) and _is_max(xf[q], m)
+                        found = found or first
+                        if tiled:
+                            gf[q] = d if first else 0
+                        elif first:
+                            gf[q] += d
+            if tiled:  # columns right of the last window
+                for a in range(kh):
+                    gf[(i * sh + a) * W + wo * sw : (i * sh + a + 1) * W] = 0
+        if tiled:  # rows below the last window
+            gf[ho * sh * W :] = 0
+
+
+def max_pool_forward(x, size=2, stride=2):
+    """out[n, c, i, j] = max_{a,b} x[n, c, i*sh + a, j*sw + b]: the reference's running
+    ``np.maximum`` over the offset views, computed plane by plane (``_max_pool``; NaN wins, as in
+    np.maximum). Cache: x and out (as (N*C, H, W) views, no copies)."""
+    kh, kw = pair(size, "size")
+    n, c, h, w = x.shape
+    (sh, sw), _, (ho, wo) = window_grid("max_pool_forward", h, w, kh, kw, stride, 0)
+    x3 = np.ascontiguousarray(x).reshape(n * c, h, w)
+    out = np.empty((n * c, ho, wo), dtype=x.dtype)
+    parallel(n * c, lambda lo, hi: _max_pool(x3, kh, kw, sh, sw, out, lo, hi), x.size)
+    return out.reshape(n, c, ho, wo), CompiledCache(("max_pool", x3, out, (n, c, h, w), kh, kw, sh, sw))
+
+
+def max_pool_backward(dout, cache):
+    """The reference's ``dx[offset k] += dout * hit_k`` (hit_k: the first offset in row-major order
+    where x equals the window maximum), computed plane by plane (``_max_pool_backward``)."""
+    _, x3, out, x_shape, kh, kw, sh, sw = cache
+    dx = np.empty(x3.shape, dtype=x3.dtype)
+    dout3 = np.ascontiguousarray(dout, dtype=x3.dtype).reshape(out.shape)
+    parallel(x3.shape[0], lambda lo, hi: _max_pool_backward(x3, out, dout3, kh, kw, sh, sw, dx, lo, hi), dx.size)
+    return dx.reshape(x_shape)
