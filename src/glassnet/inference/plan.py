@@ -126,6 +126,9 @@ class _FlattenStep(_Step):
     def reference(op, x):
         return x.reshape(x.shape[0], -1)
 
+    def describe(self):
+        return "flatten (a view)"
+
 
 class _GlobalAvgPoolStep(_Step):
     def __init__(self, op, in_shape, dtype, shares):
@@ -140,6 +143,9 @@ class _GlobalAvgPoolStep(_Step):
     @staticmethod
     def reference(op, x):
         return F.global_avg_pool_forward(x)[0]
+
+    def describe(self):
+        return "global average pool"
 
 
 class _LayerStep(_Step):
@@ -242,6 +248,28 @@ class InferencePlan:
             self._programs[key] = _Program(self.ops, key, self.dtype, kernels.get_num_threads())
         return self._programs[key]
 
+    def profile(self, x, repeats=5, clock=None):
+        """Median seconds of each step on ``x`` over ``repeats`` runs (after one untimed run), all
+        images in the calling thread: [(description, seconds)] ("layers 0-2 conv+bias+relu+maxpool").
+        ``clock`` is a function returning seconds (default ``time.perf_counter``)."""
+        import time  # noqa: PLC0415
+
+        now = clock or time.perf_counter
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not kernels.compiled_for(x):
+            raise RuntimeError("InferencePlan.profile: needs the compiled kernels (numba) on NumPy arrays")
+        program = self.program(x.shape)
+        times = [[] for _ in program.steps]
+        with _compiled().single_threaded_blas():
+            for _ in range(repeats + 1):
+                h = x
+                for step, ts in zip(program.steps, times):
+                    t0 = now()
+                    h = step.run(h, 0, x.shape[0], 0)
+                    ts.append(now() - t0)
+        return [(f"layers {_span(op.layers)} {step.describe()}", float(np.median(ts[1:])))
+                for op, step, ts in zip(self.ops, program.steps, times)]
+
     def _reference(self, x):
         """The same fused ops through the reference kernels (NumPy or CuPy arrays, any kernel choice)."""
         h = x
@@ -251,5 +279,9 @@ class InferencePlan:
 
     def describe(self):
         """One line per fused op: which model layers it replaces and what it computes."""
-        return "\n".join(f"layers {','.join(map(str, op.layers))}: {type(op).__name__}" for op in self.ops)
+        return "\n".join(f"layers {_span(op.layers)}: {type(op).__name__}" for op in self.ops)
+
+
+def _span(layers):
+    return f"{layers[0]}-{layers[-1]}" if len(layers) > 1 else str(layers[0])
 
