@@ -7,12 +7,8 @@ images, writes into buffers the plan allocated once, and keeps nothing for a bac
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba's np.dot calls: loaded now, so it is found below
 from numba import njit
-from threadpoolctl import ThreadpoolController
 
 from ..functional._numba.activation import _relu
 from ..functional._numba.conv import _im2col, _im2col_same
@@ -89,26 +85,3 @@ def global_avg_pool(x, out, lo, hi):  # pragma: no cover - compiled
                 total += x[n, c, j]
             out[n, c] = total / m
 
-
-_blas = {"libraries": None}
-
-
-@contextmanager
-def single_threaded_blas():
-    """Every loaded BLAS (NumPy's and the one numba's ``np.dot`` calls) on one thread inside the block.
-
-    The plan's threads split the batch, so each product runs on the thread that asked for it. This
-    sets and restores the thread counts directly (a few microseconds), not through threadpoolctl's
-    ``limit`` context (about 40 us, most of a LeNet forward pass at batch 1).
-    """
-    if _blas["libraries"] is None:
-        _blas["libraries"] = ThreadpoolController().select(user_api="blas").lib_controllers
-    saved = [(lib, lib.num_threads) for lib in _blas["libraries"]]
-    changed = [(lib, n) for lib, n in saved if n != 1]
-    for lib, _ in changed:
-        lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, n in changed:
-            lib.set_num_threads(n)

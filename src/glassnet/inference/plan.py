@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import kernels
+from ..functional._numba.threads import blas_one_thread, parallel
 from ..functional._windows import output_size, pair
 from . import fold as ops
 
@@ -227,17 +228,11 @@ class InferencePlan:
         if not kernels.compiled_for(x):  # CuPy arrays, kernels set to NumPy, or numba unavailable
             return self._reference(x)
         program = self.program(x.shape)
-        with _compiled().single_threaded_blas():
+        with blas_one_thread():  # the threads split the batch; each product runs on one of them
             if len(program.shares) == 1:
                 return program.run_share(x, 0).copy()
-            from ..functional._numba.threads import _executor  # noqa: PLC0415
-
-            pool = _executor(len(program.shares) - 1)
-            futures = [pool.submit(program.run_share, x, s) for s in range(1, len(program.shares))]
-            out = program.run_share(x, 0)
-            for f in futures:
-                f.result()
-        return out.copy()
+            outs = parallel(len(program.shares), lambda lo, hi: [program.run_share(x, s) for s in range(lo, hi)])
+        return outs[0][0].copy()  # every share wrote its rows of the same output buffer
 
     def program(self, shape):
         """The prepared steps for inputs of ``shape`` (built on first use)."""
@@ -260,7 +255,7 @@ class InferencePlan:
             raise RuntimeError("InferencePlan.profile: needs the compiled kernels (numba) on NumPy arrays")
         program = self.program(x.shape)
         times = [[] for _ in program.steps]
-        with _compiled().single_threaded_blas():
+        with blas_one_thread():
             for _ in range(repeats + 1):
                 h = x
                 for step, ts in zip(program.steps, times):
