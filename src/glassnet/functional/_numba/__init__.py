@@ -8,6 +8,7 @@ functional/pool.py    functional/_numba/pool.py   max_pool_forward, max_pool_bac
 functional/norm.py    functional/_numba/norm.py   batchnorm_forward, batchnorm_backward (N, C, H, W)
 functional/           functional/_numba/          relu_forward, relu_backward
 activation.py         activation.py
+functional/linear.py  functional/_numba/linear.py affine_forward, affine_backward (BLAS products in parts)
 (none)                functional/_numba/threads.py  glassnet's pool of threads
 ====================  ==========================  =========================================
 
@@ -37,7 +38,7 @@ import importlib
 
 from ... import kernels
 
-FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm"}
+FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm", "affine": "linear"}
 """The twin module (file) of each compiled kernel, by kernel name."""
 
 
