@@ -108,8 +108,8 @@ def run_tiles(tiles, work):
     layer costs one hand-off instead of one parallel region per tile.
     """
     parts = tile_parts(tiles)
-    if kernels.get_num_threads() <= 1 or len(parts) < 2:
-        return work(parts)
-    with blas_one_thread():
+    with blas_one_thread():  # also for one share: a BLAS on several threads would spin between tiles
+        if kernels.get_num_threads() <= 1 or len(parts) < 2:
+            return work(parts)
         shares = parallel(len(parts), lambda lo, hi: work(parts[lo:hi]))
     return [result for share in shares for result in share]
