@@ -41,7 +41,7 @@ def conv_forward(x, w, b, stride=1, pad=0):
     return out.reshape(n, f, ho, wo), (x_pad.shape, cols, w, (sh, sw), (ph, pw))
 
 
-def conv_backward(dout, cache):
+def conv_backward(dout, cache, need_dx=True):
     """Gradients of the convolution.
 
     With dout[n] laid out as (F, Ho*Wo):
@@ -49,10 +49,11 @@ def conv_backward(dout, cache):
     dw = sum_n dout[n] @ cols[n].T             (reshaped to (F, C, HH, WW))
     dcols[n] = w.reshape(F, -1).T @ dout[n]    (gradient w.r.t. every window pixel)
     dx = col2im(dcols) with the padding cropped off.
+    With ``need_dx=False`` (the first layer of a network: nothing consumes dx) dx is None.
     """
     compiled = _numba.backward_twin("conv", cache)
     if compiled:
-        return compiled(dout, cache)
+        return compiled(dout, cache, need_dx)
     x_pad_shape, cols, w, (sh, sw), (ph, pw) = cache
     n, c, hp, wp = x_pad_shape
     f, _, kh, kw = w.shape
@@ -60,6 +61,8 @@ def conv_backward(dout, cache):
     dout3 = dout.reshape(n, f, ho * wo)
     db = dout3.sum(axis=(0, 2))
     dw = (dout3 @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    if not need_dx:
+        return None, dw, db
     dcols = w.reshape(f, -1).T @ dout3                        # (N, C*HH*WW, Ho*Wo)
     dx_pad = col2im(dcols.reshape(n, c, kh, kw, ho, wo), x_pad_shape, sh, sw)
     dx = dx_pad[:, :, ph : hp - ph, pw : wp - pw]

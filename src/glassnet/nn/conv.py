@@ -32,6 +32,8 @@ class Conv2d(Layer):
         (2, 8, 32, 32)
     """
 
+    can_skip_input_grad = True
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, init="default", rng=None):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
@@ -55,8 +57,9 @@ class Conv2d(Layer):
         out, self._cache = F.conv_forward(x, self.weight.data, b, self.stride, self.padding)
         return out
 
-    def backward(self, dout):
-        dx, dw, db = F.conv_backward(dout, self._take_cache())
+    def backward(self, dout, need_input_grad=True):
+        """dx (or None with ``need_input_grad=False``); adds dW and db to the parameters' grads."""
+        dx, dw, db = F.conv_backward(dout, self._take_cache(), need_dx=need_input_grad)
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db

@@ -257,8 +257,9 @@ def conv_forward(x, w, b, stride=1, pad=0):
     return out.reshape(plan.n, f, ho, wo), CompiledCache(("conv", x, wb, w.shape, plan))
 
 
-def conv_backward(dout, cache):
-    """The reference's db, dw and dx, tile by tile, rebuilding each column tile from the cached input:
+def conv_backward(dout, cache, need_dx=True):
+    """The reference's db, dw and dx (None if not ``need_dx``), tile by tile, rebuilding each column
+    tile from the cached input:
 
     [dw | db].T += cols @ dout[tile].T   (the ones row of cols gives db = sum of dout)
     dcols = w.reshape(F, -1).T @ dout[tile];  dx += col2im(dcols)
@@ -269,7 +270,7 @@ def conv_backward(dout, cache):
     k, f, wo = plan.k, plan.f, plan.wo
     dout3 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(plan.n, f, plan.ho * wo)
     w_t = np.ascontiguousarray(wb[:, :k].T)  # (C*kh*kw, F)
-    dx = np.zeros_like(x)
+    dx = np.zeros_like(x) if need_dx else None
 
     def work(parts):
         buf, dbuf = plan.scratch(backward=True)
@@ -281,6 +282,8 @@ def conv_backward(dout, cache):
                 d = dout3[n0:n1, :, i0 * wo : i1 * wo]
                 dwb_g = np.matmul(cols, d.transpose(0, 2, 1))  # (G, K + 1, F): [dw | db].T per image
                 dwb_t += dwb_g[0] if dwb_g.shape[0] == 1 else dwb_g.sum(axis=0)
+                if not need_dx:
+                    continue
                 dcols = dbuf[: cols[:, :k].size].reshape(cols.shape[0], k, cols.shape[2])
                 np.matmul(w_t, d, out=dcols)
                 plan.col2im(dcols, n0, i0, i1, dx)
