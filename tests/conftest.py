@@ -1,19 +1,20 @@
-"""Shared test setup: the helper modules in tests/ are importable, math libraries run single-threaded,
-and no test leaks backend state.
+"""Shared test setup: math libraries run single-threaded, and no test leaks global state.
 
 The backend choice, the default dtype, the kernel choice and the thread count are glassnet's only
 global state (glassnet.backend, glassnet.kernels); every test gets them back as it found them, so a
 test that switches to float64 or to the NumPy kernels cannot change what the next one sees.
 """
-import os
-import sys
-
 import numpy as np
 import pytest
+from hypothesis import settings
 
-sys.path.insert(0, os.path.dirname(__file__))
+from glassnet import backend, kernels
 
-from glassnet import backend, kernels  # noqa: E402
+pytest_plugins = ["tests.strict_skips"]
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+"""CI's hypothesis profile (``pytest --hypothesis-profile=ci``, used by .ci/run): the same examples on
+every run, so a failure found once is found again; locally the default profile keeps exploring."""
 
 
 def _single_threaded():
@@ -47,3 +48,27 @@ def float64():
     """Build parameters in float64 for the duration of one test (restored afterwards)."""
     with backend.default_dtype(np.float64):
         yield np.float64
+
+
+@pytest.fixture
+def compiled_kernels(monkeypatch):
+    """Run a test on the compiled kernels with two threads (work split between the caller and the
+    pool), parallel element-wise kernels even on tiny arrays and tiny conv tiles (images split into
+    row bands), so small cases reach every compiled code path."""
+    from glassnet.functional._numba import conv, threads
+
+    monkeypatch.setattr(threads, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(conv, "TILE_BYTES", 512)
+    with kernels.using("numba", threads=2):
+        yield
+
+
+@pytest.fixture
+def error_model():
+    """A small CNN whose layers the bad-input tests address by position (their messages name '0'..'6')."""
+    from glassnet import nn
+
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(4, 2), nn.BatchNorm1d(2),
+    )

@@ -8,7 +8,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
-from torch_parity import assert_matches_torch, assert_module_matches_torch, randn, seeds, strict_floats
+from tests.torch_parity import assert_matches_torch, assert_module_matches_torch, randn, seeds, strict_floats
 
 import glassnet.functional as F
 from glassnet import nn
@@ -118,3 +118,21 @@ def test_softmax_module_over_another_dim_matches_torch():
 
 def test_leaky_relu_default_slope_is_torchs_0_01():
     assert nn.LeakyReLU().slope == torch.nn.LeakyReLU().negative_slope == 0.01
+
+
+# ------------------------------------------------------------------ compiled twin (functional/_numba/activation.py)
+# Cases chosen to reach the compiled code paths; the fixture compiled_kernels runs them on two threads,
+# with parallel kernels even on tiny arrays.
+@pytest.mark.usefixtures("compiled_kernels")
+@settings(max_examples=30, deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=4), seed=seeds)
+def test_compiled_relu_matches_torch(shape, seed):
+    assert_matches_torch(F.relu_forward, F.relu_backward, torch.relu, randn(seed, *shape), seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_relu_keeps_nan_and_sends_no_gradient_through_it():
+    x = np.array([-1.0, np.nan, 2.0, 0.0])
+    out, cache = F.relu_forward(x)
+    np.testing.assert_array_equal(out, [0.0, np.nan, 2.0, 0.0])
+    np.testing.assert_array_equal(F.relu_backward(np.ones(4), cache), [0.0, 0.0, 1.0, 0.0])

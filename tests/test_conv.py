@@ -6,10 +6,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
+from tests.torch_parity import (
+    KERNEL_IMPLEMENTATIONS, assert_close, assert_matches_torch, assert_module_matches_torch, is_compiled, kernels_used, randn, seeds,
+)
 
 import glassnet.functional as F
-from glassnet import nn
+from glassnet import kernels, nn
+from glassnet.functional._numba import conv as compiled_conv
 
 
 @st.composite
@@ -105,6 +108,33 @@ def test_conv_kernel_equals_naive_loop_reference_forward_and_backward(kernels, c
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
+UNEQUAL_PADDING = {  # (kernel, stride, pad): vertical and horizontal padding differ, general column builder
+    "k3-pad2x0": ((3, 3), (1, 1), (2, 0)),
+    "k3-pad1x0": ((3, 3), (1, 1), (1, 0)),
+    "k3x5-stride2x1-pad1x2": ((3, 5), (2, 1), (1, 2)),
+    "k2x4-stride1x2-pad0x3": ((2, 4), (1, 2), (0, 3)),
+}
+
+
+@pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
+@pytest.mark.parametrize("case", list(UNEQUAL_PADDING))
+def test_conv_with_unequal_vertical_and_horizontal_padding_matches_the_loops_under_each_implementation(kernels, case):
+    """Fixed examples (a random draw found an index slip here only by chance)."""
+    (kh, kw), stride, pad = UNEQUAL_PADDING[case]
+    x, w, b = randn(0, 2, 3, 7, 6), randn(1, 4, 3, kh, kw), randn(2, 4)
+    with kernels_used(kernels):
+        out, cache = F.conv_forward(x, w, b, stride, pad)
+        dout = randn(3, *out.shape)
+        grads = F.conv_backward(dout, cache)
+    if kernels == "numba":
+        assert not cache[4].same  # the general (row by row) column builder
+    np.testing.assert_allclose(out, conv_forward_loops(x, w, b, stride, pad), rtol=1e-10, atol=1e-12)
+    for got, expected in zip(grads, conv_backward_loops(dout, x, w, stride, pad)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    assert_matches_torch(partial(F.conv_forward, stride=stride, pad=pad), F.conv_backward,
+                         partial(torch.conv2d, stride=stride, padding=pad), x, w, b)
+
+
 def test_conv_is_cross_correlation_not_flipped():
     x = np.arange(9.0).reshape(1, 1, 3, 3)
     w = np.zeros((1, 1, 2, 2))
@@ -127,3 +157,97 @@ def test_conv2d_module_forward_backward_match_torch_conv2d(case, bias, seed):
 def test_conv2d_module_with_int_arguments_matches_torch():
     make = partial(nn.Conv2d, 3, 5, 3, stride=2, padding=1, rng=np.random.default_rng(0))
     assert_module_matches_torch(make, torch.nn.Conv2d(3, 5, 3, stride=2, padding=1), randn(0, 2, 3, 9, 8))
+
+
+# ------------------------------------------------------------------ compiled twin (functional/_numba/conv.py)
+# Cases chosen to reach the compiled code paths; the fixture compiled_kernels runs them on two threads,
+# with parallel kernels even on tiny arrays and tiny conv tiles (row bands).
+@st.composite
+def compiled_conv_cases(draw):
+    """Any kernel, stride and padding (padding below the kernel size), and 'same' layers often."""
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    same = draw(st.booleans())
+    ph = (kh - 1) // 2 if same else draw(st.integers(0, kh - 1))
+    pw = (kw - 1) // 2 if same else draw(st.integers(0, kw - 1))
+    sh, sw = (1, 1) if same else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    return dict(
+        n=draw(st.integers(1, 3)), c=draw(st.integers(1, 3)), f=draw(st.integers(1, 4)), kh=kh, kw=kw,
+        sh=sh, sw=sw, ph=ph, pw=pw,
+        h=draw(st.integers(max(1, kh - 2 * ph), kh + 6)), w=draw(st.integers(max(1, kw - 2 * pw), kw + 6)),
+    )
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@settings(max_examples=60, deadline=None)
+@given(case=compiled_conv_cases(), seed=seeds)
+def test_compiled_conv_matches_torch_any_stride_padding_and_kernel(case, seed):
+    x = randn(seed, case["n"], case["c"], case["h"], case["w"])
+    w, b = randn(seed + 1, case["f"], case["c"], case["kh"], case["kw"]), randn(seed + 2, case["f"])
+    stride, pad = (case["sh"], case["sw"]), (case["ph"], case["pw"])
+    assert is_compiled(F.conv_forward(x, w, b, stride, pad)[1])
+    assert_matches_torch(partial(F.conv_forward, stride=stride, pad=pad), F.conv_backward,
+                         partial(torch.conv2d, stride=stride, padding=pad), x, w, b, seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("k, pad", [(3, 1), (5, 2), (1, 0), (3, 0), (5, 0)])
+@pytest.mark.parametrize("tile_bytes", [512, 1 << 14, 1 << 22])
+def test_compiled_conv_matches_torch_for_lenet_and_cifar_layer_shapes_and_tile_sizes(monkeypatch, k, pad, tile_bytes):
+    """Whole-image tiles, several images per tile and bands of rows of one image."""
+    monkeypatch.setattr(compiled_conv, "TILE_BYTES", tile_bytes)
+    x, w, b = randn(0, 5, 3, 12, 10), randn(1, 4, 3, k, k), randn(2, 4)
+    assert_matches_torch(partial(F.conv_forward, stride=1, pad=pad), F.conv_backward,
+                         partial(torch.conv2d, stride=1, padding=pad), x, w, b)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_conv_without_bias_takes_the_scalar_zero_like_conv2d_does():
+    x, w = randn(0, 2, 3, 6, 6), randn(1, 4, 3, 3, 3)
+    out, cache = F.conv_forward(x, w, 0, 1, 1)
+    expected = torch.conv2d(torch.tensor(x), torch.tensor(w), padding=1)
+    assert_close(out, expected, 1e-12, "forward")
+    dx, dw, db = F.conv_backward(np.ones_like(out), cache)
+    assert db.shape == (4,)
+    np.testing.assert_allclose(db, np.full(4, out[:, 0].size), rtol=1e-12)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_conv_with_two_worker_threads_equals_one_thread():
+    x, w, b = randn(0, 6, 3, 9, 9), randn(1, 5, 3, 3, 3), randn(2, 5)
+    out2, cache2 = F.conv_forward(x, w, b, 1, 1)
+    grads2 = F.conv_backward(out2, cache2)
+    kernels.set_num_threads(1)
+    out1, cache1 = F.conv_forward(x, w, b, 1, 1)
+    grads1 = F.conv_backward(out1, cache1)
+    np.testing.assert_array_equal(out2, out1)  # each output tile is computed by one product either way
+    for g2, g1 in zip(grads2, grads1):
+        np.testing.assert_allclose(g2, g1, rtol=1e-12, atol=1e-12)  # dW sums the tiles in another order
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_conv_on_the_cifar_shape_with_threads_and_row_bands_matches_torch():
+    x = randn(3, 4, 3, 32, 32)
+    w, b = randn(4, 8, 3, 3, 3), randn(5, 8)
+    assert_matches_torch(partial(F.conv_forward, stride=1, pad=1), F.conv_backward,
+                         partial(torch.conv2d, stride=1, padding=1), x, w, b)
+
+
+# ------------------------------------------------------------------ bad input: errors name the layer and both shapes
+def test_conv2d_wrong_rank_names_layer_and_shapes(error_model):
+    with pytest.raises(ValueError, match=r"layer '0' Conv2d\(3, 4, .*expected input of shape \(N, 3, H, W\), got \(3, 8, 8\)"):
+        error_model(np.zeros((3, 8, 8), np.float32))
+
+
+def test_conv2d_wrong_channel_count_names_layer_and_shapes(error_model):
+    with pytest.raises(ValueError, match=r"layer '0' Conv2d\(3, 4, .*expected 3 channels.*\(N, 3, H, W\), got shape \(2, 2, 8, 8\)"):
+        error_model(np.zeros((2, 2, 8, 8), np.float32))
+
+
+def test_conv2d_input_smaller_than_kernel_names_layer_and_sizes(error_model):
+    with pytest.raises(ValueError, match=r"layer '0' Conv2d.*input spatial size \(2, 2\).*smaller than the kernel \(3, 3\)"):
+        error_model(np.zeros((2, 3, 2, 2), np.float32))
+
+
+def test_conv_kernel_channel_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"conv_forward: input has 3 channels but the filters expect 2 \(x \(2, 3, 5, 5\), w \(4, 2, 3, 3\)\)"):
+        F.conv_forward(np.zeros((2, 3, 5, 5)), np.zeros((4, 2, 3, 3)), np.zeros(4))

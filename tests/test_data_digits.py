@@ -59,7 +59,17 @@ def test_digits_are_scaled_by_16_and_normalised_with_training_statistics(splits)
     np.testing.assert_allclose(splits.train.x.mean(), 0, atol=1e-5)
     np.testing.assert_allclose(splits.train.x.std(), 1, atol=1e-5)
     assert splits.pixel_scale == 16.0
-    assert abs(splits.test.x.mean()) < 0.1  # same statistics, not the test part's own
+
+
+def test_digits_test_part_is_normalised_with_the_training_statistics_not_its_own(splits):
+    mean, std = float(np.asarray(splits.mean)[0]), float(np.asarray(splits.std)[0])
+    raw_train = splits.train.x.astype(np.float64) * std + mean
+    np.testing.assert_allclose([raw_train.mean(), raw_train.std()], [mean, std], rtol=1e-5)
+    bunch = load_digits()
+    _, raw_test = train_test_split(bunch.images[:, None] / 16.0, test_size=0.2, stratify=bunch.target, random_state=0)
+    np.testing.assert_allclose(splits.test.x, (raw_test - mean) / std, rtol=1e-5, atol=1e-5)
+    own = (raw_test - raw_test.mean()) / raw_test.std()
+    assert np.abs(splits.test.x - own).max() > 1e-3  # the test part's own statistics give other values
 
 
 def test_normalize_accepts_a_batch_one_image_or_one_grayscale_plane(splits):

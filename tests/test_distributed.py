@@ -23,7 +23,7 @@ from glassnet.distributed.comm import Communicator
 from glassnet.distributed.run import data_parallel
 from glassnet.optim import SGD
 from glassnet.train import Solver
-from mpi_workers import cases
+from tests.mpi_workers import cases
 
 
 # ------------------------------------------------------------------ stand-in communicators

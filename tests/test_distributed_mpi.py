@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from glassnet import io
-from mpi_workers import cases
+from tests.mpi_workers import cases
 
 WORKERS = Path(__file__).parent / "mpi_workers"
 MPIRUN = shutil.which("mpirun")

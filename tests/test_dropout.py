@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
-from torch_parity import assert_matches_torch, assert_module_matches_torch, randn, seeds
+from tests.torch_parity import assert_matches_torch, assert_module_matches_torch, randn, seeds
 
 import glassnet.functional as F
 from glassnet import nn
@@ -15,22 +15,44 @@ from glassnet import nn
 probabilities = st.sampled_from([0.1, 0.25, 0.5, 0.8])
 
 
-def seeded_mask(seed, shape, p, dtype):
-    """The scaled keep-mask dropout draws from numpy.random.default_rng(seed): public behaviour, replayed."""
-    return F.dropout_forward(np.ones(shape, dtype=dtype), p, True, np.random.default_rng(seed))[0]
+def torch_survivor_scale(p, dtype):
+    """The factor PyTorch's own dropout multiplies kept values by (measured, not assumed)."""
+    out = torch.nn.functional.dropout(torch.ones(10_000, dtype=dtype), p=p, training=True)
+    kept = out[out != 0].unique()
+    assert kept.numel() == 1
+    return float(kept[0])
 
 
 @settings(max_examples=50, deadline=None)
 @given(shape=array_shapes(min_dims=1, max_dims=4, max_side=6), p=probabilities, seed=seeds)
-def test_dropout_train_matches_torch_multiplying_by_the_same_mask(shape, p, seed):
-    """PyTorch cannot draw glassnet's mask, so it is handed over: forward and backward are x * mask."""
+def test_dropout_train_output_and_gradient_follow_torchs_dropout_on_the_kept_positions(shape, p, seed):
+    """PyTorch cannot draw glassnet's mask. Its dropout is x * keep * s with s measured from
+    torch.nn.functional.dropout itself; given the positions glassnet kept (read off its output),
+    PyTorch's autograd of that formula must give glassnet's output and input gradient."""
+    x = randn(seed, *shape)
+    x[x == 0] = 1.0  # a zero in the output then means "dropped"
+    for dtype, tdtype, rtol in ((np.float64, torch.float64, 1e-12), (np.float32, torch.float32, 1e-6)):
+        xs = x.astype(dtype)
+        out, cache = F.dropout_forward(xs, p, True, np.random.default_rng(seed))
+        dout = randn(seed + 1, *shape, dtype=dtype)
+        dx = F.dropout_backward(dout, cache)
+        assert out.dtype == dx.dtype == dtype
+        keep = torch.tensor(out != 0, dtype=tdtype)
+        tx = torch.tensor(xs, requires_grad=True)
+        t_out = tx * keep * torch_survivor_scale(p, tdtype)
+        t_out.backward(torch.tensor(dout))
+        np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=rtol)
+        np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=rtol)
 
-    def torch_dropout(x):
-        dtype = {torch.float64: np.float64, torch.float32: np.float32}[x.dtype]
-        return x * torch.tensor(seeded_mask(seed, tuple(x.shape), p, dtype))
 
-    forward = lambda x: F.dropout_forward(x, p, True, np.random.default_rng(seed))  # noqa: E731
-    assert_matches_torch(forward, F.dropout_backward, torch_dropout, randn(seed, *shape), seed=seed)
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropout_keeps_the_same_fraction_of_values_as_torchs_dropout(p):
+    torch.manual_seed(0)
+    ours = F.dropout_forward(np.ones(200_000), p, True, np.random.default_rng(0))[0]
+    theirs = torch.nn.functional.dropout(torch.ones(200_000, dtype=torch.float64), p=p, training=True).numpy()
+    # each fraction is within 4 standard deviations (sqrt(p(1-p)/n) < 0.0012) of 1 - p
+    assert abs((ours != 0).mean() - (theirs != 0).mean()) < 0.01
+    assert abs((ours != 0).mean() - (1 - p)) < 0.005
 
 
 @settings(max_examples=50, deadline=None)

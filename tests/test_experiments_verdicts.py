@@ -17,11 +17,11 @@ from glassnet.experiments.common import (
     OneHotTargets,
     fmt,
     judge,
-    mlp,
     steps_to_reach,
     subset,
 )
 from glassnet.data import ArrayDataset
+from glassnet.models import mlp
 
 STAGES = get("pooling").STAGES
 

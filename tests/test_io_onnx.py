@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from test_io_model_file import ZOO_SHAPES, eval_output, make_zoo_model, sample_input
+from tests.test_io_model_file import ZOO_SHAPES, eval_output, make_zoo_model, sample_input
 
 from glassnet import io, nn
 from glassnet.cli import main

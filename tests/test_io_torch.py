@@ -3,7 +3,7 @@ glassnet -> torch -> glassnet is exact, torch-built Sequentials import, unsuppor
 import numpy as np
 import pytest
 import torch
-from test_io_model_file import ZOO_SHAPES, assert_same_model, eval_output, make_zoo_model, sample_input
+from tests.test_io_model_file import ZOO_SHAPES, assert_same_model, eval_output, make_zoo_model, sample_input
 
 from glassnet import io, nn
 from glassnet.models import MODELS

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
-from torch_parity import assert_matches_torch, assert_module_matches_torch, prod, randn, seeds
+from tests.torch_parity import assert_matches_torch, assert_module_matches_torch, prod, randn, seeds
 
 import glassnet.functional as F
 from glassnet import backend, nn
@@ -78,3 +78,19 @@ def test_linear_as_conv2d_slides_the_linear_over_a_larger_input(float64):
 def test_linear_as_conv2d_rejects_an_input_shape_of_another_size(float64):
     with pytest.raises(ValueError, match=r"input shape \(2, 3, 3\) has 18 values, expected 20"):
         nn.Linear(20, 4).as_conv2d((2, 3, 3))
+
+
+# ------------------------------------------------------------------ bad input: errors name the layer and both shapes
+def test_linear_wrong_feature_count_names_layer_and_shapes(error_model):
+    with pytest.raises(ValueError, match=r"layer '5' Linear\(4, 2\): expected input of shape \(N, 4\).*got \(2, 5\)"):
+        error_model[5](np.zeros((2, 5), np.float32))
+
+
+def test_linear_one_dimensional_input_names_expected_and_actual_shape():
+    with pytest.raises(ValueError, match=r"Linear\(4, 2\): expected input of shape \(N, 4\).*got \(4,\)"):
+        nn.Linear(4, 2)(np.zeros((4,), np.float32))
+
+
+def test_affine_kernel_feature_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"input flattens to 5 features .* expects D=4 \(input shape \(2, 5\), weight shape \(4, 3\)\)"):
+        F.affine_forward(np.zeros((2, 5)), np.zeros((4, 3)), np.zeros(3))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import assert_loss_matches_torch, randn, seeds, strict_floats
+from tests.torch_parity import assert_loss_matches_torch, randn, seeds, strict_floats
 
 import glassnet.functional as F
 from glassnet import nn
@@ -186,3 +186,49 @@ def test_loss_modules_accept_integer_label_lists_and_bool_like_targets():
     assert np.isfinite(loss) and dscores.shape == (2, 3)
     loss, dlogits = nn.BCEWithLogitsLoss()(randn(0, 4), [0, 1, 1, 0])
     assert np.isfinite(loss) and dlogits.dtype == np.float64
+
+
+# ------------------------------------------------------------------ bad input: errors name the layer and both shapes
+@pytest.mark.parametrize("loss", [nn.CrossEntropyLoss(), nn.SVMLoss()], ids=repr)
+def test_non_integer_labels_are_rejected_naming_the_loss(loss):
+    name = type(loss).__name__
+    with pytest.raises(ValueError, match=rf"{name}: labels must be integers, got dtype float64"):
+        loss(np.zeros((2, 3)), np.array([0.5, 1.0]))
+    with pytest.raises(ValueError, match=rf"{name}: labels must be integers"):
+        loss(np.zeros((2, 3)), np.array(["a", "b"]))
+
+
+@pytest.mark.parametrize("labels, low, high", [([0, 3], 0, 3), ([-1, 2], -1, 2)])
+@pytest.mark.parametrize("loss", [nn.CrossEntropyLoss(), nn.SVMLoss()], ids=repr)
+def test_out_of_range_labels_are_rejected_naming_valid_range_and_actual_values(loss, labels, low, high):
+    name = type(loss).__name__
+    message = rf"{name}: labels must lie in \[0, 2\] for 3 classes, got values from {low} to {high}"
+    with pytest.raises(ValueError, match=message):
+        loss(np.zeros((2, 3)), np.array(labels))
+
+
+@pytest.mark.parametrize("kernel", [F.softmax_loss, F.svm_loss], ids=lambda f: f.__name__)
+def test_loss_kernels_reject_bad_labels_and_bad_score_shapes(kernel):
+    with pytest.raises(ValueError, match=rf"{kernel.__name__}: labels must lie in \[0, 2\]"):
+        kernel(np.zeros((2, 3)), np.array([0, 7]))
+    with pytest.raises(ValueError, match=rf"{kernel.__name__}: expected labels of shape \(2,\) for scores \(2, 3\), got \(3,\)"):
+        kernel(np.zeros((2, 3)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=rf"{kernel.__name__}: expected scores of shape \(N, C\), got \(2, 3, 1\)"):
+        kernel(np.zeros((2, 3, 1)), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("loss", [nn.BCELoss(), nn.BCEWithLogitsLoss(), nn.MSELoss()], ids=repr)
+def test_elementwise_loss_target_of_another_shape_names_loss_and_both_shapes(loss):
+    name = type(loss).__name__
+    with pytest.raises(ValueError, match=rf"{name}: target must have the input's shape \(2, 3\), got \(3, 2\)"):
+        loss(np.full((2, 3), 0.5), np.zeros((3, 2)))
+
+
+def test_bce_rejects_values_outside_0_1_and_points_to_the_logits_version():
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*bce_with_logits_loss"):
+        nn.BCELoss()(np.full((2, 3), 2.0), np.zeros((2, 3)))
+
+
+def test_bce_weight_that_does_not_broadcast_names_both_shapes():
+    with pytest.raises(ValueError, match=r"weight of shape \(4,\) does not broadcast to the input \(2, 3\)"):
+        F.bce_with_logits_loss(np.zeros((2, 3)), np.zeros((2, 3)), weight=np.ones(4))

@@ -297,7 +297,7 @@ def test_backward_without_input_grad_skips_the_layers_before_the_first_parameter
     assert model[1]._cache is None and model[1].weight.grad.any()
 
 
-@pytest.mark.parametrize("name", ["linear", "conv", "pool", "activation", "dropout", "norm"])
+@pytest.mark.parametrize("name", ["linear", "conv", "pool", "activation", "dropout", "norm", "loss"])
 def test_the_examples_in_the_layer_docstrings_run_and_print_what_they_show(name):
     import doctest
     import importlib

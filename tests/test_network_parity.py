@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import assert_close, assert_module_matches_torch, copy_to_torch, linear_weight_names, seeds
+from tests.torch_parity import assert_close, assert_module_matches_torch, copy_to_torch, linear_weight_names, seeds
 
 import glassnet.functional as F
 from glassnet import nn

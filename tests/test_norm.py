@@ -8,7 +8,9 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import assert_close, assert_matches_torch, assert_module_matches_torch, randn, seeds
+from tests.torch_parity import (
+    assert_close, assert_matches_torch, assert_module_matches_torch, is_compiled, randn, seeds,
+)
 
 import glassnet.functional as F
 from glassnet import nn
@@ -165,3 +167,70 @@ def test_batchnorm_module_in_eval_mode_gives_each_sample_the_same_output_whateve
     bn.eval()
     x = bn_inputs((5, 3), 9)[0]
     np.testing.assert_allclose(bn(x)[:1], bn(x[:1]), rtol=1e-14)
+
+
+# ------------------------------------------------------------------ compiled twin (functional/_numba/norm.py)
+# Cases chosen to reach the compiled code paths; the fixture compiled_kernels runs them on two threads,
+# with parallel kernels even on tiny arrays.
+def bn_pair(train, momentum=0.1, eps=1e-5, c=3, seed=0):
+    rng = np.random.default_rng(seed)
+    rm, rv = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+
+    def forward(x, gamma, beta):
+        running = {"mean": rm.astype(x.dtype), "var": rv.astype(x.dtype)}
+        return F.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
+
+    def torch_fn(x, gamma, beta):
+        return TF.batch_norm(x, torch.tensor(rm, dtype=x.dtype), torch.tensor(rv, dtype=x.dtype), gamma, beta,
+                             training=train, momentum=momentum, eps=eps)
+
+    return forward, torch_fn
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 4), h=st.integers(1, 5), w=st.integers(1, 5), train=st.booleans(), seed=seeds)
+def test_compiled_batchnorm_matches_torch_train_and_eval(n, h, w, train, seed):
+    if train and n * h * w < 2:
+        n = 2
+    rng = np.random.default_rng(seed)
+    x = rng.normal(rng.normal(0, 3, (1, 3, 1, 1)), rng.uniform(0.5, 3), (n, 3, h, w))
+    forward, torch_fn = bn_pair(train, seed=seed)
+    assert is_compiled(forward(x, np.ones(3), np.zeros(3))[1])
+    assert_matches_torch(forward, F.batchnorm_backward, torch_fn, x, rng.uniform(0.5, 1.5, 3), rng.standard_normal(3),
+                         seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_batchnorm_running_statistics_follow_torch_with_an_offset_mean():
+    """Shifted one-pass sums must not lose the variance of data far from zero."""
+    x = 1000.0 + randn(0, 8, 3, 5, 5)
+    running = {"mean": np.zeros(3), "var": np.ones(3)}
+    F.batchnorm_forward(x, np.ones(3), np.zeros(3), running, True, 0.1, 1e-5)
+    rm, rv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    TF.batch_norm(torch.tensor(x), rm, rv, training=True, momentum=0.1, eps=1e-5)
+    assert_close(running["mean"], rm, 1e-12, "running mean")
+    assert_close(running["var"], rv, 1e-9, "running var")
+
+
+# ------------------------------------------------------------------ bad input: errors name the layer and both shapes
+def test_batchnorm2d_wrong_channel_count_names_layer_and_shapes(error_model):
+    with pytest.raises(ValueError, match=r"layer '1' BatchNorm2d\(4, .*expected 4 channels.*\(N, 4, H, W\), got shape \(2, 3, 4, 4\)"):
+        error_model[1](np.zeros((2, 3, 4, 4), np.float32))
+
+
+def test_batchnorm1d_wrong_rank_and_wrong_feature_count_name_layer_and_shapes(error_model):
+    with pytest.raises(ValueError, match=r"layer '6' BatchNorm1d\(2, .*expected input of shape \(N, 2\), got \(2, 2, 1, 1\)"):
+        error_model[6](np.zeros((2, 2, 1, 1), np.float32))
+    with pytest.raises(ValueError, match=r"layer '6' BatchNorm1d\(2, .*\(N, 2\), got shape \(2, 3\)"):
+        error_model[6](np.zeros((2, 3), np.float32))
+
+
+def test_batchnorm_kernel_rejects_wrong_rank_wrong_gamma_and_a_single_value_per_channel():
+    running = {"mean": np.zeros(3), "var": np.ones(3)}
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, D\) or \(N, C, H, W\), got \(2, 3, 4\)"):
+        F.batchnorm_forward(np.zeros((2, 3, 4)), np.ones(3), np.zeros(3), running, True)
+    with pytest.raises(ValueError, match=r"input has 3 features/channels \(shape \(2, 3\)\) but gamma has shape \(4,\)"):
+        F.batchnorm_forward(np.zeros((2, 3)), np.ones(4), np.zeros(4), running, True)
+    with pytest.raises(ValueError, match=r"more than one value per channel, got input shape \(1, 3\)"):
+        F.batchnorm_forward(np.zeros((1, 3)), np.ones(3), np.zeros(3), running, True)

@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, kernels_used, randn, seeds
+from tests.torch_parity import (
+    KERNEL_IMPLEMENTATIONS, assert_matches_torch, assert_module_matches_torch, is_compiled, kernels_used, randn, seeds,
+)
 
 import glassnet.functional as F
 from glassnet import nn
@@ -117,6 +119,30 @@ def test_max_pool_tie_sends_the_gradient_to_the_first_maximum_like_torch():
     np.testing.assert_array_equal(dx, tx.grad.numpy())
 
 
+TIE_CASES = {  # (plane, size, stride): every window holds its maximum at two or more positions
+    "2x2-tiled-all-equal": (np.ones((4, 4)), 2, 2),
+    "2x2-overlapping": (np.array([[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 3.0]]), 2, 1),
+    "3x2-tiled-max-last-in-row": (np.array([[0.0, 5.0, 5.0, 1.0], [5.0, 5.0, 1.0, 5.0], [2.0, 2.0, 5.0, 5.0]]), (3, 2), (3, 2)),
+    "3x3-stride2-overlapping": (np.tile([[2.0, 2.0, 1.0], [1.0, 2.0, 2.0]], (3, 2)), 3, 2),
+}
+
+
+@pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
+@pytest.mark.parametrize("case", list(TIE_CASES))
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum_under_each_kernel_implementation(kernels, case):
+    """Fixed examples (a random draw found the NumPy path's tie bug only by chance): with tied maxima
+    the gradient goes to the first one in row-major order, exactly PyTorch's routing."""
+    plane, size, stride = TIE_CASES[case]
+    x = plane[None, None]
+    with kernels_used(kernels):
+        out, cache = F.max_pool_forward(x, size, stride)
+        dx = F.max_pool_backward(np.ones_like(out), cache)
+    tx = torch.tensor(x, requires_grad=True)
+    TF.max_pool2d(tx, size, stride).sum().backward()
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+    assert dx.sum() == out.size  # one position per window
+
+
 @settings(max_examples=50, deadline=None)
 @given(case=pool_cases(), levels=st.integers(1, 3), seed=seeds)
 def test_max_pool_with_many_ties_matches_torch_gradient_routing(case, levels, seed):
@@ -187,3 +213,66 @@ def test_maxpool2d_stride_defaults_to_kernel_size_like_torch():
     assert nn.MaxPool2d(3).stride == (3, 3)
     assert_module_matches_torch(partial(nn.MaxPool2d, 3), torch.nn.MaxPool2d(3), randn(0, 2, 2, 10, 8))
     assert_module_matches_torch(partial(nn.AvgPool2d, 3), torch.nn.AvgPool2d(3), randn(0, 2, 2, 10, 8))
+
+
+# ------------------------------------------------------------------ compiled twin (functional/_numba/pool.py)
+# Cases chosen to reach the compiled code paths; the fixture compiled_kernels runs them on two threads,
+# with parallel kernels even on tiny arrays.
+@st.composite
+def compiled_pool_cases(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    tiled = draw(st.booleans())
+    sh, sw = (kh, kw) if tiled else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    return dict(n=draw(st.integers(1, 3)), c=draw(st.integers(1, 3)), kh=kh, kw=kw, sh=sh, sw=sw,
+                h=draw(st.integers(kh, kh + 7)), w=draw(st.integers(kw, kw + 7)), ties=draw(st.booleans()))
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@settings(max_examples=60, deadline=None)
+@given(case=compiled_pool_cases(), seed=seeds)
+def test_compiled_max_pool_matches_torch_including_ties(case, seed):
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    x = randn(seed, case["n"], case["c"], case["h"], case["w"])
+    if case["ties"]:
+        x = np.round(x)  # many equal values: the gradient must go to the first maximum
+    assert is_compiled(F.max_pool_forward(x, size, stride)[1])
+    assert_matches_torch(partial(F.max_pool_forward, size=size, stride=stride), F.max_pool_backward,
+                         partial(TF.max_pool2d, kernel_size=size, stride=stride), x, seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 3, 9, 7), (1, 1, 2, 2)])
+def test_compiled_2x2_max_pool_fast_path_matches_torch_on_even_and_odd_sizes(shape):
+    assert_matches_torch(partial(F.max_pool_forward, size=2, stride=2), F.max_pool_backward,
+                         partial(TF.max_pool2d, kernel_size=2, stride=2), randn(0, *shape))
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_max_pool_propagates_nan_like_torch():
+    x = randn(0, 1, 1, 4, 4)
+    x[0, 0, 1, 0] = np.nan
+    out, _ = F.max_pool_forward(x, 2, 2)
+    expected = TF.max_pool2d(torch.tensor(x), 2, 2).numpy()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_array_equal(out[~np.isnan(out)], expected[~np.isnan(expected)])
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_max_pool_caches_its_input_and_output_without_copies():
+    """Backward finds the first maxima again from x and out, arrays a network keeps anyway."""
+    x = randn(0, 2, 3, 8, 8).astype(np.float32)
+    out, cache = F.max_pool_forward(x, 2, 2)
+    assert np.shares_memory(cache[1], x) and np.shares_memory(cache[2], out)
+
+
+# ------------------------------------------------------------------ bad input: errors name the layer and both shapes
+@pytest.mark.parametrize("layer", [nn.MaxPool2d(2), nn.AvgPool2d(2), nn.GlobalAvgPool2d()], ids=lambda m: type(m).__name__)
+def test_pooling_wrong_rank_names_layer_and_shapes(layer):
+    name = type(layer).__name__
+    with pytest.raises(ValueError, match=rf"layer '0' {name}\(.*expected input of shape \(N, C, H, W\), got \(2, 4\)"):
+        nn.Sequential(layer)(np.zeros((2, 4), np.float32))
+
+
+def test_maxpool_input_smaller_than_window_names_layer_and_sizes(error_model):
+    with pytest.raises(ValueError, match=r"layer '3' MaxPool2d.*input spatial size \(1, 1\) is smaller than the window \(2, 2\)"):
+        error_model[3](np.zeros((2, 4, 1, 1), np.float32))

@@ -13,8 +13,8 @@ then float32:
   cache gives the same gradients (it did not edit what it cached);
 - nothing overflows, divides by zero or goes invalid (numpy raises inside the kernels).
 
-Where glassnet has more than one implementation of the kernels (the NumPy reference, and the
-compiled numba kernels when numba is installed), both helpers check each of them.
+glassnet has two implementations of the kernels (the NumPy reference and the compiled numba
+twins); both helpers check each of them.
 
 ``assert_loss_matches_torch`` does the same for ``(loss, dscores)`` losses and
 ``assert_module_matches_torch`` for modules: forward, input gradient, every parameter gradient
@@ -34,14 +34,21 @@ from glassnet import backend
 from glassnet.nn import Linear
 
 from glassnet import kernels
+from glassnet.functional._numba import CompiledCache
 
-KERNEL_IMPLEMENTATIONS = ("numpy",) + (("numba",) if kernels.numba_available() else ())
-"""The kernel implementations under test: the NumPy reference always, the numba kernels when installed."""
+KERNEL_IMPLEMENTATIONS = ("numpy", "numba")
+"""The kernel implementations under test: the NumPy reference and the compiled (numba) twins. numba is
+a test dependency: without it every parity test fails instead of quietly checking one of the two."""
 
 
 def kernels_used(name):
     """Context manager running a block with kernel implementation ``name`` (one of KERNEL_IMPLEMENTATIONS)."""
     return kernels.using(name)
+
+def is_compiled(cache):
+    """True when a forward ran the compiled twin (its cache is a CompiledCache)."""
+    return isinstance(cache, CompiledCache)
+
 
 RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-4}
 ATOL = {np.dtype(np.float64): 1e-14, np.dtype(np.float32): 1e-5}
@@ -60,26 +67,44 @@ def prod(shape):
     return int(reduce(lambda a, b: a * b, shape, 1))
 
 
+def nonfinite_positions_differ(actual, expected):
+    """A message if NaN, +Inf and -Inf are not at the same positions in both arrays, else None."""
+    for name, where in (("NaN", np.isnan), ("+Inf", np.isposinf), ("-Inf", np.isneginf)):
+        a, e = where(actual), where(expected)
+        if not np.array_equal(a, e):
+            i = tuple(int(k) for k in np.argwhere(a != e)[0])
+            return f"{name} at index {i}: {'glassnet' if a[i] else 'PyTorch'} has it, the other has {actual[i]!r} / {expected[i]!r}"
+    return None
+
+
 def relative_error(actual, expected) -> float:
-    """max |actual - expected| / max |expected|: the largest error relative to the array's scale."""
+    """max |actual - expected| / max |expected| over the finite entries: the largest error relative to
+    the array's scale; inf when NaN or Inf are not at the same positions (see assert_close)."""
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
-    scale = np.max(np.abs(expected)) if expected.size else 0.0
-    diff = np.max(np.abs(actual - expected)) if expected.size else 0.0
+    if nonfinite_positions_differ(actual, expected):
+        return float("inf")
+    finite = np.isfinite(expected)
+    a, e = actual[finite], expected[finite]
+    scale = np.max(np.abs(e)) if e.size else 0.0
+    diff = np.max(np.abs(a - e)) if e.size else 0.0
     return float(diff / scale) if scale > 0 else float(diff)
 
 
 def assert_close(actual, expected, rtol, what, atol=0.0):
-    """``actual`` (glassnet) has ``expected``'s (PyTorch's) shape and agrees to ``rtol`` relative error
-    (or differs by at most ``atol`` everywhere)."""
+    """``actual`` (glassnet) has ``expected``'s (PyTorch's) shape, NaN and +-Inf at the same positions,
+    and agrees on the finite entries to ``rtol`` relative error (or differs by at most ``atol`` there)."""
     if isinstance(expected, torch.Tensor):
         expected = expected.detach().numpy()
     actual = backend.to_numpy(actual)
     assert np.shape(actual) == np.shape(expected), f"{what}: shape {np.shape(actual)}, PyTorch {np.shape(expected)}"
-    assert np.all(np.isfinite(actual)) == np.all(np.isfinite(expected)), f"{what}: finiteness differs from PyTorch"
-    err = relative_error(actual, expected)
+    actual64, expected64 = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    differ = nonfinite_positions_differ(actual64, expected64)
+    assert differ is None, f"{what}: {differ}"
+    err = relative_error(actual64, expected64)
     if err > rtol:
-        diff = float(np.max(np.abs(np.asarray(actual, dtype=np.float64) - expected)))
+        finite = np.isfinite(expected64)
+        diff = float(np.max(np.abs(actual64[finite] - expected64[finite])))
         assert diff <= atol, f"{what}: relative error {err:.3g} > {rtol:g} (max difference {diff:.3g}) against PyTorch"
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..train import TrainingDiverged
 from ..models import mlp
+from ..train import TrainingDiverged
 from .common import Measured, check, digits, figure, fit, fmt, judge, pct, save_figure, steps_to_reach
 
 TITLE = "Batch normalisation: speed and learning-rate tolerance"

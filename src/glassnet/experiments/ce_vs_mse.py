@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn import BCELoss, MSELoss, Sigmoid
 from ..models import mlp
+from ..nn import BCELoss, MSELoss, Sigmoid
 from .common import (Measured, OneHotTargets, check, digits, figure, fit, fmt, judge, one_hot, pct,
                      save_figure, steps_to_reach)
 

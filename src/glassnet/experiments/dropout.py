@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models import mlp
 from ..nn import CrossEntropyLoss
 from ..train import evaluate
-from ..models import mlp
 from .common import Measured, check, digits, figure, fit, fmt, judge, pct, save_figure, subset
 
 TITLE = "Dropout and the train/test gap"

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..diagnostics.flow import fraction_below
-from ..optim import SGD, regularizer_from
 from ..models import mlp
+from ..optim import SGD, regularizer_from
 from .common import Measured, accuracy, check, digits, figure, fit, fmt, judge, pct, save_figure
 
 TITLE = "L1 vs L2 regularisation"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..functional import softmax_loss, svm_loss
+from ..models import mlp
 from ..nn import CrossEntropyLoss, SVMLoss
 from ..train import predict_scores
-from ..models import mlp
 from .common import Measured, accuracy, check, digits, figure, fit, fmt, judge, pct, save_figure
 
 TITLE = "Hinge (SVM) vs softmax loss"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..diagnostics.flow import gradient_flow, trace_forward
-from ..nn import CrossEntropyLoss, Sigmoid
 from ..models import mlp
+from ..nn import CrossEntropyLoss, Sigmoid
 from .common import Measured, check, digits, figure, fit, fmt, judge, save_figure, subset
 
 TITLE = "Vanishing gradients: sigmoid vs ReLU"

@@ -29,14 +29,43 @@ class _ClassificationLoss(_Loss):
 
 
 class CrossEntropyLoss(_ClassificationLoss):
-    """Softmax cross-entropy from logits (log-sum-exp), averaged over the batch."""
+    """Softmax cross-entropy from logits (:func:`glassnet.functional.softmax_loss`), averaged over the batch.
+
+    Convention: computed from the logits with log-sum-exp, never as log(softmax(x)); PyTorch's
+    default ``mean`` reduction. Returns ``(loss, dscores)`` in one call.
+
+    Shape:
+        scores (N, C) logits; labels (N,) integers in [0, C); loss a scalar, dscores (N, C).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> loss, dscores = nn.CrossEntropyLoss()(np.zeros((2, 4)), np.array([0, 3]))
+        >>> round(float(loss), 4), dscores.shape  # log 4 for uniform scores
+        (1.3863, (2, 4))
+    """
 
     def _loss(self, scores, y):
         return F.softmax_loss(scores, y)
 
 
 class SVMLoss(_ClassificationLoss):
-    """Multiclass hinge loss with margin ``delta``: summed over classes, averaged over the batch."""
+    """The cs231n multiclass hinge loss (:func:`glassnet.functional.svm_loss`): sum over the wrong
+    classes j of max(0, s_j - s_y + delta), averaged over the batch (no division by the class count,
+    unlike PyTorch's MultiMarginLoss).
+
+    Args:
+        delta: the margin (default 1.0).
+
+    Shape:
+        scores (N, C); labels (N,) integers in [0, C); loss a scalar, dscores (N, C).
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> float(nn.SVMLoss()(np.zeros((1, 3)), np.array([0]))[0])  # two wrong classes, margin 1 each
+        2.0
+    """
 
     def __init__(self, delta=1.0):
         self.delta = float(delta)
@@ -69,21 +98,60 @@ class _ElementwiseLoss(_Loss):
 
 
 class BCELoss(_ElementwiseLoss):
-    """Binary cross-entropy on probabilities (logs clamped at -100), mean over elements."""
+    """Binary cross-entropy on probabilities (:func:`glassnet.functional.bce_loss`; logs clamped at
+    -100 as in PyTorch), averaged over all elements.
+
+    Args:
+        weight: an optional per-element weight that broadcasts to the input.
+
+    Shape:
+        probabilities in [0, 1] and targets of the same shape (N, ...); loss a scalar, dprobs like the input.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> round(float(nn.BCELoss()(np.full((2, 1), 0.5), np.array([[0.0], [1.0]]))[0]), 4)  # log 2
+        0.6931
+    """
 
     def _loss(self, pred, target):
         return F.bce_loss(pred, target, self._weight_like(pred))
 
 
 class BCEWithLogitsLoss(_ElementwiseLoss):
-    """Binary cross-entropy on logits (stable), mean over elements."""
+    """Binary cross-entropy on logits (:func:`glassnet.functional.bce_with_logits_loss`; computed
+    stably, without forming the sigmoid), averaged over all elements.
+
+    Args:
+        weight: an optional per-element weight that broadcasts to the input.
+
+    Shape:
+        logits and targets of the same shape (N, ...); loss a scalar, dlogits like the input.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> round(float(nn.BCEWithLogitsLoss()(np.zeros((2, 1)), np.array([[0.0], [1.0]]))[0]), 4)  # log 2
+        0.6931
+    """
 
     def _loss(self, pred, target):
         return F.bce_with_logits_loss(pred, target, self._weight_like(pred))
 
 
 class MSELoss(_ElementwiseLoss):
-    """Mean squared error over all elements."""
+    """Mean squared error (:func:`glassnet.functional.mse_loss`), averaged over all elements.
+
+    Shape:
+        predictions and targets of the same shape (N, ...); loss a scalar, dpred like the input.
+
+    Example:
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> loss, dpred = nn.MSELoss()(np.array([[1.0, 3.0]]), np.array([[0.0, 1.0]]))
+        >>> float(loss), dpred.tolist()  # (1 + 4) / 2; d/dpred = 2 (pred - target) / 2
+        (2.5, [[1.0, 2.0]])
+    """
 
     def __init__(self):
         super().__init__(None)

@@ -52,11 +52,20 @@ class CompiledCache(tuple):
         return self[0]
 
 
+_modules = {}
+
+
+def _module(family):
+    """``_numba.<family>``, imported (and compiled from the on-disk cache) on first use."""
+    mod = _modules.get(family)
+    if mod is None:
+        mod = _modules[family] = importlib.import_module(f"{__name__}.{family}")
+    return mod
+
+
 def twin(family, *arrays):
     """The compiled module ``_numba.<family>`` if the compiled kernels run on ``arrays``, else None."""
-    if not kernels.compiled_for(*arrays):
-        return None
-    return importlib.import_module(f"{__name__}.{family}")
+    return _module(family) if kernels.compiled_for(*arrays) else None
 
 
 def backward_twin(kernel, cache):
@@ -65,4 +74,4 @@ def backward_twin(kernel, cache):
         return None
     if cache.kernel != kernel:
         raise ValueError(f"{kernel}_backward: got the cache of {cache.kernel}_forward")
-    return getattr(importlib.import_module(f"{__name__}.{FAMILY[kernel]}"), f"{kernel}_backward")
+    return getattr(_module(FAMILY[kernel]), f"{kernel}_backward")
