@@ -5,12 +5,10 @@ not depend on the thread count, and the cache, dtype and ``need_dx`` behave like
 import numpy as np
 import pytest
 
-pytest.importorskip("numba")
-
-import glassnet.functional as F  # noqa: E402
-from glassnet import kernels  # noqa: E402
-from glassnet.functional import _numba  # noqa: E402
-from glassnet.functional._numba import linear as compiled_linear  # noqa: E402
+import glassnet.functional as F
+from glassnet import kernels
+from glassnet.functional import _numba
+from glassnet.functional._numba import linear as compiled_linear
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 import glassnet.functional as F
 from glassnet import kernels, nn
 
-CHOICES = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not kernels.numba_available(), reason="numba"))]
+CHOICES = ["numpy", "numba"]  # numba is a core dependency
 
 
 @pytest.mark.parametrize("choice", CHOICES)
