@@ -215,6 +215,8 @@ class InferencePlan:
 
     ``model`` is a Sequential (or a single layer); layers without a fused form (Residual, Softmax,
     ...) run their own forward. The model itself is not changed (not even put in eval mode).
+    A plan's buffers are its own: call one plan from one thread at a time (it splits the batch
+    between glassnet's threads itself); the returned scores are a fresh array.
     """
 
     def __init__(self, model):
