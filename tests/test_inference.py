@@ -108,6 +108,9 @@ def test_plan_reuses_its_buffers_and_returns_results_later_calls_do_not_overwrit
     assert not np.array_equal(out1, out2)
     assert plan(x1[:1]).shape == (1, 10)  # a new shape gets its own program
     assert len(plan._programs) == 2
+    for n in range(2, 12):  # ... and only the latest few shapes keep their buffers
+        plan(np.zeros((n, 1, 28, 28), np.float32))
+    assert len(plan._programs) == 8 and (11, 1, 28, 28) in plan._programs and (4, 1, 28, 28) not in plan._programs
 
 
 def test_plan_is_a_snapshot_that_leaves_the_model_as_it_was():

@@ -208,6 +208,10 @@ class _Program:
         return h
 
 
+MAX_PROGRAMS = 8
+"""Input shapes a plan keeps prepared (with their buffers) at once; a ninth drops the oldest."""
+
+
 class InferencePlan:
     """The eval-mode forward pass of ``model`` with batch norm folded and conv + bias + ReLU + max pool
     fused; ``plan(x)`` equals ``model.eval()`` then ``model(x)`` (within rounding: 1e-9 in float64,
@@ -242,6 +246,8 @@ class InferencePlan:
         if key not in self._programs:
             if len(key) < 2:
                 raise ValueError(f"InferencePlan: expected a batch of inputs (N, ...), got shape {key}")
+            if len(self._programs) >= MAX_PROGRAMS:  # drop the oldest shape's buffers
+                self._programs.pop(next(iter(self._programs)))
             self._programs[key] = _Program(self.ops, key, self.dtype, kernels.get_num_threads())
         return self._programs[key]
 
