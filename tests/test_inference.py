@@ -126,6 +126,12 @@ def test_plan_is_a_snapshot_that_leaves_the_model_as_it_was():
     np.testing.assert_array_equal(plan(x), first)
 
 
+def test_plan_refuses_arrays_that_are_not_numpy_and_says_what_to_use():
+    plan = InferencePlan(build_model("two_layer_net", (1, 8, 8), 10))
+    with pytest.raises(TypeError, match=r"runs on NumPy arrays, got builtins.list.*model.no_grad"):
+        plan([[0.0] * 64])
+
+
 def test_plan_names_the_layer_when_the_input_has_the_wrong_number_of_channels():
     model = build_model("lenet5", (1, 28, 28), 10)
     with pytest.raises(ValueError, match=r"layer 0 expects 1 input channels, got input of shape \(2, 3, 28, 28\)"):

@@ -7,8 +7,8 @@ For each input shape the plan prepares its steps once (output buffers, column sc
 later calls of that shape allocate nothing but the returned copy of the scores. With the compiled
 kernels and several threads, the batch is split into one share of images per thread and each thread
 runs the whole network on its share: one hand-off per forward pass, not one per layer. Without
-numba (or with ``glassnet.kernels`` set to NumPy, or on CuPy arrays) the steps run the reference
-kernels with the folded weights.
+numba (or with ``glassnet.kernels`` set to NumPy) the steps run the reference kernels with the
+folded weights. A plan runs on NumPy arrays (the CPU); on CuPy use the model's own forward.
 
 A plan is a snapshot: it copies the weights when built. Build a new one after changing the model.
 """
@@ -229,9 +229,11 @@ class InferencePlan:
         self._programs = {}
 
     def __call__(self, x):
-        if isinstance(x, np.ndarray):
-            x = np.ascontiguousarray(x, dtype=self.dtype)
-        if not kernels.compiled_for(x):  # CuPy arrays, kernels set to NumPy, or numba unavailable
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"InferencePlan runs on NumPy arrays, got {type(x).__module__}.{type(x).__name__} "
+                            "(on the GPU use the model itself: with model.no_grad(): model(x))")
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not kernels.compiled_for(x):  # kernels set to NumPy, or numba unavailable
             return self._reference(x)
         program = self.program(x.shape)
         with blas_one_thread():  # the threads split the batch; each product runs on one of them
@@ -274,7 +276,7 @@ class InferencePlan:
                 for op, step, ts in zip(self.ops, program.steps, times)]
 
     def _reference(self, x):
-        """The same fused ops through the reference kernels (NumPy or CuPy arrays, any kernel choice)."""
+        """The same fused ops through the NumPy reference kernels."""
         h = x
         for op in self.ops:
             h = _STEPS[type(op)].reference(op, h)

@@ -11,9 +11,9 @@ def predict_scores(model, x, batch_size=512, use_plan=False):
 
     The model's train/eval mode is restored afterwards. ``use_plan=True`` runs an
     :class:`~glassnet.inference.InferencePlan` (batch norm folded, fused layers: faster, equal within
-    rounding) instead of the layer-by-layer forward.
+    rounding) instead of the layer-by-layer forward, on the NumPy backend.
     """
-    if use_plan:
+    if use_plan and backend.name() == "numpy":  # a plan runs on the CPU; on CuPy the layers run
         from ..inference import InferencePlan  # noqa: PLC0415
 
         plan = InferencePlan(model)
