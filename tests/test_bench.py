@@ -1,5 +1,6 @@
 """Smoke tests of the benchmark (`glassnet bench`): it runs with tiny settings and reports every field.
 Nothing here asserts a speed: timings on a shared test machine mean nothing."""
+import subprocess
 from contextlib import nullcontext
 from dataclasses import replace
 
@@ -38,7 +39,7 @@ def tiny(name, batch=4):
 
 def test_the_workloads_named_in_the_issue_exist():
     assert {"lenet-train-64", "lenet-train-256", "lenet-infer-256", "cifar-train-128", "cifar-infer-128",
-            "mlp-train-256"} <= set(WORKLOADS)
+            "mlp-train-256", "lenet-infer-1", "cifar-infer-1"} <= set(WORKLOADS)
 
 
 @pytest.mark.parametrize("name", sorted(WORKLOADS))
@@ -75,6 +76,29 @@ def test_inference_workload_has_no_backward_column():
                        profile=True, profile_repeats=1)
     assert res["train"] is False and res["peak_fraction"] is None
     assert all(bwd is None for _, _, bwd in res["profile"]["glassnet"])
+
+
+def test_inference_is_timed_against_onnxruntime_with_its_per_node_profile_and_the_plans_fused_steps():
+    ort = pytest.importorskip("onnxruntime")
+    res = run_workload(torch, tiny("lenet-infer-1", batch=1), steps=3, warmup=1, peak_gflops=None, memory=False,
+                       profile=True, profile_repeats=1, ort=ort)
+    assert res["onnxruntime"]["n"] == 3 and res["onnxruntime"]["median"] > 0
+    assert res["ratio_ort"]["q1"] <= res["ratio_ort"]["median"] <= res["ratio_ort"]["q3"]
+    steps = [name for name, _, _ in res["profile"]["glassnet"]]
+    assert steps[:2] == ["layers 0-2 conv+bias+relu+maxpool", "layers 3-5 conv+bias+relu+maxpool"]
+    nodes = [name for name, _, _ in res["profile"]["onnxruntime"]]
+    assert any("Conv" in n for n in nodes) and any("Gemm" in n for n in nodes)
+    text = format_report({"threads": 1, "steps": 3, "warmup": 1, "notes": [], "clock": "wall",
+                          "machine": {"cpu": "x", "cores": 1, "usable_cores": 1, "python": "3", "numpy": "2",
+                                      "glassnet_kernels": "k", "blas": [], "env": {}, "onnxruntime": ort.__version__},
+                          "sgemm": {"numpy": 50.0, "peak": 50.0, "n": 64, "repeats": 1}, "results": [res]})
+    assert "inference against onnxruntime" in text and "ratio g/ort" in text and "onnxruntime node" in text
+
+
+def test_a_training_workload_ignores_onnxruntime():
+    ort = pytest.importorskip("onnxruntime")
+    res = run_workload(torch, tiny("mlp-train-256"), steps=1, warmup=0, peak_gflops=None, memory=False, ort=ort)
+    assert "onnxruntime" not in res and "ratio_ort" not in res
 
 
 def test_flop_count_of_lenet_forward_by_hand():
@@ -122,3 +146,19 @@ def test_glassnet_bench_command_runs_one_quick_workload(capsys):
 def test_glassnet_bench_rejects_an_unknown_workload():
     with pytest.raises(SystemExit):
         cli.main(["bench", "--workload", "resnet152"])
+
+
+def test_first_run_times_the_default_train_from_an_empty_kernel_cache_and_from_a_filled_one(monkeypatch):
+    from glassnet.bench import first_run
+
+    calls = []
+
+    def fake_run(cmd, env, **kwargs):  # the two runs share one fresh cache dir; each prints its compile time
+        calls.append((cmd[-1], env["NUMBA_CACHE_DIR"]))
+        return subprocess.CompletedProcess(cmd, 0, stdout='epoch ...\n{"compile_s": %s}\n' % (4.0 if len(calls) == 1 else 0.0))
+
+    monkeypatch.setattr(first_run.subprocess, "run", fake_run)
+    result = first_run.time_default_train()
+    assert result["cold_compile_s"] == 4.0 and result["warm_compile_s"] == 0.0 and result["cold_s"] >= 0
+    assert calls[0][1] == calls[1][1] and calls[0][0] != calls[1][0]  # same cache, separate run directories
+    assert "4.0 s compiling" in first_run.format_first_run(result)

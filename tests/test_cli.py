@@ -279,8 +279,9 @@ def test_dropout_on_a_model_without_that_option_is_an_error(capsys, tmp_path, mo
 
 
 # ---------------------------------------------------------------- kill and resume
-KILL_ARGS = ["train", "--model", "classic_cnn", "--limit", "400", "--epochs", "3", "--batch-size", "32",
-             "--dropout", "0.3", "--no-progress"]  # augmentation on (the default)
+KILL_ARGS = ["train", "--model", "classic_cnn", "--limit", "1000", "--epochs", "3", "--batch-size", "32",
+             "--dropout", "0.3", "--no-progress"]  # augmentation on (the default); epochs of ~30 steps, long
+# enough that the kill below lands inside epoch 2 with the compiled kernels on two idle cores
 
 
 def _checkpoint_epoch(path):
@@ -304,7 +305,7 @@ def test_run_killed_mid_epoch_and_resumed_ends_with_the_uninterrupted_runs_weigh
             assert proc.poll() is None, f"train exited early ({proc.returncode}): {proc.communicate()[1]}"
             assert time.monotonic() < deadline, "no checkpoint after 240 s"
             time.sleep(0.02)
-        time.sleep(0.2)  # a few steps into epoch 2
+        time.sleep(0.05)  # a few steps into epoch 2
         assert proc.poll() is None, "the run finished before it could be killed: make its epochs longer"
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)

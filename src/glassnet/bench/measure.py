@@ -141,41 +141,47 @@ which leaves out the time other processes hold the cores - with 1 thread per sid
 measure on a shared machine; with more threads it adds the threads' times (spin-waits included)."""
 
 
-def time_interleaved(step_a, step_b, steps, warmup, clock="wall"):
-    """Run ``warmup`` steps of each, then ``steps`` rounds of both, alternating which goes first.
+def time_interleaved(*fns, steps, warmup, clock="wall"):
+    """Run ``warmup`` calls of each function, then ``steps`` rounds of one call each, the order
+    rotating from round to round (with two: alternating which goes first).
 
-    Returns (times_a, times_b) in seconds of ``clock`` (see CLOCKS), one pair per round; the garbage
+    Returns one list of times per function (seconds of ``clock``, see CLOCKS); the garbage
     collector is paused.
     """
     now = CLOCKS[clock]
     for _ in range(warmup):
-        step_a()
-        step_b()
-    times_a, times_b = [], []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         for i in range(steps):
-            order = ((step_a, times_a), (step_b, times_b))
-            for fn, out in (order if i % 2 == 0 else order[::-1]):
+            for k in range(len(fns)):
+                j = (i + k) % len(fns)
                 t0 = now()
-                fn()
-                out.append(now() - t0)
+                fns[j]()
+                times[j].append(now() - t0)
     finally:
         if was_enabled:
             gc.enable()
-    return times_a, times_b
+    return times
 
 
 # ------------------------------------------------------------------------------------------ profile
 def profile_glassnet(model, workload, x, y, repeats, clock="wall"):
-    """Median seconds of each layer's forward and backward (and of the loss and the SGD step)."""
+    """Median seconds of each layer's forward and backward (and of the loss and the SGD step); for an
+    inference workload, of each step of its InferencePlan (several layers fused into one)."""
     now = CLOCKS[clock]
     from .. import nn  # noqa: PLC0415
     from ..optim import SGD  # noqa: PLC0415
     from .workloads import LR, MOMENTUM  # noqa: PLC0415
 
+    if not workload.train:  # the inference side runs an InferencePlan: time its fused steps
+        from ..inference import InferencePlan  # noqa: PLC0415
+
+        return [(name, t, None) for name, t in InferencePlan(model.eval()).profile(x, repeats, now)]
     layers = list(model)
     fwd = [[] for _ in layers]
     bwd = [[] for _ in layers]

@@ -6,36 +6,39 @@ from dataclasses import replace
 import numpy as np
 
 from . import measure
+from .first_run import format_first_run, time_default_train
+from .onnx_reference import OrtModel, import_onnxruntime, profile_onnxruntime
 from .workloads import SCALING_BATCHES, WORKLOADS, glassnet_step, import_torch, step_flops, torch_step, torch_twin
 
 
 def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threads=1, profile=False, profile_repeats=5,
-                 clock="wall"):
-    """Time ``workload`` on both sides (interleaved) and return a dict of results.
+                 clock="wall", ort=None):
+    """Time ``workload`` on every side (interleaved) and return a dict of results.
 
-    Keys: name, batch, train, glassnet / torch (time summaries in seconds), ratio (summary of the
-    per-round t_torch / t_glassnet: > 1 means glassnet is faster), images_per_s, gflops, peak_fraction,
-    memory (peak bytes per side, if measured) and profile (per-layer rows, if asked for).
+    Sides: glassnet and PyTorch, and for an inference workload onnxruntime too when ``ort`` (the
+    onnxruntime module) is given. Keys: name, batch, train, glassnet / torch / onnxruntime (time
+    summaries in seconds per forward pass or training step), ratio (summary of the per-round
+    t_torch / t_glassnet: > 1 means glassnet is faster), ratio_ort (t_onnxruntime / t_glassnet),
+    images_per_s, gflops, peak_fraction, memory (peak bytes per side, if measured) and profile
+    (per-layer rows, if asked for).
     """
     model = workload.build()
-    twins = torch_twin(model)
     x, y = workload.batch_data()
-    step_g = glassnet_step(model, workload, x, y)
-    step_t = torch_step(torch, twins, workload, x, y)
-    tg, tt = measure.time_interleaved(step_g, step_t, steps, warmup, clock)
+    steps_by_side = {"glassnet": glassnet_step(model, workload, x, y),
+                     "torch": torch_step(torch, torch_twin(model), workload, x, y)}
+    if ort is not None and not workload.train:
+        steps_by_side["onnxruntime"] = ort_step(OrtModel(ort, model, workload.input_shape, threads), workload, x)
+    times = measure.time_interleaved(*steps_by_side.values(), steps=steps, warmup=warmup, clock=clock)
+    times = {side: np.asarray(t) / workload.calls for side, t in zip(steps_by_side, times)}
     flops = step_flops(workload, model)
-    res = {
-        "name": workload.name,
-        "description": workload.description,
-        "batch": workload.batch,
-        "train": workload.train,
-        "glassnet": measure.summarize(tg),
-        "torch": measure.summarize(tt),
-        "ratio": measure.summarize(np.asarray(tt) / np.asarray(tg)),
-        "flops": flops,
-    }
-    res["images_per_s"] = {side: workload.batch / res[side]["median"] for side in ("glassnet", "torch")}
-    res["gflops"] = {side: flops / res[side]["median"] / 1e9 for side in ("glassnet", "torch")}
+    res = {"name": workload.name, "description": workload.description, "batch": workload.batch,
+           "train": workload.train, "flops": flops}
+    res.update({side: measure.summarize(t) for side, t in times.items()})
+    res["ratio"] = measure.summarize(times["torch"] / times["glassnet"])
+    if "onnxruntime" in times:
+        res["ratio_ort"] = measure.summarize(times["onnxruntime"] / times["glassnet"])
+    res["images_per_s"] = {side: workload.batch / res[side]["median"] for side in times}
+    res["gflops"] = {side: flops / res[side]["median"] / 1e9 for side in times}
     res["peak_fraction"] = {side: g / peak_gflops for side, g in res["gflops"].items()} if peak_gflops else None
     if memory:
         res["memory"] = {side: measure.peak_step_memory(workload.name, side, threads, workload.batch)
@@ -46,7 +49,19 @@ def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threa
             "glassnet": measure.profile_glassnet(prof_model, workload, x, y, profile_repeats, clock),
             "torch": measure.profile_torch(torch, torch_twin(prof_model), workload, x, y, profile_repeats, clock),
         }
+        if "onnxruntime" in times:
+            res["profile"]["onnxruntime"] = profile_onnxruntime(ort, prof_model, workload, x, profile_repeats, threads)
     return res
+
+
+def ort_step(runner, workload, x):
+    """One timed step of onnxruntime: ``workload.calls`` forward passes."""
+    def infer():
+        for _ in range(workload.calls):
+            out = runner(x)
+        return out
+
+    return infer
 
 
 def run_scaling(torch, steps, warmup, batches=SCALING_BATCHES, name="lenet-train-64", clock="wall"):
@@ -73,7 +88,7 @@ def run_scaling(torch, steps, warmup, batches=SCALING_BATCHES, name="lenet-train
 
 
 def benchmark(names=None, steps=20, warmup=3, threads=None, memory=True, profile=False, scaling=False,
-              scaling_only=False, progress=None, clock="wall", quick=False):
+              scaling_only=False, progress=None, clock="wall", quick=False, first_run=False):
     """Everything ``glassnet bench`` prints, as a dict (see :func:`format_report`)."""
     torch = import_torch()
     threads = threads or measure.default_threads()
@@ -85,16 +100,25 @@ def benchmark(names=None, steps=20, warmup=3, threads=None, memory=True, profile
     report = {"threads": threads, "steps": steps, "warmup": warmup, "notes": notes, "clock": clock,
               "machine": measure.machine_info(torch), "results": [],
               "sgemm": measure.sgemm_peak(torch, n=1024 if quick else 2048, repeats=3 if quick else 5, clock=clock)}
+    ort = import_onnxruntime()
+    if ort is None:
+        notes.append("onnx/onnxruntime not installed: inference is timed against PyTorch only (pip install 'glassnet[onnx]')")
+    else:
+        report["machine"]["onnxruntime"] = ort.__version__
     if not scaling_only:
         for name in names:
             if progress:
                 progress(name)
             report["results"].append(run_workload(torch, WORKLOADS[name], steps, warmup, report["sgemm"]["peak"],
-                                                  memory=memory, threads=threads, profile=profile, clock=clock))
+                                                  memory=memory, threads=threads, profile=profile, clock=clock, ort=ort))
     if scaling or scaling_only:
         if progress:
             progress("scaling")
         report["scaling"] = run_scaling(torch, steps, warmup, clock=clock)
+    if first_run:
+        if progress:
+            progress("first run of the default glassnet train (twice, in fresh processes)")
+        report["first_run"] = time_default_train()
     return report
 
 
@@ -132,6 +156,16 @@ def format_table(results, markdown=False):
     return _render(header, rows, markdown)
 
 
+def format_ort_table(results, markdown=False):
+    """Inference workloads against both references: onnxruntime (same exported model) and PyTorch."""
+    header = ["workload", "batch", "glassnet ms [IQR]", "onnxruntime ms [IQR]", "PyTorch ms [IQR]",
+              "ratio g/ort [IQR]", "ratio g/t"]
+    rows = [[r["name"], str(r["batch"]), _ms(r["glassnet"]), _ms(r["onnxruntime"]), _ms(r["torch"]),
+             f"{r['ratio_ort']['median']:.2f} [{r['ratio_ort']['q1']:.2f}-{r['ratio_ort']['q3']:.2f}]",
+             f"{r['ratio']['median']:.2f}"] for r in results if "ratio_ort" in r]
+    return _render(header, rows, markdown) if rows else ""
+
+
 def _render(header, rows, markdown):
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -143,16 +177,23 @@ def _render(header, rows, markdown):
 
 
 def format_profile(result, markdown=False):
+    """Per-layer forward/backward times of both sides (training); for inference one table per side,
+    as their steps differ (glassnet's plan fuses layers, onnxruntime's nodes are its own)."""
     prof = result["profile"]
+    f = lambda v: "-" if v is None else f"{v * 1e3:.3f}"  # noqa: E731
+    if not result["train"]:
+        tables = []
+        for side, title in (("glassnet", "glassnet plan step"), ("onnxruntime", "onnxruntime node"), ("torch", "PyTorch layer")):
+            if side in prof:
+                rows = [[name, f(t)] for name, t, _ in prof[side]]
+                rows.append(["total", f(sum(t for _, t, _ in prof[side]))])
+                tables.append(_render([title, "ms"], rows, markdown))
+        return "\n\n".join(tables)
     g, t = prof["glassnet"], prof["torch"]
     header = ["layer", "glassnet fwd ms", "PyTorch fwd ms", "glassnet bwd ms", "PyTorch bwd ms"]
-    rows = []
-    for (name, gf, gb), (tname, tf, tb) in zip(g, t):
-        f = lambda v: "-" if v is None else f"{v * 1e3:.3f}"  # noqa: E731
-        rows.append([name, f(gf), f(tf), f(gb), f(tb)])
+    rows = [[name, f(gf), f(tf), f(gb), f(tb)] for (name, gf, gb), (_, tf, tb) in zip(g, t)]
     tot = lambda side, k: sum(r[k] for r in side if r[k] is not None)  # noqa: E731
-    rows.append(["total", f"{tot(g, 1) * 1e3:.3f}", f"{tot(t, 1) * 1e3:.3f}",
-                 f"{tot(g, 2) * 1e3:.3f}" if result["train"] else "-", f"{tot(t, 2) * 1e3:.3f}" if result["train"] else "-"])
+    rows.append(["total", f(tot(g, 1)), f(tot(t, 1)), f(tot(g, 2)), f(tot(t, 2))])
     return _render(header, rows, markdown)
 
 
@@ -201,11 +242,18 @@ def format_report(report, markdown=False):
         out += [f"timing ({report['clock']} clock): median [quartiles] of {report['steps']} interleaved steps after "
                 f"{report['warmup']} warm-up steps; speed ratio = t_PyTorch / t_glassnet per round (> 1: glassnet faster)", ""]
         out.append(format_table(report["results"], markdown))
+        ort_table = format_ort_table(report["results"], markdown)
+        if ort_table:
+            out += ["", f"inference against onnxruntime {report['machine'].get('onnxruntime', '')} (same model exported by "
+                    "glassnet.io.to_onnx, same threads; glassnet runs glassnet.inference.InferencePlan); "
+                    "ratio = t_onnxruntime / t_glassnet", ort_table]
         if any("memory" in r for r in report["results"]):
             out.append("peak MB: extra resident memory of 3 steps in a fresh process per side (VmHWM - VmRSS)")
         for r in report["results"]:
             if "profile" in r:
                 out += ["", f"per-layer profile, {r['name']} (median of 5):", format_profile(r, markdown)]
+    if "first_run" in report:
+        out += ["", format_first_run(report["first_run"])]
     if "scaling" in report:
         out += ["", "scaling: LeNet training step vs batch size", format_scaling(report["scaling"], markdown)]
     return "\n".join(out)

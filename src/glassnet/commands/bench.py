@@ -1,4 +1,4 @@
-"""Time glassnet against PyTorch on small CNNs and an MLP, side by side in one process.
+"""Time glassnet against PyTorch (and, for inference, onnxruntime) on small CNNs and an MLP, side by side in one process.
 
 Each workload runs warm-up steps, then interleaved glassnet and PyTorch steps with the same number
 of threads on both sides (torch.set_num_threads, threadpoolctl for NumPy's BLAS, glassnet's
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 
-HELP = "benchmark glassnet against PyTorch on the CPU (needs torch)"
+HELP = "benchmark glassnet against PyTorch and onnxruntime on the CPU (needs torch)"
 
 
 def add_arguments(p):
@@ -28,6 +28,8 @@ def add_arguments(p):
     p.add_argument("--profile", action="store_true", help="also print per-layer forward and backward times")
     p.add_argument("--scaling", action="store_true", help="also time LeNet training at batch 32, 64, 128, 256, 512")
     p.add_argument("--scaling-only", action="store_true", help="only the batch-size scaling table")
+    p.add_argument("--first-run", action="store_true",
+                   help="also time the default `glassnet train` from an empty kernel cache and again with it filled")
     p.add_argument("--quick", action="store_true", help="few steps and no memory measurement (a smoke run)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--clock", default="wall", choices=["wall", "cpu"],
@@ -53,6 +55,7 @@ def run(args) -> int:
         args.workload, steps=steps, warmup=warmup, threads=args.threads,
         memory=not (args.quick or args.no_memory), profile=args.profile,
         scaling=args.scaling, scaling_only=args.scaling_only, clock=args.clock, quick=args.quick,
+        first_run=args.first_run,
         progress=lambda name: print(f"running {name} ...", file=sys.stderr, flush=True),
     )
     print(format_report(report, markdown=args.markdown))

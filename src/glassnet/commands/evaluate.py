@@ -19,7 +19,7 @@ def run(args) -> int:
     model, cfg, meta = load_run(args.run_dir)
     splits = load_splits(cfg)
     data = getattr(splits, args.split)
-    result = evaluate(model, data, CrossEntropyLoss())
+    result = evaluate(model, data, CrossEntropyLoss(), use_plan=True)
     cm = confusion_matrix(data.y, result["predictions"], splits.num_classes)
     print(f"{cfg['model']} on {cfg['data']} ({args.split}, {len(data.y)} samples): "
           f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}")

@@ -46,7 +46,7 @@ def load_input(path, meta, invert=False) -> np.ndarray:
 def run(args) -> int:
     model, _, meta = load_run(args.run_dir)
     x = np.stack([load_input(p, meta, args.invert) for p in args.images])
-    probs = softmax(predict_scores(model, x).astype(np.float64), axis=1)
+    probs = softmax(predict_scores(model, x, use_plan=True).astype(np.float64), axis=1)
     k = max(1, min(args.top_k, probs.shape[1]))
     for path, p in zip(args.images, probs):
         top = np.argsort(-p)[:k]

@@ -68,7 +68,7 @@ def _check_groups(name, c, f, cg, groups, x_shape, w_shape):
     return groups
 
 
-def conv_backward(dout, cache):
+def conv_backward(dout, cache, need_dx=True):
     """Gradients of the convolution.
 
     With dout[n] laid out as (G, F/G, Ho*Wo) and cols[n] as (G, C/G*HH*WW, Ho*Wo):
@@ -76,10 +76,11 @@ def conv_backward(dout, cache):
     dw[g] = sum_n dout[n, g] @ cols[n, g].T            (reshaped to (F, C/G, HH, WW))
     dcols[n, g] = w[g].reshape(F/G, -1).T @ dout[n, g]  (gradient w.r.t. every window pixel)
     dx = col2im(dcols) with the padding cropped off.
+    With ``need_dx=False`` (the first layer of a network: nothing consumes dx) dx is None.
     """
     compiled = _numba.backward_twin("conv", cache)
     if compiled:
-        return compiled(dout, cache)
+        return compiled(dout, cache, need_dx)
     x_pad_shape, cols, w, (sh, sw), (ph, pw), dilation = cache
     n, c, hp, wp = x_pad_shape
     f, _, kh, kw = w.shape
@@ -88,6 +89,8 @@ def conv_backward(dout, cache):
     dout4 = dout.reshape(n, groups, f // groups, ho * wo)
     db = dout4.sum(axis=(0, 3)).reshape(f)
     dw = (dout4 @ cols.swapaxes(2, 3)).sum(axis=0).reshape(w.shape)
+    if not need_dx:
+        return None, dw, db
     dcols = w.reshape(groups, f // groups, -1).swapaxes(1, 2) @ dout4   # (N, G, C/G*HH*WW, Ho*Wo)
     dx_pad = col2im(dcols.reshape(n, c, kh, kw, ho, wo), x_pad_shape, sh, sw, *dilation)
     dx = dx_pad[:, :, ph : hp - ph, pw : wp - pw]
@@ -110,7 +113,8 @@ def conv1d_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     return out[:, :, 0, :], cache
 
 
-def conv1d_backward(dout, cache):
-    """dx (N, C, L), dw (F, C/groups, K), db (F,): :func:`conv_backward` on the height-1 image."""
-    dx, dw, db = conv_backward(dout[:, :, None, :], cache)
-    return dx[:, :, 0, :], dw[:, :, 0, :], db
+def conv1d_backward(dout, cache, need_dx=True):
+    """dx (N, C, L) (None if not ``need_dx``), dw (F, C/groups, K), db (F,): :func:`conv_backward` on the
+    height-1 image."""
+    dx, dw, db = conv_backward(dout[:, :, None, :], cache, need_dx)
+    return (None if dx is None else dx[:, :, 0, :]), dw[:, :, 0, :], db

@@ -56,8 +56,11 @@ class _Conv(Layer):
         """A size argument as a tuple over the spatial axes."""
         return v if isinstance(v, tuple) else (v,)
 
-    def backward(self, dout):
-        dx, dw, db = type(self)._backward(dout, self._take_cache())
+    can_skip_input_grad = True
+
+    def backward(self, dout, need_input_grad=True):
+        """dx (or None with ``need_input_grad=False``); adds dW and db to the parameters' grads."""
+        dx, dw, db = type(self)._backward(dout, self._take_cache(), need_dx=need_input_grad)
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db

@@ -313,7 +313,7 @@ class Sequential(Module):
 
         With ``need_input_grad=False`` (a training step, where nothing consumes the gradient of the
         network's input) the layers before the first one with parameters are skipped, and that layer
-        is spared its input gradient where it supports this (Linear, nested Sequentials); returns None.
+        is spared its input gradient where it supports this (Linear, Conv2d, nested Sequentials); returns None.
         """
         layers = list(self._modules.values())
         first = 0

@@ -10,6 +10,7 @@ functional/norm.py    functional/_numba/norm.py   batchnorm_forward, batchnorm_b
                                                   (N, C, H, W)
 functional/           functional/_numba/          relu_forward, relu_backward
 activation.py         activation.py
+functional/linear.py  functional/_numba/linear.py affine_forward, affine_backward (BLAS products in parts)
 (none)                functional/_numba/threads.py  glassnet's pool of threads
 ====================  ==========================  =========================================
 
@@ -39,7 +40,7 @@ import importlib
 
 from ... import kernels
 
-FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm"}
+FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm", "affine": "linear"}
 """The twin module (file) of each compiled kernel, by kernel name."""
 
 

@@ -281,8 +281,9 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     return out.reshape(plan.n, f, ho, wo), CompiledCache(("conv", x, wb, w.shape, plan))
 
 
-def conv_backward(dout, cache):
-    """The reference's db, dw and dx, tile by tile, rebuilding each column tile from the cached input:
+def conv_backward(dout, cache, need_dx=True):
+    """The reference's db, dw and dx (None if not ``need_dx``), tile by tile, rebuilding each column
+    tile from the cached input:
 
     [dw | db].T += cols @ dout[tile].T   (groups = 1: the ones row of cols gives db = sum of dout)
     dw[g] += dout[tile, g] @ cols[g].T   (groups > 1, batched over the groups; db = sum of dout)
@@ -292,14 +293,15 @@ def conv_backward(dout, cache):
     """
     _, x, wb, w_shape, plan = cache
     if isinstance(plan, _DepthwisePlan):
-        return _depthwise_backward(dout, x, wb, plan)
+        dx, dw, db = _depthwise_backward(dout, x, wb, plan)
+        return (dx if need_dx else None), dw, db
     k, f, wo, groups = plan.k, plan.f, plan.wo, plan.groups
     dout3 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(plan.n, f, plan.ho * wo)
     if groups == 1:
         w_t = np.ascontiguousarray(wb[:, :k].T)  # (C*kh*kw, F)
     else:
         w_t = np.ascontiguousarray(wb.transpose(0, 2, 1))  # (G, C/G*kh*kw, F/G)
-    dx = np.zeros_like(x)
+    dx = np.zeros_like(x) if need_dx else None
 
     def work(parts):
         buf, dbuf = plan.scratch(backward=True)
@@ -310,15 +312,19 @@ def conv_backward(dout, cache):
             for n0, n1, i0, i1 in part:
                 cols = plan.columns(x, buf, n0, n1, i0, i1)
                 d = dout3[n0:n1, :, i0 * wo : i1 * wo]
-                dcols = dbuf[: cols[:, :k].size].reshape(cols.shape[0], k, cols.shape[2])
                 if groups == 1:
                     part_sum = np.matmul(cols, d.transpose(0, 2, 1))  # (Gi, K + 1, F): [dw | db].T per image
-                    np.matmul(w_t, d, out=dcols)
                 else:
                     d4 = plan.by_group(d)
                     part_sum = np.matmul(d4, plan.by_group(cols[:, :k]).transpose(0, 1, 3, 2))  # (Gi, G, F/G, K/G)
-                    np.matmul(w_t, d4, out=plan.by_group(dcols))
                 acc += part_sum[0] if part_sum.shape[0] == 1 else part_sum.sum(axis=0)
+                if not need_dx:
+                    continue
+                dcols = dbuf[: cols[:, :k].size].reshape(cols.shape[0], k, cols.shape[2])
+                if groups == 1:
+                    np.matmul(w_t, d, out=dcols)
+                else:
+                    np.matmul(w_t, d4, out=plan.by_group(dcols))
                 plan.col2im(dcols, n0, i0, i1, dx)
             sums.append(acc)
         return sums

@@ -27,7 +27,7 @@ SUM_PARTS = 16
 """The tiles of a layer are cut into at most this many parts (at image boundaries) whose partial
 sums the caller adds in order; also the most threads one convolution can use."""
 
-_pool = {"executor": None, "size": 0, "blas": None}
+_pool = {"executor": None, "size": 0}
 _pool_lock = threading.Lock()
 
 
@@ -55,17 +55,38 @@ def parallel(n, fn, size=None):
     return [first] + [f.result() for f in futures]
 
 
-def blas_one_thread():
-    """A context in which NumPy's BLAS runs single-threaded (threadpoolctl), or None without threadpoolctl."""
-    if _pool["blas"] is None:
-        try:
-            from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - optional
+class _OneThreadBlas:
+    """Every loaded BLAS on one thread inside the block, the previous counts restored after it.
 
-            _pool["blas"] = ThreadpoolController()
-        except ImportError:
-            _pool["blas"] = False
-    ctl = _pool["blas"]
-    return ctl.limit(limits=1, user_api="blas") if ctl else None
+    Covers NumPy's BLAS and the one numba's ``np.dot`` calls (SciPy's, loaded here first so it is
+    found). The counts are set directly through threadpoolctl's library controllers (a few
+    microseconds per block), not through its ``limit`` context (about 40 us, which at batch 1 is most
+    of a LeNet forward pass). A BLAS left on several threads would spin between products and take
+    the cores from glassnet's threads.
+    """
+
+    libraries = None
+
+    def __enter__(self):
+        if _OneThreadBlas.libraries is None:
+            import scipy.linalg.cython_blas  # noqa: F401, PLC0415 - the BLAS of numba's np.dot
+            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+            _OneThreadBlas.libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+        self.changed = [(lib, n) for lib in _OneThreadBlas.libraries if (n := lib.num_threads) != 1]
+        for lib, _ in self.changed:
+            lib.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        for lib, n in self.changed:
+            lib.set_num_threads(n)
+        return False
+
+
+def blas_one_thread():
+    """A context in which every BLAS runs single-threaded (see :class:`_OneThreadBlas`)."""
+    return _OneThreadBlas()
 
 
 def tile_parts(tiles):
@@ -87,11 +108,8 @@ def run_tiles(tiles, work):
     layer costs one hand-off instead of one parallel region per tile.
     """
     parts = tile_parts(tiles)
-    if kernels.get_num_threads() <= 1 or len(parts) < 2:
-        return work(parts)
-    single_blas = blas_one_thread()
-    if single_blas is None:  # without threadpoolctl: one thread of tiles, BLAS threads as they are
-        return work(parts)
-    with single_blas:
+    with blas_one_thread():  # also for one share: a BLAS on several threads would spin between tiles
+        if kernels.get_num_threads() <= 1 or len(parts) < 2:
+            return work(parts)
         shares = parallel(len(parts), lambda lo, hi: work(parts[lo:hi]))
     return [result for share in shares for result in share]

@@ -1,0 +1,79 @@
+"""Twin of ``functional/linear.py``: the same three matrix products, cut into parts fixed by the
+shapes and split between glassnet's threads, each part a single-threaded BLAS product.
+
+The reference leaves threading to BLAS. With several threads that costs twice on small networks:
+BLAS's own threads spin between products and take the cores from glassnet's pool, and a product
+of a few million multiply-adds gains less from a hand-off than it pays. Here BLAS always runs on
+one thread; a product of at least ``PART_MACS`` multiply-adds per part is cut into parts along an
+axis that is not summed over (rows of out and dx, rows of dw), so every value is computed by the
+same single product whatever the thread count, and the parts are shared between the threads.
+(No numba code: the products are BLAS's; the module sits with the other twins because it is the
+compiled path's version of the reference.)
+
+    out = x2 @ w + b                 parts: rows n of x2
+    dx  = dout @ w.T                 parts: rows n of dout
+    dw  = x2.T @ dout                parts: rows d of dw (columns of x2)
+    db  = sum_n dout[n]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import CompiledCache
+from .threads import blas_one_thread, parallel
+
+PART_MACS = 1 << 21
+"""Multiply-adds per part at least (~40 us of single-threaded BLAS): smaller products stay whole."""
+
+MAX_PARTS = 4
+MIN_ROWS = 128
+"""At most MAX_PARTS parts of at least MIN_ROWS rows each. Parts cost: measured on the MLP's first
+layer (256 x 784 x 512, one thread), 2 parts +4-7 %, 4 parts +10-27 %, 8 parts +27-73 % over the
+whole product, so a part keeps >= 128 rows. The parts depend on the shapes only: BLAS rounds a
+product cut into other parts differently (its small-matrix kernels), and results must not depend
+on the thread count."""
+
+
+def _parts(rows, macs):
+    """Bounds [(r0, r1)] of the parts of a product with ``rows`` rows to cut and ``macs`` multiply-adds."""
+    count = int(max(1, min(MAX_PARTS, macs // PART_MACS, rows // MIN_ROWS)))
+    bounds = np.linspace(0, rows, count + 1).astype(np.int64)
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def _run(parts, product):
+    """product(r0, r1) for every part, the parts shared between the threads, BLAS on one thread each."""
+    with blas_one_thread():
+        if len(parts) == 1:
+            product(*parts[0])
+        else:
+            parallel(len(parts), lambda lo, hi: [product(r0, r1) for r0, r1 in parts[lo:hi]])
+
+
+def affine_forward(x, w, b):
+    """out = x2 @ w + b, x2 = x flattened to (N, D); parts: rows of x2."""
+    x2 = np.ascontiguousarray(x).reshape(x.shape[0], -1)
+    out = np.empty((x2.shape[0], w.shape[1]), dtype=x.dtype)
+
+    def product(r0, r1):
+        np.matmul(x2[r0:r1], w, out=out[r0:r1])
+        out[r0:r1] += b
+
+    _run(_parts(x2.shape[0], x2.size * w.shape[1]), product)
+    return out, CompiledCache(("affine", x, w))
+
+
+def affine_backward(dout, cache, need_dx=True):
+    """dx = dout @ w.T (None if not ``need_dx``), dw = x2.T @ dout, db = sum_n dout[n]."""
+    _, x, w = cache
+    x2 = np.ascontiguousarray(x).reshape(x.shape[0], -1)
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    macs = x2.size * w.shape[1]
+    dx = None
+    if need_dx:
+        dx2 = np.empty_like(x2)
+        _run(_parts(x2.shape[0], macs), lambda r0, r1: np.matmul(dout[r0:r1], w.T, out=dx2[r0:r1]))
+        dx = dx2.reshape(x.shape)
+    dw = np.empty(w.shape, dtype=x.dtype)
+    _run(_parts(w.shape[0], macs), lambda r0, r1: np.matmul(x2[:, r0:r1].T, dout, out=dw[r0:r1]))
+    return dx, dw, dout.sum(axis=0)

@@ -1,0 +1,87 @@
+"""Compiled (numba) kernels of the inference plan: one call per fused op and range of images.
+
+They are built from the training kernels' compiled pieces (the column tiles of
+``functional/_numba/conv.py``, the max pooling, ReLU and batch-norm passes of its neighbours), so the inference path
+computes the same formulas; what changes is that one call does a whole fused op for a range of
+images, writes into buffers the plan allocated once, and keeps nothing for a backward pass.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..functional._numba.activation import _relu
+from ..functional._numba.conv import _im2col, _im2col_same
+from ..functional._numba.norm import _normalize
+from ..functional._numba.pool import _max_pool
+
+_JIT = dict(cache=True, nogil=True)
+
+
+@njit(**_JIT)
+def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, same, relu, pool, y, cols, out, lo, hi):  # pragma: no cover
+    """For the images lo <= n < hi of x (N, C, H, W):
+
+        z = [W | b] @ columns(x[n])          (F, Ho*Wo): convolution and bias in one product
+        out[n] = relu(maxpool(z))            (each step optional; ReLU after pooling: they commute)
+
+    ``wb`` (F, C*kh*kw + 1) is the weight with the bias as its last column, ``cols`` (1, C*kh*kw + 1,
+    Ho*Wo) the column scratch of one image (its last row is ones), ``y`` (F, Ho, Wo) the scratch of
+    the unpooled output; ``pool`` = (size_h, size_w, stride_h, stride_w), or size 0 for none.
+    """
+    f = wb.shape[0]
+    ho, wo = y.shape[1], y.shape[2]
+    for n in range(lo, hi):
+        if same:
+            _im2col_same(x, n, 0, ho, kh, kw, ph, pw, cols)
+        else:
+            _im2col(x, n, 0, ho, kh, kw, sh, sw, ph, pw, 1, 1, wo, cols)
+        if pool[0] == 0:
+            dst = out[n].reshape(f, ho * wo)
+            np.dot(wb, cols[0], dst)
+        else:
+            np.dot(wb, cols[0], y.reshape(f, ho * wo))
+            _max_pool(y, pool[0], pool[1], pool[2], pool[3], out[n], 0, f)
+        if relu:
+            flat = out[n].reshape(-1)
+            _relu(flat, flat, 0, flat.size)
+
+
+@njit(**_JIT)
+def linear_relu(x, w, b, relu, out, lo, hi):  # pragma: no cover - compiled
+    """out[n] = relu(x[n] @ w + b) for rows lo <= n < hi of x (N, D); w (D, M), b (M,), out (N, M)."""
+    if hi <= lo:
+        return
+    np.dot(x[lo:hi], w, out[lo:hi])
+    m = out.shape[1]
+    for n in range(lo, hi):
+        row = out[n]
+        for j in range(m):
+            row[j] += b[j]
+        if relu:
+            _relu(row, row, 0, m)
+
+
+@njit(**_JIT)
+def channel_affine(x, scale, shift, relu, out, lo, hi):  # pragma: no cover - compiled
+    """out[n, c, :] = relu(scale[c] * x[n, c, :] + shift[c]) for images lo <= n < hi of x (N, C, M)."""
+    c = x.shape[1]
+    zero = np.zeros(c, dtype=x.dtype)
+    _normalize(x, zero, scale, shift, out, lo * c, hi * c)
+    if relu:
+        for n in range(lo, hi):
+            flat = out[n].reshape(-1)
+            _relu(flat, flat, 0, flat.size)
+
+
+@njit(**_JIT)
+def global_avg_pool(x, out, lo, hi):  # pragma: no cover - compiled
+    """out[n, c] = sum_j x[n, c, j] / M for images lo <= n < hi of x (N, C, M), summed in float64."""
+    m = x.shape[2]
+    for n in range(lo, hi):
+        for c in range(x.shape[1]):
+            total = 0.0
+            for j in range(m):
+                total += x[n, c, j]
+            out[n, c] = total / m
+

@@ -1,0 +1,292 @@
+"""InferencePlan: a model's eval-mode forward pass, folded and fused once, run with reused buffers.
+
+    plan = InferencePlan(model)        # folds BN, fuses conv + bias + ReLU + max pool (see fold.py)
+    scores = plan(x)                   # = model.eval() forward on x, without caches
+
+For each input shape the plan prepares its steps once (output buffers, column scratch per thread);
+later calls of that shape allocate nothing but the returned copy of the scores. With the compiled
+kernels and several threads, the batch is split into one share of images per thread and each thread
+runs the whole network on its share: one hand-off per forward pass, not one per layer. Without
+numba (or with ``glassnet.kernels`` set to NumPy) the steps run the reference kernels with the
+folded weights. A plan runs on NumPy arrays (the CPU); on CuPy use the model's own forward.
+
+A plan is a snapshot: it copies the weights when built. Build a new one after changing the model.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from .. import kernels
+from ..functional._numba.threads import blas_one_thread, parallel
+from ..functional._windows import output_size, pair
+from . import fold as ops
+
+
+class _Step:
+    """One fused op prepared for one input shape: ``run(h, lo, hi, share)`` writes rows lo:hi of ``out``."""
+
+    out = None
+
+    def describe(self):
+        return type(self).__name__
+
+
+class _ConvStep(_Step):
+    def __init__(self, op, in_shape, dtype, shares):
+        n, c, h, w = in_shape
+        f, cw, kh, kw = op.weight.shape
+        if c != cw:
+            raise ValueError(f"InferencePlan: layer {op.layers[0]} expects {cw} input channels, got input of shape {in_shape}")
+        (sh, sw), (ph, pw) = pair(op.stride), pair(op.padding)
+        ho, wo = output_size("conv", h, kh, sh, ph), output_size("conv", w, kw, sw, pw)
+        self.op, self.geometry = op, (kh, kw, sh, sw, ph, pw)
+        self.same = (sh, sw) == (1, 1) and wo == w and ph < kh and pw < kw
+        self.wb = np.empty((f, c * kh * kw + 1), dtype)
+        self.wb[:, :-1] = op.weight.reshape(f, -1)
+        self.wb[:, -1] = op.bias
+        if op.pool:
+            (pkh, pkw), (psh, psw) = pair(op.pool[0]), pair(op.pool[1])
+            self.pool = np.array([pkh, pkw, psh, psw], np.int64)
+            out_hw = (output_size("max_pool", ho, pkh, psh, 0), output_size("max_pool", wo, pkw, psw, 0))
+        else:
+            self.pool, out_hw = np.zeros(4, np.int64), (ho, wo)
+        self.scratch = [(np.empty((f, ho, wo), dtype), np.empty((1, c * kh * kw + 1, ho * wo), dtype)) for _ in range(shares)]
+        self.out = np.empty((n, f, *out_hw), dtype)
+
+    def run(self, x, lo, hi, share):
+        y, cols = self.scratch[share]
+        _compiled().conv_relu_pool(x, self.wb, *self.geometry, self.same, self.op.relu, self.pool, y, cols, self.out, lo, hi)
+        return self.out
+
+    @staticmethod
+    def reference(op, x):
+        out = F.conv_forward(x, op.weight, op.bias, op.stride, op.padding)[0]
+        if op.pool:
+            out = F.max_pool_forward(out, *op.pool)[0]
+        return F.relu_forward(out)[0] if op.relu else out
+
+    def describe(self):
+        parts = ["conv+bias"] + (["relu"] if self.op.relu else []) + (["maxpool"] if self.op.pool else [])
+        return "+".join(parts)
+
+
+class _LinearStep(_Step):
+    def __init__(self, op, in_shape, dtype, shares):
+        d = int(np.prod(in_shape[1:]))
+        if d != op.weight.shape[0]:
+            raise ValueError(f"InferencePlan: layer {op.layers[0]} expects {op.weight.shape[0]} features, "
+                             f"got input of shape {in_shape} ({d} per sample)")
+        self.op = op
+        self.out = np.empty((in_shape[0], op.weight.shape[1]), dtype)
+
+    def run(self, x, lo, hi, share):
+        _compiled().linear_relu(x.reshape(x.shape[0], -1), self.op.weight, self.op.bias, self.op.relu, self.out, lo, hi)
+        return self.out
+
+    @staticmethod
+    def reference(op, x):
+        out = F.affine_forward(x, op.weight, op.bias)[0]
+        return F.relu_forward(out)[0] if op.relu else out
+
+    def describe(self):
+        return "linear+bias" + ("+relu" if self.op.relu else "")
+
+
+class _ChannelAffineStep(_Step):
+    def __init__(self, op, in_shape, dtype, shares):
+        if len(in_shape) < 2 or in_shape[1] != op.scale.size:
+            raise ValueError(f"InferencePlan: layer {op.layers[0]} expects {op.scale.size} channels, got input of shape {in_shape}")
+        self.op = op
+        self.out = np.empty(in_shape, dtype)
+
+    def run(self, x, lo, hi, share):
+        n, c = x.shape[0], x.shape[1]
+        _compiled().channel_affine(x.reshape(n, c, -1), self.op.scale, self.op.shift, self.op.relu,
+                                   self.out.reshape(n, c, -1), lo, hi)
+        return self.out
+
+    @staticmethod
+    def reference(op, x):
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        out = x * op.scale.reshape(shape) + op.shift.reshape(shape)
+        return F.relu_forward(out)[0] if op.relu else out
+
+    def describe(self):
+        return "batchnorm" + ("+relu" if self.op.relu else "")
+
+
+class _FlattenStep(_Step):
+    def __init__(self, op, in_shape, dtype, shares):
+        self.out = np.empty((in_shape[0], int(np.prod(in_shape[1:]))), dtype)  # shape only: run returns a view
+
+    def run(self, x, lo, hi, share):
+        return x.reshape(x.shape[0], -1)
+
+    @staticmethod
+    def reference(op, x):
+        return x.reshape(x.shape[0], -1)
+
+    def describe(self):
+        return "flatten (a view)"
+
+
+class _GlobalAvgPoolStep(_Step):
+    def __init__(self, op, in_shape, dtype, shares):
+        if len(in_shape) != 4:
+            raise ValueError(f"InferencePlan: layer {op.layers[0]} (GlobalAvgPool2d) expects (N, C, H, W), got {in_shape}")
+        self.out = np.empty(in_shape[:2], dtype)
+
+    def run(self, x, lo, hi, share):
+        _compiled().global_avg_pool(x.reshape(x.shape[0], x.shape[1], -1), self.out, lo, hi)
+        return self.out
+
+    @staticmethod
+    def reference(op, x):
+        return F.global_avg_pool_forward(x)[0]
+
+    def describe(self):
+        return "global average pool"
+
+
+class _LayerStep(_Step):
+    """A layer without a fused form, run by its own forward (single share: its kernels thread themselves)."""
+
+    def __init__(self, op, in_shape, dtype, shares):
+        self.op = op
+        probe = self.reference(op, np.zeros((1, *in_shape[1:]), dtype))
+        self.out = np.empty((in_shape[0], *probe.shape[1:]), probe.dtype)
+
+    def run(self, x, lo, hi, share):
+        self.out[lo:hi] = self.reference(self.op, x[lo:hi])
+        return self.out
+
+    @staticmethod
+    def reference(op, x):
+        was_training = op.module.training
+        op.module.eval()
+        try:
+            with op.module.no_grad():
+                return op.module.forward(x)
+        finally:
+            op.module.train(was_training)
+
+    def describe(self):
+        return self.op.module.describe()
+
+
+_STEPS = {ops.Conv: _ConvStep, ops.Linear: _LinearStep, ops.ChannelAffine: _ChannelAffineStep, ops.Flatten: _FlattenStep,
+          ops.GlobalAvgPool: _GlobalAvgPoolStep, ops.Layer: _LayerStep}
+
+
+def _compiled():
+    from . import _compiled as mod  # noqa: PLC0415 - imports numba: only when a compiled plan runs
+
+    return mod
+
+
+class _Program:
+    """The steps of one input shape and dtype, and how the batch is split between threads."""
+
+    def __init__(self, fused_ops, shape, dtype, threads):
+        n = shape[0]
+        self.layer_steps = any(isinstance(op, ops.Layer) for op in fused_ops)
+        shares = 1 if self.layer_steps else max(1, min(threads, n))
+        bounds = np.linspace(0, n, shares + 1).astype(np.int64)
+        self.shares = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        self.steps, in_shape = [], tuple(shape)
+        for op in fused_ops:
+            step = _STEPS[type(op)](op, in_shape, dtype, shares)
+            self.steps.append(step)
+            in_shape = step.out.shape
+
+    def run_share(self, x, share):
+        lo, hi = self.shares[share]
+        h = x
+        for step in self.steps:
+            h = step.run(h, lo, hi, share)
+        return h
+
+
+MAX_PROGRAMS = 8
+"""Input shapes a plan keeps prepared (with their buffers) at once; a ninth drops the oldest."""
+
+
+class InferencePlan:
+    """The eval-mode forward pass of ``model`` with batch norm folded and conv + bias + ReLU + max pool
+    fused; ``plan(x)`` equals ``model.eval()`` then ``model(x)`` (within rounding: 1e-9 in float64,
+    1e-5 in float32), keeps no caches and reuses its buffers between calls of the same shape.
+
+    ``model`` is a Sequential (or a single layer); layers without a fused form (Residual, Softmax,
+    ...) run their own forward. The model itself is not changed (not even put in eval mode).
+    A plan's buffers are its own: call one plan from one thread at a time (it splits the batch
+    between glassnet's threads itself); the returned scores are a fresh array.
+    """
+
+    def __init__(self, model):
+        self.ops = ops.fold(model)
+        self.dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+        self._programs = {}
+
+    def __call__(self, x):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"InferencePlan runs on NumPy arrays, got {type(x).__module__}.{type(x).__name__} "
+                            "(on the GPU use the model itself: with model.no_grad(): model(x))")
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not kernels.compiled_for(x):  # kernels set to NumPy, or numba unavailable
+            return self._reference(x)
+        program = self.program(x.shape)
+        with blas_one_thread():  # the threads split the batch; each product runs on one of them
+            if len(program.shares) == 1:
+                return program.run_share(x, 0).copy()
+            outs = parallel(len(program.shares), lambda lo, hi: [program.run_share(x, s) for s in range(lo, hi)])
+        return outs[0][0].copy()  # every share wrote its rows of the same output buffer
+
+    def program(self, shape):
+        """The prepared steps for inputs of ``shape`` (built on first use)."""
+        key = tuple(shape)
+        if key not in self._programs:
+            if len(key) < 2:
+                raise ValueError(f"InferencePlan: expected a batch of inputs (N, ...), got shape {key}")
+            if len(self._programs) >= MAX_PROGRAMS:  # drop the oldest shape's buffers
+                self._programs.pop(next(iter(self._programs)))
+            self._programs[key] = _Program(self.ops, key, self.dtype, kernels.get_num_threads())
+        return self._programs[key]
+
+    def profile(self, x, repeats=5, clock=None):
+        """Median seconds of each step on ``x`` over ``repeats`` runs (after one untimed run), all
+        images in the calling thread: [(description, seconds)] ("layers 0-2 conv+bias+relu+maxpool").
+        ``clock`` is a function returning seconds (default ``time.perf_counter``)."""
+        import time  # noqa: PLC0415
+
+        now = clock or time.perf_counter
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not kernels.compiled_for(x):
+            raise RuntimeError("InferencePlan.profile: needs the compiled kernels (numba) on NumPy arrays")
+        program = self.program(x.shape)
+        times = [[] for _ in program.steps]
+        with blas_one_thread():
+            for _ in range(repeats + 1):
+                h = x
+                for step, ts in zip(program.steps, times):
+                    t0 = now()
+                    h = step.run(h, 0, x.shape[0], 0)
+                    ts.append(now() - t0)
+        return [(f"layers {_span(op.layers)} {step.describe()}", float(np.median(ts[1:])))
+                for op, step, ts in zip(self.ops, program.steps, times)]
+
+    def _reference(self, x):
+        """The same fused ops through the NumPy reference kernels."""
+        h = x
+        for op in self.ops:
+            h = _STEPS[type(op)].reference(op, h)
+        return h
+
+    def describe(self):
+        """One line per fused op: which model layers it replaces and what it computes."""
+        return "\n".join(f"layers {_span(op.layers)}: {type(op).__name__}" for op in self.ops)
+
+
+def _span(layers):
+    return f"{layers[0]}-{layers[-1]}" if len(layers) > 1 else str(layers[0])
+

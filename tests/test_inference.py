@@ -1,0 +1,150 @@
+"""InferencePlan: batch norm folded, conv + bias + ReLU + max pool fused, buffers reused - and the
+scores equal the layer-by-layer eval forward (float64 within 1e-9, float32 within 1e-5, relative to
+the largest score) on every zoo model, at batch 1 and larger, on one and two threads, on the
+compiled kernels and on the NumPy reference."""
+import numpy as np
+import pytest
+
+from glassnet import backend, kernels, nn
+from glassnet.inference import InferencePlan
+from glassnet.inference import fold as ops
+from glassnet.models.zoo import MODELS, build_model
+
+TOL = {np.float64: 1e-9, np.float32: 1e-5}
+INPUTS = {"two_layer_net": (1, 8, 8), "classic_cnn": (1, 12, 12), "lenet5": (1, 28, 28), "vgg_small": (3, 16, 16),
+          "resnet20": (3, 8, 8), "cnn1d": (2, 40)}
+
+
+def randomize_batchnorm(model, rng):
+    """Running statistics and affine parameters far from their initial 0/1, so folding them matters."""
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            dtype = m.weight.data.dtype
+            m.running_mean[...] = rng.standard_normal(m.num_features).astype(dtype)
+            m.running_var[...] = rng.uniform(0.3, 3.0, m.num_features).astype(dtype)
+            m.weight.data[...] = rng.uniform(0.5, 2.0, m.num_features).astype(dtype)
+            m.bias.data[...] = rng.standard_normal(m.num_features).astype(dtype)
+    return model
+
+
+def eval_forward(model, x):
+    model.eval()
+    with model.no_grad():
+        return model(x)
+
+
+def assert_close_to_layer_by_layer(model, x, dtype):
+    plan = InferencePlan(model)
+    out, ref = plan(x), eval_forward(model, x)
+    assert out.dtype == ref.dtype == dtype
+    assert np.max(np.abs(out - ref)) <= TOL[dtype] * max(1.0, np.max(np.abs(ref)))
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    with kernels.using(threads=request.param):
+        yield request.param
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_plan_equals_layer_by_layer_eval_forward_on_every_zoo_model(name, batch, dtype, threads):
+    backend.set_default_dtype(dtype)
+    rng = np.random.default_rng(batch)
+    model = randomize_batchnorm(build_model(name, INPUTS[name], 10, seed=batch), rng)
+    x = rng.standard_normal((batch, *INPUTS[name])).astype(dtype)
+    assert_close_to_layer_by_layer(model, x, dtype)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_plan_on_the_numpy_reference_kernels_equals_the_layer_by_layer_forward(name):
+    backend.set_default_dtype(np.float64)
+    rng = np.random.default_rng(0)
+    model = randomize_batchnorm(build_model(name, INPUTS[name], 10), rng)
+    x = rng.standard_normal((3, *INPUTS[name]))
+    with kernels.using("numpy"):
+        assert_close_to_layer_by_layer(model, x, np.float64)
+
+
+def test_plan_folds_linear_bn1d_and_fuses_strided_convs_pools_without_relu_and_standalone_batchnorm(threads):
+    backend.set_default_dtype(np.float64)
+    rng = np.random.default_rng(1)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, stride=2, padding=1, rng=rng), nn.MaxPool2d(2),       # strided conv, pool without ReLU
+        nn.BatchNorm2d(4), nn.ReLU(),                                               # BN with no conv before it
+        nn.Conv2d(4, 5, (3, 1), padding=(0, 1), bias=False, rng=rng), nn.BatchNorm2d(5), nn.LeakyReLU(0.1),
+        nn.MaxPool2d(2, stride=1), nn.Flatten(), nn.Dropout(0.5),
+        nn.Linear(5 * 1 * 5, 6, rng=rng), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3, rng=rng))
+    randomize_batchnorm(model, rng)
+    kinds = [type(op).__name__ for op in ops.fold(model)]
+    assert kinds == ["Conv", "ChannelAffine", "Conv", "Layer", "Layer", "Flatten", "Linear", "Linear"]
+    assert_close_to_layer_by_layer(model, rng.standard_normal((4, 3, 16, 16)), np.float64)
+
+
+def test_plan_runs_layers_without_a_fused_form_through_their_own_forward():
+    backend.set_default_dtype(np.float64)
+    rng = np.random.default_rng(2)
+    block = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, rng=rng), nn.BatchNorm2d(4))  # a nested container
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, rng=rng), nn.ReLU(), block, nn.Tanh(),
+                          nn.GlobalAvgPool2d(), nn.Linear(4, 3, rng=rng), nn.Softmax())
+    randomize_batchnorm(model, rng)
+    model.train()
+    assert_close_to_layer_by_layer(model.train(), rng.standard_normal((3, 2, 6, 6)), np.float64)
+
+
+def test_plan_reuses_its_buffers_and_returns_results_later_calls_do_not_overwrite():
+    rng = np.random.default_rng(3)
+    model = build_model("lenet5", (1, 28, 28), 10).eval()
+    plan = InferencePlan(model)
+    x1, x2 = rng.standard_normal((2, 4, 1, 28, 28)).astype(np.float32)
+    out1 = plan(x1)
+    program = plan.program(x1.shape)
+    buffers = [step.out for step in program.steps]
+    kept = out1.copy()
+    out2 = plan(x2)
+    assert plan.program(x2.shape) is program
+    assert all(step.out is b for step, b in zip(program.steps, buffers))
+    np.testing.assert_array_equal(out1, kept)
+    assert not np.array_equal(out1, out2)
+    assert plan(x1[:1]).shape == (1, 10)  # a new shape gets its own program
+    assert len(plan._programs) == 2
+    for n in range(2, 12):  # ... and only the latest few shapes keep their buffers
+        plan(np.zeros((n, 1, 28, 28), np.float32))
+    assert len(plan._programs) == 8 and (11, 1, 28, 28) in plan._programs and (4, 1, 28, 28) not in plan._programs
+
+
+def test_plan_is_a_snapshot_that_leaves_the_model_as_it_was():
+    rng = np.random.default_rng(4)
+    model = randomize_batchnorm(build_model("vgg_small", (3, 8, 8), 10), rng).train()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    plan = InferencePlan(model)
+    first = plan(x)
+    assert model.training
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    model[0].weight.data[...] = 0  # later changes to the model do not reach the plan
+    np.testing.assert_array_equal(plan(x), first)
+
+
+def test_plan_refuses_arrays_that_are_not_numpy_and_says_what_to_use():
+    plan = InferencePlan(build_model("two_layer_net", (1, 8, 8), 10))
+    with pytest.raises(TypeError, match=r"runs on NumPy arrays, got builtins.list.*model.no_grad"):
+        plan([[0.0] * 64])
+
+
+def test_plan_names_the_layer_when_the_input_has_the_wrong_number_of_channels():
+    model = build_model("lenet5", (1, 28, 28), 10)
+    with pytest.raises(ValueError, match=r"layer 0 expects 1 input channels, got input of shape \(2, 3, 28, 28\)"):
+        InferencePlan(model)(np.zeros((2, 3, 28, 28), np.float32))
+
+
+def test_predict_scores_with_a_plan_equals_the_layer_by_layer_scores_over_several_batches():
+    from glassnet.train import predict_scores
+
+    rng = np.random.default_rng(5)
+    model = randomize_batchnorm(build_model("vgg_small", (3, 8, 8), 10), rng)
+    x = rng.standard_normal((7, 3, 8, 8)).astype(np.float32)
+    fused, plain = predict_scores(model, x, batch_size=3, use_plan=True), predict_scores(model, x, batch_size=3)
+    assert fused.shape == plain.shape == (7, 10)
+    assert np.max(np.abs(fused - plain)) <= 1e-5 * max(1.0, np.max(np.abs(plain)))
