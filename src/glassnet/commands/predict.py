@@ -7,6 +7,7 @@ import numpy as np
 
 from ..data import load_image
 from ..data.splits import standardize, to_unit
+from ..errors import InputError
 from ..functional import softmax
 from ..train import predict_scores
 from ..train.run import load_run
@@ -34,7 +35,7 @@ def load_input(path, meta, invert=False) -> np.ndarray:
     if path.suffix == ".npy":
         pixels = np.load(path, allow_pickle=False)
         if pixels.size != c * h * w:
-            raise ValueError(f"{path}: expected {c * h * w} pixel values for input shape {(c, h, w)}, "
+            raise InputError(f"{path}: expected {c * h * w} pixel values for input shape {(c, h, w)}, "
                              f"got an array of shape {pixels.shape}")
         pixels = pixels.reshape(c, h, w)
     else:

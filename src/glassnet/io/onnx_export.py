@@ -29,6 +29,7 @@ import json
 import numpy as np
 
 from .. import backend, nn
+from ..errors import InputError, MissingPackageError
 from .atomic import atomic_path
 
 DEFAULT_OPSET = 17
@@ -40,7 +41,7 @@ def _onnx():
     try:
         import onnx  # noqa: PLC0415 - optional dependency
     except ImportError as exc:
-        raise ImportError("ONNX export needs the onnx package: pip install glassnet[onnx]") from exc
+        raise MissingPackageError("ONNX export needs the onnx package: pip install glassnet[onnx]") from exc
     return onnx
 
 
@@ -133,7 +134,7 @@ def _emit(g: _Graph, layer, x: str, rank, prefix: str):
         return g.node("Tanh", [x], where), rank
     if kind is nn.Softmax:
         return g.node("Softmax", [x], where, axis=layer.dim), rank
-    raise ValueError(f"to_onnx: no ONNX export for {layer.describe()} ({kind.__module__}.{kind.__name__})")
+    raise InputError(f"to_onnx: no ONNX export for {layer.describe()} ({kind.__module__}.{kind.__name__})")
 
 
 def _output_shape(model, input_shape):
@@ -145,7 +146,7 @@ def _output_shape(model, input_shape):
     try:
         out = model.forward(xp.zeros((1, *input_shape), dtype=dtype))
     except ValueError as exc:
-        raise ValueError(f"to_onnx: the model does not accept inputs of shape {tuple(input_shape)} "
+        raise InputError(f"to_onnx: the model does not accept inputs of shape {tuple(input_shape)} "
                          f"(without the batch axis): {exc}") from exc
     finally:
         model.train(was_training)
@@ -164,7 +165,7 @@ def build_onnx(model, input_shape=None, opset: int = DEFAULT_OPSET, metadata: di
         input_shape = infer_input_shape(seq)
         if input_shape is None:
             first = next(_leaves(seq), None)
-            raise ValueError(
+            raise InputError(
                 f"to_onnx: the input shape cannot be told from the model (it starts with "
                 f"{first.describe() if first is not None else 'nothing'}); pass input_shape without the batch "
                 "axis, e.g. input_shape=(1, 28, 28)"

@@ -10,6 +10,7 @@ import inspect
 import numpy as np
 
 from .. import nn
+from ..errors import InputError
 
 
 def _conv_out(size, kernel, pad, stride=1):
@@ -104,10 +105,10 @@ def build_model(name, input_shape, num_classes, dropout=None, **kwargs):
     option is refused. Other keywords (``seed``, widths) go to the builder.
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+        raise InputError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     builder = MODELS[name]
     if dropout is not None:
         if "dropout" not in inspect.signature(builder).parameters:
-            raise ValueError(f"model {name!r} has no dropout option")
+            raise InputError(f"model {name!r} has no dropout option")
         kwargs["dropout"] = dropout
     return builder(tuple(input_shape), int(num_classes), **kwargs)
