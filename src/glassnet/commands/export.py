@@ -41,6 +41,9 @@ def model_path(source) -> Path:
 def run(args) -> int:
     path = model_path(args.source)
     model, meta = io.load(path, return_metadata=True)
+    if args.input_shape is not None and min(args.input_shape) < 1:
+        raise InputError(f"--input-shape sizes must be >= 1, got {' '.join(map(str, args.input_shape))}")
+    io.onnx_export.check_opset(args.opset)
     shape = args.input_shape or meta.get("input_shape") or io.onnx_export.infer_input_shape(model)
     if shape is None:
         raise InputError(f"{path}: the model's metadata has no input_shape and the model cannot tell it; "

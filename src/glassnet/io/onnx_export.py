@@ -29,10 +29,11 @@ import json
 import numpy as np
 
 from .. import backend, nn
-from ..errors import InputError, MissingPackageError
+from ..errors import InputError, MissingPackageError, option_error
 from .atomic import atomic_path
 
 DEFAULT_OPSET = 17
+MIN_OPSET = 13  # the operators are written with opset-13 semantics (Softmax over one axis, not a 2-D coercion)
 _IR_VERSION = 8  # the IR version that goes with opset 17 (readable by onnxruntime >= 1.13)
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Dropout, nn.Softmax)
 
@@ -156,9 +157,19 @@ def _output_shape(model, input_shape):
     return tuple(out.shape[1:])
 
 
+def check_opset(opset: int, onnx=None):
+    """Refuse an opset outside ``MIN_OPSET`` .. the newest the installed onnx package knows."""
+    onnx = onnx or _onnx()
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise option_error("opset", f"must lie in {MIN_OPSET}..{newest} (the exported operators need opset "
+                                    f">= {MIN_OPSET}; onnx {onnx.__version__} knows up to {newest}), got {opset}")
+
+
 def build_onnx(model, input_shape=None, opset: int = DEFAULT_OPSET, metadata: dict | None = None):
     """The ``onnx.ModelProto`` of ``model`` (see the module docstring), checked with onnx.checker."""
     onnx = _onnx()
+    check_opset(opset, onnx)
     helper, TensorProto = onnx.helper, onnx.TensorProto
     seq = model if isinstance(model, nn.Sequential) else nn.Sequential(model)
     if input_shape is None:
