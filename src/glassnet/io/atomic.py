@@ -34,7 +34,8 @@ def atomic_path(path):
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
-        if str(exc.filename) != tmp:
+        about_tmp = str(exc.filename) == tmp or (exc.filename is None and exc.errno is not None)  # write() names no file
+        if not about_tmp:
             raise
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:

@@ -201,7 +201,7 @@ def train_run(cfg: dict, out_dir=None, resume=False, progress=True, comm=None, o
         check_run_dir(out, resume, overwrite)
     if resume:
         saved = _read_saved_config(out, comm)
-        cfg = {**saved, **({"epochs": cfg["epochs"]} if cfg.get("epochs") else {})}
+        cfg = {**saved, **({"epochs": cfg["epochs"]} if cfg.get("epochs") is not None else {})}
     cfg = {**DEFAULTS, **cfg}
     unknown = set(cfg) - set(DEFAULTS)
     if unknown:
