@@ -510,3 +510,48 @@ def test_run_killed_at_a_seeded_random_moment_resumes_to_the_uninterrupted_weigh
     assert not list(out.glob(".*.tmp")), "temporary files of the killed write must be cleaned up"
     a, b = read(out / "model.safetensors")[0], read(whole / "model.safetensors")[0]
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------- paths, help and wording
+def test_relative_data_dir_is_stored_absolute_so_the_run_works_from_anywhere(tmp_path):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    _mnist(work / "data")
+    elsewhere.mkdir()
+    result = glassnet("train", *TINY, "--data", "mnist", "--data-dir", "data", "--epochs", "1", "--out", "r", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((work / "r" / "config.json").read_text())["data_dir"] == str(work / "data")
+    result = glassnet("evaluate", work / "r", cwd=elsewhere)
+    assert result.returncode == 0 and "mnist" in result.stdout, result.stderr
+
+
+def test_help_of_every_command_shows_every_default():
+    import argparse
+
+    from glassnet.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    missing = []
+    for name, sub in commands.items():
+        text = " ".join(sub.format_help().split())
+        for action in sub._actions:
+            default = action.default
+            if not action.option_strings or default in (None, argparse.SUPPRESS) or isinstance(default, bool):
+                continue
+            shown = f"(default: {default})" in text or f"(default {default})" in text
+            if not shown:
+                missing.append(f"{name} {action.option_strings[-1]}={default}")
+    assert not missing, missing
+
+
+def test_python_api_messages_keep_python_words_and_the_cli_gets_option_names(tmp_path):
+    from glassnet.data import load_data
+    from glassnet.errors import GlassnetError
+
+    with pytest.raises(ValueError) as info:
+        load_data("folder")
+    assert "root=" in str(info.value) and "--data-dir" in info.value.cli_message
+    with pytest.raises(FileNotFoundError) as info:
+        load_data("mnist", root=tmp_path)
+    assert "download=True" in str(info.value) and "--download" in info.value.cli_message
+    assert isinstance(info.value, GlassnetError)
