@@ -205,7 +205,8 @@ def train_run(cfg: dict, out_dir=None, resume=False, progress=True, comm=None, o
     cfg = {**DEFAULTS, **cfg}
     unknown = set(cfg) - set(DEFAULTS)
     if unknown:
-        raise InputError(f"unknown configuration keys: {sorted(unknown)}")
+        where = f"{out / 'config.json'}: " if resume else ""
+        raise InputError(f"{where}unknown configuration keys: {sorted(unknown)}")
     check_config(cfg)
     if cfg["data_dir"] is not None:  # stored absolute: evaluate, features and resume work from anywhere
         cfg["data_dir"] = str(Path(cfg["data_dir"]).expanduser().resolve())
