@@ -88,44 +88,31 @@ def make_model(cfg, splits):
                        seed=cfg["seed"])
 
 
+RANGES = {  # key: (integer only, the test, how the rule reads); None passes where the default is None
+    **{key: (True, lambda v: v >= 1, "be >= 1") for key in ("epochs", "batch_size", "step_size", "limit", "patience")},
+    **{key: (True, lambda v: v >= 0, "be >= 0") for key in ("seed", "warmup")},
+    **{key: (False, lambda v: v > 0, "be > 0") for key in ("lr", "gamma")},
+    **{key: (False, lambda v: v >= 0, "be >= 0") for key in ("weight_decay", "l1", "l2")},
+    **{key: (False, lambda v: 0 <= v < 1, "lie in [0, 1)") for key in ("momentum", "val_fraction", "dropout")},
+}
+"""The numeric options' valid ranges, checked by :func:`check_config`."""
+
+
 def check_config(cfg: dict):
     """Refuse, before any data is read, a configuration that cannot train as asked.
 
     Each bad value is named by its key (``epochs``; the command line names its option, ``--epochs``).
     """
-    def number(key, low=None, high=None, low_open=False, high_open=False, integer=False, optional=False):
+    for key, (integer, valid, rule) in RANGES.items():
         value = cfg[key]
-        if value is None and optional:
-            return
-        kind = "an integer" if integer else "a number"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-            raise option_error(key, f"must be {kind}, got {value!r}")
+        if value is None and DEFAULTS[key] is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            raise option_error(key, f"must be {'an integer' if integer else 'a number'}, got {value!r}")
         if not math.isfinite(value):
             raise option_error(key, f"must be a finite number, got {value}")
-        too_low = low is not None and (value <= low if low_open else value < low)
-        too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high:
-            left = "(" if low_open else "["
-            right = ")" if high_open else "]"
-            span = (f"must be >= {low}" if high is None else
-                    f"must lie in {left}{low}, {high}{right}")
-            if low_open and high is None:
-                span = f"must be > {low}"
-            raise option_error(key, f"{span}, got {value}")
-
-    for key in ("epochs", "batch_size", "step_size"):
-        number(key, 1, integer=True)
-    for key in ("limit", "patience"):
-        number(key, 1, integer=True, optional=True)
-    number("seed", 0, integer=True)
-    number("warmup", 0, integer=True)
-    number("lr", 0, low_open=True)
-    number("gamma", 0, low_open=True)
-    number("momentum", 0, 1, high_open=True)
-    number("val_fraction", 0, 1, high_open=True)
-    number("dropout", 0, 1, high_open=True, optional=True)
-    for key in ("weight_decay", "l1", "l2"):
-        number(key, 0)
+        if not valid(value):
+            raise option_error(key, f"must {rule}, got {value}")
     for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("device", ("cpu", "cuda")),
                          ("dtype", ("float32", "float64"))):
         if cfg[key] not in choices:
