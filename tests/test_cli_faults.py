@@ -105,6 +105,8 @@ BAD_TRAIN_OPTIONS = [
     (["--model", "resnet9000"], "invalid choice: 'resnet9000'"),
     (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
     (["--data", "folder"], "needs --data-dir"),
+    (["--data", "mnist", "--data-dir", "/nonexistent/mnist"], "not found in /nonexistent/mnist"),
+    (["--data", "folder", "--data-dir", "/nonexistent/images"], "image folder /nonexistent/images does not exist"),
     (["--data", "cifar10", "--download"], "--download is offered for mnist and fashion_mnist only"),
     (["--limit", "3"], "cannot hold out a stratified"),
 ]
