@@ -28,10 +28,11 @@ SEED = 15  # every random choice of this module (kill moments, which write is in
 TINY = ["--model", "two_layer_net", "--limit", "150", "--no-progress"]
 
 
-def glassnet(*args, cwd=None, timeout=180, prelude=""):
-    """Run `glassnet ARGS` in a fresh interpreter (``prelude``: Python run first, e.g. a fault injector)."""
+def glassnet(*args, cwd=None, timeout=180, prelude="", launcher=()):
+    """Run `glassnet ARGS` in a fresh interpreter (``prelude``: Python run first, e.g. a fault injector;
+    ``launcher``: a command that starts the interpreter, e.g. one that drops privileges)."""
     code = f"{prelude}\nimport sys\nfrom glassnet.cli import main\nsys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([*launcher, sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd)
 
 
@@ -416,12 +417,35 @@ def test_read_only_file_system_is_one_line(tmp_path, tmpfs):
     assert_fails_cleanly(result, 1, "read-only", tmpfs / "r")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: no EACCES to provoke")
+def _without_root_override():
+    """A launcher under which file permissions hold: root loses the capability to override them."""
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a folder unwritable")
+    return ("setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--")
+
+
 def test_unwritable_folder_is_one_line(tmp_path):
+    launcher = _without_root_override()
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    result = glassnet("train", *TINY, "--epochs", "1", "--out", locked / "r")
+    result = glassnet("train", *TINY, "--epochs", "1", "--out", locked / "r", launcher=launcher)
     assert_fails_cleanly(result, 1, "permission denied", locked / "r")
+
+
+def test_unwritable_run_directory_keeps_the_run(tmp_path, run):
+    launcher = _without_root_override()
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    before = snapshot(copy)
+    copy.chmod(0o500)
+    try:
+        result = glassnet("train", "--resume", copy, "--epochs", "2", "--no-progress", launcher=launcher)
+    finally:
+        copy.chmod(0o755)
+    assert_fails_cleanly(result, 1, "permission denied", copy)
+    assert snapshot(copy) == before
 
 
 # ---------------------------------------------------------------- interrupts and kills
