@@ -288,12 +288,18 @@ def _corrupt_model(how):
             path.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
         elif how == "huge header":
             path.write_bytes((10**12).to_bytes(8, "little") + b"{}")
+        else:  # damage inside the safetensors header
+            size = int.from_bytes(data[:8], "little")
+            header = data[8:8 + size]
+            header = b"{" + b"x" * (size - 1) if how == "header json" else header.replace(b'"F32"', b'"Q99"', 1)
+            path.write_bytes(data[:8] + header + data[8 + size:])
     return apply
 
 
-MODEL_FAULTS = ["truncated", "bit flip", "empty", "pickle", "zip", "huge header"]
+MODEL_FAULTS = ["truncated", "bit flip", "empty", "pickle", "zip", "huge header", "header json", "unknown dtype"]
 MODEL_MESSAGES = {"truncated": "truncated", "bit flip": "checksum mismatch", "empty": "too short",
-                  "pickle": "this is a pickle", "zip": "zip archive", "huge header": "truncated"}
+                  "pickle": "this is a pickle", "zip": "zip archive", "huge header": "truncated",
+                  "header json": "not a readable safetensors file", "unknown dtype": "not a readable safetensors file"}
 
 
 MODEL_CASES = [("evaluate", how) for how in MODEL_FAULTS] + [

@@ -87,7 +87,8 @@ def report_error(exc: BaseException) -> tuple[str, int]:
     elif exc.filename is not None:  # an OSError raised by the OS: name the file and say what happened
         reason = _OS_HINTS.get(exc.errno, exc.strerror or str(exc))
         target = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else exc.filename
-        message = f"{target}: {reason}" + (f" ({exc.strerror})" if exc.errno in _OS_HINTS else "")
+        detail = exc.strerror if exc.errno in _OS_HINTS and (exc.strerror or "").lower() != reason else None
+        message = f"{target}: {reason}" + (f" ({detail})" if detail else "")
         code = 2 if exc.errno in _USER_ERRNOS else 1
     else:  # an OSError raised with glassnet's own message, e.g. FileNotFoundError("... not found in ...")
         message = str(exc)

@@ -30,7 +30,7 @@ def load_image(path, size=None, channels: int = 3) -> np.ndarray:
     try:
         with image_module.open(path) as opened:
             image = opened.convert("L" if channels == 1 else "RGB")
-    except (OSError, SyntaxError, ValueError) as exc:  # Pillow's errors for unreadable/corrupt files
+    except (OSError, SyntaxError, ValueError, image_module.DecompressionBombError) as exc:  # unreadable, corrupt, huge
         raise InputError(f"{path}: cannot read image ({exc})") from exc
     hw = _hw(size)
     if hw is not None and image.size != (hw[1], hw[0]):
