@@ -587,3 +587,12 @@ def test_python_api_messages_keep_python_words_and_the_cli_gets_option_names(tmp
         load_data("mnist", root=tmp_path)
     assert "download=True" in str(info.value) and "--download" in info.value.cli_message
     assert isinstance(info.value, GlassnetError)
+
+
+def test_resume_with_fewer_epochs_than_trained_is_refused_and_keeps_the_run(tmp_path, whole):
+    copy = tmp_path / "r"
+    shutil.copytree(whole, copy)
+    before = snapshot(copy)
+    result = glassnet("train", "--resume", copy, "--epochs", "1", "--no-progress")
+    assert_fails_cleanly(result, 2, "--epochs (1) must not be below the 2 epochs", copy)
+    assert snapshot(copy) == before
