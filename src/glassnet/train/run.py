@@ -35,9 +35,10 @@ DEFAULTS = {
 }
 OPTIMIZERS = ("sgd", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine")
-RUN_FILES = ("config.json", "model.safetensors", CHECKPOINT, "metrics.csv", "history.png", "confusion.png",
-             "summary.json")
-"""What a run directory holds; a folder with a config, model or checkpoint among them is a run."""
+RUN_MARKERS = ("config.json", "model.safetensors", CHECKPOINT)
+"""A folder holding any of these is a run (started or finished)."""
+RUN_FILES = (*RUN_MARKERS, "metrics.csv", "history.png", "confusion.png", "summary.json")
+"""Everything a run directory holds."""
 
 
 def make_optimizer(cfg, params):
@@ -147,7 +148,7 @@ def check_run_dir(out: Path, resume: bool, overwrite: bool):
         if not (out / "config.json").is_file():
             raise MissingInputError(f"{out}: no config.json here - is this a glassnet run directory?")
         return
-    if not overwrite and any((out / name).exists() for name in RUN_FILES[:3]):
+    if not overwrite and any((out / name).exists() for name in RUN_MARKERS):
         raise InputError(f"{out} already holds a run: pass resume=True to continue it or overwrite=True to "
                          f"replace it", cli=f"{out} already holds a run: continue it with --resume {out}, "
                                            f"replace it with --overwrite, or choose another --out")
