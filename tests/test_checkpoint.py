@@ -93,16 +93,18 @@ def _assert_previous_checkpoint_intact(splits, path, before):
     assert fresh.epoch == 2
 
 
-def test_failed_safetensors_write_leaves_the_previous_checkpoint_intact(splits, checkpoint, monkeypatch):
+def test_failed_write_leaves_the_previous_checkpoint_intact(splits, checkpoint, monkeypatch):
+    import pathlib
+
     solver, path = checkpoint
     before = path.read_bytes()
 
-    def partial_write(tensors, filename, metadata=None):
-        with open(filename, "wb") as fh:  # half a file, then the failure
-            fh.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"partial")
+    def partial_write(self, data):
+        with open(self, "wb") as fh:  # half a file, then the failure
+            fh.write(data[: len(data) // 2])
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", partial_write)
+    monkeypatch.setattr(pathlib.Path, "write_bytes", partial_write)
     solver.model.parameters()[0].data += 1.0  # something new to save
     with pytest.raises(OSError, match="disk full"):
         solver.save_checkpoint()
@@ -124,7 +126,7 @@ def test_failed_rename_leaves_the_previous_checkpoint_intact(splits, checkpoint,
 def test_failed_write_during_training_leaves_the_last_good_checkpoint(splits, tmp_path, monkeypatch):
     solver = _fresh(splits, tmp_path)
     solver.epochs = 3
-    real = safetensors.numpy.save_file
+    real = safetensors.numpy.save
     calls = []
 
     def fail_on_second(*args, **kwargs):
@@ -133,7 +135,7 @@ def test_failed_write_during_training_leaves_the_last_good_checkpoint(splits, tm
             raise OSError("disk full (simulated)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", fail_on_second)
+    monkeypatch.setattr(safetensors.numpy, "save", fail_on_second)
     with pytest.raises(OSError):
         solver.fit()
     fresh = _fresh(splits, tmp_path)

@@ -235,21 +235,33 @@ def test_a_model_with_a_layer_outside_glassnet_nn_cannot_be_saved(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_failed_write_leaves_the_previous_file_intact(saved, monkeypatch):
-    import safetensors.numpy
+def test_failed_write_leaves_the_previous_file_intact_and_names_the_target(saved, monkeypatch):
+    import errno
+    import pathlib
 
     before = saved.read_bytes()
 
-    def broken_save_file(tensors, filename, metadata=None):
-        with open(filename, "wb") as fh:
-            fh.write(b"half a file")
-        raise OSError("disk full")
+    def half_then_disk_full(self, data):
+        with open(self, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", broken_save_file)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(pathlib.Path, "write_bytes", half_then_disk_full)
+    with pytest.raises(OSError) as info:
         io.save(make_zoo_model("lenet5", (1, 8, 8)), saved)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(saved)  # not the temporary file
+    monkeypatch.undo()
     assert saved.read_bytes() == before
     assert sorted(p.name for p in saved.parent.iterdir()) == [saved.name]  # no temporary file left
+
+
+def test_saved_model_files_get_the_usual_permissions_not_0600(saved):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o666 & ~mask
 
 
 # ------------------------------------------------------------------------------------ malicious pickles

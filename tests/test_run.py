@@ -123,7 +123,7 @@ def test_without_validation_split_the_run_still_finishes(tmp_path):
 
 
 def test_early_stopping_from_the_config_ends_the_run_early(tmp_path):
-    summary = train_run({**TINY, "epochs": 10, "lr": 0.0, "patience": 1},
+    summary = train_run({**TINY, "epochs": 10, "lr": 1e-12, "patience": 1},  # too small to change float32 weights
                         out_dir=tmp_path, progress=False)
     assert summary["epochs"] == 2 and summary["best_epoch"] == 1
 
@@ -179,3 +179,26 @@ def test_resume_with_more_epochs_stretches_the_cosine_schedule_to_the_new_total(
     assert len(lrs) == 4
     assert lrs[2] == pytest.approx(0.5 * base * (1 + np.cos(np.pi * 2 / 4)))  # epoch 3 of a 4-epoch cosine
     assert lrs[3] < lrs[2]  # still annealing, not climbing back
+
+
+def test_train_run_refuses_to_replace_a_run_and_checks_the_config_before_reading_data(run_dir, tmp_path):
+    out, _ = run_dir
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(ValueError, match="already holds a run: pass resume=True .* or overwrite=True"):
+        train_run(TINY, out_dir=out, progress=False)
+    with pytest.raises(ValueError, match=r"^epochs must be >= 1, got 0$"):
+        train_run({**TINY, "epochs": 0}, out_dir=tmp_path / "new", progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and not (tmp_path / "new").exists()
+
+
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_from_epoch_1(tmp_path):
+    train_run({**TINY, "epochs": 1}, out_dir=tmp_path / "whole", progress=False)
+    (tmp_path / "stopped").mkdir()
+    (tmp_path / "stopped" / "config.json").write_text((tmp_path / "whole" / "config.json").read_text())
+    (tmp_path / "stopped" / ".checkpoint.safetensors.k1ll3d.tmp").write_bytes(b"half a checkpoint")
+    messages = []
+    summary = train_run({}, out_dir=tmp_path / "stopped", resume=True, progress=False, log=messages.append)
+    assert summary["epochs"] == 1 and not list((tmp_path / "stopped").glob(".*.tmp"))
+    assert "removed 1 temporary file" in messages[0] and "starting from epoch 1" in messages[1]
+    a, b = read(tmp_path / "stopped" / "model.safetensors")[0], read(tmp_path / "whole" / "model.safetensors")[0]
+    assert all(np.array_equal(a[k], b[k]) for k in a)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError, SetupError
+
 _BACKENDS = ("numpy", "cupy")
 _state = {"name": "numpy", "xp": np, "dtype": np.dtype(np.float32)}
 
@@ -22,16 +24,16 @@ def _import_cupy():
     try:
         import cupy  # noqa: PLC0415 - optional dependency, imported only when asked for
     except ImportError as exc:
-        raise RuntimeError(
+        raise SetupError(
             "the 'cupy' backend needs CuPy: install it with `pip install glassnet[cuda]` "
             "(or the cupy-cudaXXx wheel that matches your CUDA)"
         ) from exc
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDA driver missing or broken
-        raise RuntimeError(f"CuPy is installed but no CUDA device is usable: {exc}") from exc
+        raise SetupError(f"CuPy is installed but no CUDA device is usable: {exc}") from exc
     if count == 0:
-        raise RuntimeError("CuPy is installed but no CUDA device was found")
+        raise SetupError("CuPy is installed but no CUDA device was found")
     return cupy
 
 
@@ -113,4 +115,4 @@ def to_device(a, device: str):
     if device in ("cuda", "gpu", "cupy"):
         cupy = _import_cupy()
         return cupy.asarray(a)
-    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+    raise InputError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")

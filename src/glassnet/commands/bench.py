@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ..errors import InputError
+
 HELP = "benchmark glassnet against PyTorch and onnxruntime on the CPU (needs torch)"
 
 
@@ -46,9 +48,9 @@ def run(args) -> int:
     steps = args.steps if args.steps is not None else (5 if args.quick else 20)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     if steps < 1 or warmup < 0:
-        raise ValueError("--steps must be >= 1 and --warmup >= 0")
+        raise InputError("--steps must be >= 1 and --warmup >= 0")
     if args.threads is not None and args.threads < 1:
-        raise ValueError("--threads must be >= 1")
+        raise InputError("--threads must be >= 1")
     if steps < 20 and not args.quick:
         print(f"note: {steps} steps (the reported medians want >= 20)", file=sys.stderr)
     report = benchmark(

@@ -12,7 +12,7 @@ HELP = "evaluate a trained run directory on its test split"
 
 def add_arguments(p):
     p.add_argument("run_dir", help="a run directory written by `glassnet train`")
-    p.add_argument("--split", default="test", choices=("test", "val", "train"))
+    p.add_argument("--split", default="test", choices=("test", "val", "train"), help="which part of the data to score")
 
 
 def run(args) -> int:

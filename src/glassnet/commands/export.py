@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import io
+from ..errors import InputError, MissingInputError
 
 HELP = "export a trained run (or a .safetensors model file) to ONNX"
 
@@ -30,19 +31,22 @@ def model_path(source) -> Path:
     if source.is_dir():
         path = source / "model.safetensors"
         if not path.is_file():
-            raise FileNotFoundError(f"{source}: no model.safetensors here - is this a finished glassnet run directory?")
+            raise MissingInputError(f"{source}: no model.safetensors here - is this a finished glassnet run directory?")
         return path
     if not source.is_file():
-        raise FileNotFoundError(f"{source}: no such run directory or model file")
+        raise MissingInputError(f"{source}: no such run directory or model file")
     return source
 
 
 def run(args) -> int:
     path = model_path(args.source)
     model, meta = io.load(path, return_metadata=True)
+    if args.input_shape is not None and min(args.input_shape) < 1:
+        raise InputError(f"--input-shape sizes must be >= 1, got {' '.join(map(str, args.input_shape))}")
+    io.onnx_export.check_opset(args.opset)
     shape = args.input_shape or meta.get("input_shape") or io.onnx_export.infer_input_shape(model)
     if shape is None:
-        raise ValueError(f"{path}: the model's metadata has no input_shape and the model cannot tell it; "
+        raise InputError(f"{path}: the model's metadata has no input_shape and the model cannot tell it; "
                          "give --input-shape, e.g. --input-shape 1 28 28")
     io.to_onnx(model.eval(), args.output, input_shape=shape, opset=args.opset, metadata=meta)
     print(f"exported {path} to {args.output} (ONNX opset {args.opset}, input 'input' of shape "

@@ -2,6 +2,7 @@
 SVM (hinge loss) on the features, and compare its test accuracy with the softmax head's."""
 from __future__ import annotations
 
+from ..errors import InputError
 from ..nn import CrossEntropyLoss
 from ..svm import LinearSVM, extract_features
 from ..train import evaluate
@@ -14,8 +15,8 @@ def add_arguments(p):
     p.add_argument("run_dir", help="a run directory written by `glassnet train`")
     p.add_argument("--reg", type=float, default=1e-3, help="L2 strength of the SVM")
     p.add_argument("--delta", type=float, default=1.0, help="hinge margin")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--epochs", type=int, default=60, help="epochs of SVM training")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate of the SVM")
 
 
 def compare(model, splits, reg=1e-3, delta=1.0, epochs=60, lr=0.01, seed=0) -> dict:
@@ -29,6 +30,12 @@ def compare(model, splits, reg=1e-3, delta=1.0, epochs=60, lr=0.01, seed=0) -> d
 
 
 def run(args) -> int:
+    for option, value, ok, rule in (("--epochs", args.epochs, args.epochs >= 1, ">= 1"),
+                                    ("--lr", args.lr, args.lr > 0, "> 0"),
+                                    ("--reg", args.reg, args.reg >= 0, ">= 0"),
+                                    ("--delta", args.delta, args.delta > 0, "> 0")):
+        if not ok or value != value:  # value != value: NaN
+            raise InputError(f"{option} must be {rule}, got {value}")
     model, cfg, _ = load_run(args.run_dir)
     r = compare(model, load_splits(cfg), args.reg, args.delta, args.epochs, args.lr, cfg["seed"])
     print(f"features: {r['feature_dim']} values per image (network without its last layer)")

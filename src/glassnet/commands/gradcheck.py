@@ -3,16 +3,19 @@ a table of relative errors ||analytic - numeric|| / (||analytic|| + ||numeric||)
 from __future__ import annotations
 
 from ..diagnostics.layer_checks import run_all
+from ..errors import InputError
 
 HELP = "numerical gradient check of every layer and loss"
 
 
 def add_arguments(p):
     p.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and weights")
 
 
 def run(args) -> int:
+    if not args.tol > 0:
+        raise InputError(f"--tol must be > 0, got {args.tol}")
     results = run_all(args.seed)
     width = max(len(r.name) for r in results)
     print(f"{'layer / loss':<{width}}  {'gradient':<12} {'rel. error':>10}  verdict")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib
 
+from ..errors import MissingPackageError
+
 _PIP_NAMES = {"sklearn": "scikit-learn", "PIL": "Pillow"}
 
 
@@ -12,4 +14,4 @@ def require(module: str, purpose: str):
         return importlib.import_module(module)
     except ImportError as exc:
         package = _PIP_NAMES.get(module.split(".")[0], module)
-        raise ImportError(f"{purpose} needs {package}: install it with `pip install {package}`") from exc
+        raise MissingPackageError(f"{purpose} needs {package}: install it with `pip install {package}`") from exc

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError, MissingInputError
 from .splits import DataSplits, make_splits
 
 CIFAR10_SHAPE = (3, 32, 32)
@@ -23,12 +24,12 @@ def read_cifar_batch(path, num_classes: int = 10) -> tuple[np.ndarray, np.ndarra
     path = Path(path)
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0 or data.size % CIFAR10_RECORD_BYTES:
-        raise ValueError(f"{path}: size {data.size} bytes is not a positive multiple of the "
+        raise InputError(f"{path}: size {data.size} bytes is not a positive multiple of the "
                          f"{CIFAR10_RECORD_BYTES}-byte CIFAR-10 record (1 label + 3072 pixels)")
     records = data.reshape(-1, CIFAR10_RECORD_BYTES)
     labels = records[:, 0].astype(np.int64)
     if labels.max() >= num_classes:
-        raise ValueError(f"{path}: labels must lie in 0..{num_classes - 1}, found {labels.max()}")
+        raise InputError(f"{path}: labels must lie in 0..{num_classes - 1}, found {labels.max()}")
     return records[:, 1:].reshape(-1, *CIFAR10_SHAPE), labels
 
 
@@ -37,7 +38,7 @@ def _batches_dir(root: Path) -> Path:
     for folder in (root, root / "cifar-10-batches-bin"):
         if (folder / CIFAR10_TEST_FILE).is_file():
             return folder
-    raise FileNotFoundError(f"{CIFAR10_TEST_FILE} not found in {root} or {root / 'cifar-10-batches-bin'}: "
+    raise MissingInputError(f"{CIFAR10_TEST_FILE} not found in {root} or {root / 'cifar-10-batches-bin'}: "
                             "extract cifar-10-binary.tar.gz (the binary version) there")
 
 
@@ -58,7 +59,7 @@ def cifar10(root, seed: int = 0, val_fraction: float = 0.1, limit: int | None = 
     classes = _class_names(folder)
     missing = [name for name in CIFAR10_TRAIN_FILES if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"missing CIFAR-10 training batches in {folder}: {', '.join(missing)}")
+        raise MissingInputError(f"missing CIFAR-10 training batches in {folder}: {', '.join(missing)}")
     train = [read_cifar_batch(folder / name, len(classes)) for name in CIFAR10_TRAIN_FILES]
     test_images, test_labels = read_cifar_batch(folder / CIFAR10_TEST_FILE, len(classes))
     return make_splits(np.concatenate([images for images, _ in train]), np.concatenate([labels for _, labels in train]),

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError, MissingInputError
 from ._optional import require
 from .splits import DataSplits, make_splits, stratified_split
 
@@ -24,13 +25,13 @@ def load_image(path, size=None, channels: int = 3) -> np.ndarray:
     Raises ValueError naming the file when Pillow cannot decode it.
     """
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+        raise InputError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
     image_module = require("PIL.Image", "reading image files")
     try:
         with image_module.open(path) as opened:
             image = opened.convert("L" if channels == 1 else "RGB")
-    except (OSError, SyntaxError, ValueError) as exc:  # Pillow's errors for unreadable/corrupt files
-        raise ValueError(f"{path}: cannot read image ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, image_module.DecompressionBombError) as exc:  # unreadable, corrupt, huge
+        raise InputError(f"{path}: cannot read image ({exc})") from exc
     hw = _hw(size)
     if hw is not None and image.size != (hw[1], hw[0]):
         image = image.resize((hw[1], hw[0]), image_module.Resampling.BILINEAR)
@@ -48,17 +49,17 @@ def image_folder(root, size=None, channels: int = 3, seed: int = 0, val_fraction
     """
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist")
+        raise MissingInputError(f"image folder {root} does not exist")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     files, labels = [], []
     for label, name in enumerate(classes):
         found = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not found:
-            raise ValueError(f"class folder {root / name} holds no {'/'.join(IMAGE_SUFFIXES)} images")
+            raise InputError(f"class folder {root / name} holds no {'/'.join(IMAGE_SUFFIXES)} images")
         files += found
         labels += [label] * len(found)
     if not files:
-        raise ValueError(f"{root} holds no class sub-folders with images")
+        raise InputError(f"{root} holds no class sub-folders with images")
     first = load_image(files[0], size, channels)
     images = np.stack([first] + [load_image(f, first.shape[1:], channels) for f in files[1:]])
     labels = np.asarray(labels, dtype=np.int64)

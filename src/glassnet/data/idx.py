@@ -6,10 +6,13 @@ sizes; then the values, big-endian, C order.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ..errors import InputError
 
 IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -23,7 +26,7 @@ def _read_bytes(path: Path) -> bytes:
         with gzip.open(path, "rb") as f:
             return f.read()
     except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{path}: not a complete gzip file ({exc})") from exc
+        raise InputError(f"{path}: not a complete gzip file ({exc})") from exc
 
 
 def read_idx(path) -> np.ndarray:
@@ -35,24 +38,24 @@ def read_idx(path) -> np.ndarray:
     path = Path(path)
     data = _read_bytes(path)
     if len(data) < 4:
-        raise ValueError(f"{path}: expected a 4-byte IDX magic number, found a {len(data)}-byte file")
+        raise InputError(f"{path}: expected a 4-byte IDX magic number, found a {len(data)}-byte file")
     if data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path}: bad IDX magic number {data[:4].hex()}: expected it to start with 0000")
+        raise InputError(f"{path}: bad IDX magic number {data[:4].hex()}: expected it to start with 0000")
     code, ndim = data[2], data[3]
     if code not in IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX type code 0x{code:02x}: expected one of "
+        raise InputError(f"{path}: unknown IDX type code 0x{code:02x}: expected one of "
                          f"{', '.join(f'0x{c:02x}' for c in IDX_DTYPES)}")
     if ndim == 0:
-        raise ValueError(f"{path}: IDX header declares 0 dimensions, expected at least 1")
+        raise InputError(f"{path}: IDX header declares 0 dimensions, expected at least 1")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f"{path}: expected a {header}-byte header for {ndim} dimensions, found {len(data)} bytes")
+        raise InputError(f"{path}: expected a {header}-byte header for {ndim} dimensions, found {len(data)} bytes")
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a huge header cannot overflow
     found = len(data) - header
     if found != expected:
-        raise ValueError(f"{path}: expected {expected} payload bytes for shape {shape} of {dtype.name}, "
+        raise InputError(f"{path}: expected {expected} payload bytes for shape {shape} of {dtype.name}, "
                          f"found {found}")
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -64,7 +67,7 @@ def write_idx(path, array) -> Path:
     codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
     native = array.dtype.newbyteorder("=")
     if native not in codes:
-        raise ValueError(f"IDX cannot store dtype {array.dtype}: use one of "
+        raise InputError(f"IDX cannot store dtype {array.dtype}: use one of "
                          f"{', '.join(d.name for d in IDX_DTYPES.values())}")
     code = codes[native]
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError, MissingInputError
 from .download import download as download_file
 from .idx import read_idx
 from .splits import DataSplits, make_splits
@@ -51,11 +52,11 @@ def _locate(root: Path, name: str, download: bool, mirrors, hashes) -> Path:
         if candidate.is_file():
             return candidate
     if not download:
-        raise FileNotFoundError(f"{name} (or {name}.gz) not found in {root}: put the IDX files there "
-                                "or pass download=True")
+        missing = f"{name} (or {name}.gz) not found in {root}: put the IDX files there"
+        raise MissingInputError(f"{missing} or pass download=True", cli=f"{missing} or add --download")
     gz = f"{name}.gz"
     if gz not in hashes:
-        raise ValueError(f"no SHA-256 known for {gz}: pass hashes={{'{gz}': '<sha256>', ...}}")
+        raise InputError(f"no SHA-256 known for {gz}: pass hashes={{'{gz}': '<sha256>', ...}}")
     return download_file(gz, root, mirrors, hashes[gz])
 
 
@@ -63,14 +64,14 @@ def _read_pair(images_path: Path, labels_path: Path, num_classes: int) -> tuple[
     """Images (N, 1, H, W) uint8 and labels (N,) int64 of one IDX pair, checked against each other."""
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{images_path}: expected uint8 images of shape (N, H, W), "
+        raise InputError(f"{images_path}: expected uint8 images of shape (N, H, W), "
                          f"found {images.dtype} {images.shape}")
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise ValueError(f"{labels_path}: expected uint8 labels of shape (N,), found {labels.dtype} {labels.shape}")
+        raise InputError(f"{labels_path}: expected uint8 labels of shape (N,), found {labels.dtype} {labels.shape}")
     if len(images) != len(labels):
-        raise ValueError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
+        raise InputError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
     if labels.size and labels.max() >= num_classes:
-        raise ValueError(f"{labels_path}: labels must lie in 0..{num_classes - 1}, found {labels.max()}")
+        raise InputError(f"{labels_path}: labels must lie in 0..{num_classes - 1}, found {labels.max()}")
     return images[:, None], labels.astype(np.int64)
 
 

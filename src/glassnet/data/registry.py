@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import InputError
 from .cifar import cifar10
 from .digits import digits
 from .folder import image_folder
@@ -37,20 +38,21 @@ def load_data(name: str, root=None, seed: int = 0, val_fraction: float = 0.1, do
     """
     if is_npz_path(name):
         if download:
-            raise ValueError(f"download=True is offered for mnist and fashion_mnist only, not the file {name}")
+            raise InputError(f"download=True is offered for mnist and fashion_mnist only, not the file {name}")
         return npz_dataset(name, seed=seed, val_fraction=val_fraction, **kw)
     key = name.lower().replace("-", "_")
     if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)} or give a path to a .npz file")
+        raise InputError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)} or give a path to a .npz file")
     if download and key in ("cifar10", "folder"):
-        raise ValueError(f"download=True is offered for mnist and fashion_mnist only, not {key}: "
-                         "put the files in root yourself")
+        what = f"is offered for mnist and fashion_mnist only, not {key}: put the files in"
+        raise InputError(f"download=True {what} root yourself", cli=f"--download {what} --data-dir yourself")
     common = {"seed": seed, "val_fraction": val_fraction, **kw}
     if key == "digits":
         return digits(**common)
     if key == "folder":
         if root is None:
-            raise ValueError("the 'folder' dataset needs root=<folder with one sub-folder per class>")
+            raise InputError("the 'folder' dataset needs root=<folder with one sub-folder per class>",
+                             cli="the 'folder' dataset needs --data-dir <folder with one sub-folder per class>")
         return image_folder(root, **common)
     root = default_root(key) if root is None else root
     if key == "cifar10":

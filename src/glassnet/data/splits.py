@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend
+from ..errors import InputError
 from ._optional import require
 from .dataset import ArrayDataset
 
@@ -46,7 +47,7 @@ class DataSplits:
         elif x.ndim == len(self.input_shape):
             x = x[None]
         if x.shape[1:] != tuple(self.input_shape):
-            raise ValueError(f"{self.name or 'dataset'} expects images of shape (N, *{tuple(self.input_shape)}), "
+            raise InputError(f"{self.name or 'dataset'} expects images of shape (N, *{tuple(self.input_shape)}), "
                              f"got {np.asarray(images).shape}")
         return standardize(to_unit(x, self.pixel_scale), self.mean, self.std)
 
@@ -85,13 +86,13 @@ def stratified_split(labels, fraction: float, seed: int = 0) -> tuple[np.ndarray
     if fraction == 0:
         return np.arange(n), np.arange(0)
     if not 0 < fraction < 1:
-        raise ValueError(f"a split fraction must lie in [0, 1), got {fraction}")
+        raise InputError(f"a split fraction must lie in [0, 1), got {fraction}")
     model_selection = require("sklearn.model_selection", "the stratified train/val/test split")
     try:
         keep, held = model_selection.train_test_split(
             np.arange(n), test_size=fraction, stratify=labels, random_state=seed)
     except ValueError as exc:
-        raise ValueError(f"cannot hold out a stratified {fraction:g} of {n} examples with "
+        raise InputError(f"cannot hold out a stratified {fraction:g} of {n} examples with "
                          f"{len(np.unique(labels))} classes ({exc}); use more examples or another fraction") from exc
     return keep, held
 
@@ -106,7 +107,7 @@ def make_splits(train_images, train_labels, test_images, test_labels, *, classes
     """
     if limit is not None:
         if limit < 1:
-            raise ValueError(f"limit must be a positive number of examples, got {limit}")
+            raise InputError(f"limit must be a positive number of examples, got {limit}")
         train_images, train_labels = train_images[:limit], train_labels[:limit]
     keep, held = stratified_split(train_labels, val_fraction, seed)
     x_train = to_unit(train_images[keep], pixel_scale)

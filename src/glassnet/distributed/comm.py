@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from .. import backend
+from ..errors import SetupError
 
 INSTALL_HINT = (
     "install mpi4py with `pip install glassnet[mpi]` (or `pip install mpi4py`); it needs an MPI "
@@ -37,7 +38,7 @@ INSTALL_HINT = (
 _LAUNCHER_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
 
 
-class MPIUnavailable(RuntimeError):
+class MPIUnavailable(SetupError):
     """Distributed training was asked for, but mpi4py (or the MPI library under it) cannot be loaded."""
 
 

@@ -35,10 +35,11 @@ import hashlib
 import json
 
 from .. import backend
+from ..errors import SetupError
 from .comm import init
 
 
-class ConfigurationMismatch(RuntimeError):
+class ConfigurationMismatch(SetupError):
     """The ranks were started with different configurations or models."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend, kernels
+from ..errors import InputError
 
 EXPERIMENTS = (
     "vanishing", "ce_vs_mse", "svm_vs_softmax", "l1_vs_l2", "dropout", "batchnorm",
@@ -75,7 +76,7 @@ def run_experiments(names=None, seed: int = 0, quick: bool = False, out_dir=".",
     """
     unknown = set(names or ()) - set(EXPERIMENTS)
     if unknown:
-        raise ValueError(f"unknown experiment(s) {', '.join(sorted(unknown))}: choose from {', '.join(EXPERIMENTS)}")
+        raise InputError(f"unknown experiment(s) {', '.join(sorted(unknown))}: choose from {', '.join(EXPERIMENTS)}")
     names = [n for n in EXPERIMENTS if not names or n in set(names)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -10,20 +10,48 @@ import tempfile
 from pathlib import Path
 
 
+TEMP_PATTERN = ".{name}.*.tmp"
+"""The temporary files of :func:`atomic_path` (``name``: the target's name)."""
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path in ``path``'s folder; on success it is renamed to ``path``."""
+    """Yield a temporary path in ``path``'s folder; on success it is renamed to ``path``.
+
+    The file gets the usual permissions (0666 less the umask), whoever wrote it (some writers, such as
+    safetensors, create it anew with 0600). An OSError about the temporary file is re-raised naming
+    ``path``, the file the caller asked for.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        about_tmp = str(exc.filename) == tmp or (exc.filename is None and exc.errno is not None)  # write() names no file
+        if not about_tmp:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove_stale_temps(folder) -> list[Path]:
+    """Delete the temporary files that writes killed before their rename left in ``folder``; return them.
+
+    Only call it when no other process writes into ``folder``.
+    """
+    stale = sorted(Path(folder).glob(TEMP_PATTERN.format(name="*")))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def _umask() -> int:

@@ -30,9 +30,11 @@ import json
 import numpy as np
 
 from .. import backend, nn
+from ..errors import InputError, MissingPackageError, option_error
 from .atomic import atomic_path
 
 DEFAULT_OPSET = 17
+MIN_OPSET = 13  # the operators are written with opset-13 semantics (Softmax over one axis, not a 2-D coercion)
 _IR_VERSION = 8  # the IR version that goes with opset 17 (readable by onnxruntime >= 1.13)
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Dropout, nn.Softmax)
 
@@ -41,7 +43,7 @@ def _onnx():
     try:
         import onnx  # noqa: PLC0415 - optional dependency
     except ImportError as exc:
-        raise ImportError("ONNX export needs the onnx package: pip install glassnet[onnx]") from exc
+        raise MissingPackageError("ONNX export needs the onnx package: pip install glassnet[onnx]") from exc
     return onnx
 
 
@@ -138,7 +140,7 @@ def _emit(g: _Graph, layer, x: str, rank, prefix: str):
         return g.node("Tanh", [x], where), rank
     if kind is nn.Softmax:
         return g.node("Softmax", [x], where, axis=layer.dim), rank
-    raise ValueError(f"to_onnx: no ONNX export for {layer.describe()} ({kind.__module__}.{kind.__name__})")
+    raise InputError(f"to_onnx: no ONNX export for {layer.describe()} ({kind.__module__}.{kind.__name__})")
 
 
 def _output_shape(model, input_shape):
@@ -151,23 +153,33 @@ def _output_shape(model, input_shape):
         with model.no_grad():  # keeps no forward cache
             out = model.forward(xp.zeros((1, *input_shape), dtype=dtype))
     except ValueError as exc:
-        raise ValueError(f"to_onnx: the model does not accept inputs of shape {tuple(input_shape)} "
+        raise InputError(f"to_onnx: the model does not accept inputs of shape {tuple(input_shape)} "
                          f"(without the batch axis): {exc}") from exc
     finally:
         model.train(was_training)
     return tuple(out.shape[1:])
 
 
+def check_opset(opset: int, onnx=None):
+    """Refuse an opset outside ``MIN_OPSET`` .. the newest the installed onnx package knows."""
+    onnx = onnx or _onnx()
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise option_error("opset", f"must lie in {MIN_OPSET}..{newest} (the exported operators need opset "
+                                    f">= {MIN_OPSET}; onnx {onnx.__version__} knows up to {newest}), got {opset}")
+
+
 def build_onnx(model, input_shape=None, opset: int = DEFAULT_OPSET, metadata: dict | None = None):
     """The ``onnx.ModelProto`` of ``model`` (see the module docstring), checked with onnx.checker."""
     onnx = _onnx()
+    check_opset(opset, onnx)
     helper, TensorProto = onnx.helper, onnx.TensorProto
     seq = model if isinstance(model, nn.Sequential) else nn.Sequential(model)
     if input_shape is None:
         input_shape = infer_input_shape(seq)
         if input_shape is None:
             first = next(nn.leaf_layers(seq), None)
-            raise ValueError(
+            raise InputError(
                 f"to_onnx: the input shape cannot be told from the model (it starts with "
                 f"{first.describe() if first is not None else 'nothing'}); pass input_shape without the batch "
                 "axis, e.g. input_shape=(1, 28, 28)"

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import to_numpy
+from ..errors import InputError
 from .atomic import atomic_path
 
 MAGIC_KEY = "glassnet"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(InputError):
     """A model or checkpoint file is unreadable, corrupt, tampered with or of the wrong kind."""
 
 
@@ -35,13 +36,14 @@ def _digest(arrays, document_json: str) -> str:
 
 def write(path, arrays: dict, document: dict):
     """Atomically write ``arrays`` (name -> array, any backend) and the JSON-able ``document`` to ``path``."""
-    from safetensors.numpy import save_file  # noqa: PLC0415 - keeps `import glassnet` NumPy-only
+    from safetensors.numpy import save  # noqa: PLC0415 - keeps `import glassnet` NumPy-only
 
     host = {k: np.ascontiguousarray(to_numpy(v)) for k, v in arrays.items()}
     text = json.dumps(document, sort_keys=True)
     meta = {MAGIC_KEY: text, "sha256": _digest(host, text)}
+    data = save(host, metadata=meta)  # serialised in memory: Python writes it, so a full disk is an OSError
     with atomic_path(path) as tmp:
-        save_file(host, str(tmp), metadata=meta)
+        tmp.write_bytes(data)
 
 
 def read(path):

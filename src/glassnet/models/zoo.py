@@ -12,6 +12,7 @@ import inspect
 import numpy as np
 
 from .. import nn
+from ..errors import InputError
 
 
 def _conv_out(size, kernel, pad, stride=1):
@@ -50,14 +51,14 @@ def _image_shape(model, input_shape):
     """(C, H, W) of ``input_shape``, or a ValueError saying that ``model`` takes images."""
     if len(input_shape) != 3:
         hint = " (signals (C, L) go to cnn1d)" if len(input_shape) == 2 else ""
-        raise ValueError(f"{model} takes images of shape (C, H, W), got input shape {tuple(input_shape)}{hint}")
+        raise InputError(f"{model} takes images of shape (C, H, W), got input shape {tuple(input_shape)}{hint}")
     return input_shape
 
 
 def _signal_shape(model, input_shape):
     """(C, L) of ``input_shape``, or a ValueError saying that ``model`` takes signals."""
     if len(input_shape) != 2:
-        raise ValueError(f"{model} takes signals of shape (C, L), got input shape {tuple(input_shape)}")
+        raise InputError(f"{model} takes signals of shape (C, L), got input shape {tuple(input_shape)}")
     return input_shape
 
 
@@ -199,10 +200,10 @@ def build_model(name, input_shape, num_classes, dropout=None, **kwargs):
     option is refused. Other keywords (``seed``, widths) go to the builder.
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+        raise InputError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     builder = MODELS[name]
     if dropout is not None:
         if "dropout" not in inspect.signature(builder).parameters:
-            raise ValueError(f"model {name!r} has no dropout option")
+            raise InputError(f"model {name!r} has no dropout option")
         kwargs["dropout"] = dropout
     return builder(tuple(input_shape), int(num_classes), **kwargs)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from ..backend import array_module
+from ..errors import GlassnetError
 from ..nn import leaf_layers
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(GlassnetError, RuntimeError):
     """The loss or a gradient became NaN or infinite; the message names the first bad layer."""
 
 
