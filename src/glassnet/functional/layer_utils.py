@@ -19,18 +19,27 @@ from .norm import batchnorm_backward, batchnorm_forward
 from .pool import max_pool_backward, max_pool_forward
 
 
+def _then_relu(forward, *args):
+    """``forward(*args)`` followed by ReLU; the cache is (forward's cache, ReLU's cache)."""
+    a, cache = forward(*args)
+    out, relu_cache = relu_forward(a)
+    return out, (cache, relu_cache)
+
+
+def _then_relu_backward(backward, dout, cache):
+    """da = dout * (a > 0) (ReLU's backward), then ``backward(da, forward's cache)``."""
+    inner_cache, relu_cache = cache
+    return backward(relu_backward(dout, relu_cache), inner_cache)
+
+
 def affine_relu_forward(x, w, b):
     """out = max(0, x2 @ w + b), x2 = x flattened to (N, D); w (D, M), b (M,) -> out (N, M)."""
-    a, fc_cache = affine_forward(x, w, b)
-    out, relu_cache = relu_forward(a)
-    return out, (fc_cache, relu_cache)
+    return _then_relu(affine_forward, x, w, b)
 
 
 def affine_relu_backward(dout, cache):
-    """da = dout * (a > 0) (ReLU), then dx, dw, db of the affine map from da."""
-    fc_cache, relu_cache = cache
-    da = relu_backward(dout, relu_cache)
-    return affine_backward(da, fc_cache)
+    """ReLU's backward, then dx, dw, db of the affine map."""
+    return _then_relu_backward(affine_backward, dout, cache)
 
 
 def affine_bn_relu_forward(x, w, b, gamma, beta, running, train, momentum=0.1, eps=1e-5):
@@ -40,32 +49,26 @@ def affine_bn_relu_forward(x, w, b, gamma, beta, running, train, momentum=0.1, e
     statistics are updated in place in train mode; momentum weights the new batch, as in PyTorch).
     """
     a, fc_cache = affine_forward(x, w, b)
-    an, bn_cache = batchnorm_forward(a, gamma, beta, running, train, momentum, eps)
-    out, relu_cache = relu_forward(an)
-    return out, (fc_cache, bn_cache, relu_cache)
+    out, bn_relu_cache = _then_relu(batchnorm_forward, a, gamma, beta, running, train, momentum, eps)
+    return out, (fc_cache, bn_relu_cache)
 
 
 def affine_bn_relu_backward(dout, cache):
     """ReLU, then batch norm, then the affine map, backwards: returns dx, dw, db, dgamma, dbeta."""
-    fc_cache, bn_cache, relu_cache = cache
-    dan = relu_backward(dout, relu_cache)
-    da, dgamma, dbeta = batchnorm_backward(dan, bn_cache)
+    fc_cache, bn_relu_cache = cache
+    da, dgamma, dbeta = _then_relu_backward(batchnorm_backward, dout, bn_relu_cache)
     dx, dw, db = affine_backward(da, fc_cache)
     return dx, dw, db, dgamma, dbeta
 
 
 def conv_relu_forward(x, w, b, stride=1, pad=0):
     """out = max(0, conv(x, w) + b): :func:`conv_forward` (same stride, pad) followed by ReLU."""
-    a, conv_cache = conv_forward(x, w, b, stride, pad)
-    out, relu_cache = relu_forward(a)
-    return out, (conv_cache, relu_cache)
+    return _then_relu(conv_forward, x, w, b, stride, pad)
 
 
 def conv_relu_backward(dout, cache):
-    """da = dout * (a > 0), then dx, dw, db of the convolution from da."""
-    conv_cache, relu_cache = cache
-    da = relu_backward(dout, relu_cache)
-    return conv_backward(da, conv_cache)
+    """ReLU's backward, then dx, dw, db of the convolution."""
+    return _then_relu_backward(conv_backward, dout, cache)
 
 
 def conv_relu_pool_forward(x, w, b, stride=1, pad=0, pool_size=2, pool_stride=2):
@@ -73,15 +76,12 @@ def conv_relu_pool_forward(x, w, b, stride=1, pad=0, pool_size=2, pool_stride=2)
 
     x (N, C, H, W) -> (N, F, Ho, Wo) after the convolution -> (N, F, (Ho - pool_size) // pool_stride + 1, ...).
     """
-    a, conv_cache = conv_forward(x, w, b, stride, pad)
-    r, relu_cache = relu_forward(a)
+    r, conv_relu_cache = conv_relu_forward(x, w, b, stride, pad)
     out, pool_cache = max_pool_forward(r, pool_size, pool_stride)
-    return out, (conv_cache, relu_cache, pool_cache)
+    return out, (conv_relu_cache, pool_cache)
 
 
 def conv_relu_pool_backward(dout, cache):
-    """Max pooling (gradient to each window's first maximum), ReLU, then the convolution, backwards."""
-    conv_cache, relu_cache, pool_cache = cache
-    dr = max_pool_backward(dout, pool_cache)
-    da = relu_backward(dr, relu_cache)
-    return conv_backward(da, conv_cache)
+    """Max pooling (gradient to each window's first maximum), then conv_relu, backwards."""
+    conv_relu_cache, pool_cache = cache
+    return conv_relu_backward(max_pool_backward(dout, pool_cache), conv_relu_cache)
