@@ -1,7 +1,7 @@
 """Sandwich layers: common chains of kernels under cs231n's names, for code written in that style.
 
-Each ``NAME_forward`` runs its parts in order and returns ``(out, cache)`` with ``cache`` the tuple of
-the parts' caches; ``NAME_backward(dout, cache)`` applies the chain rule through the parts in reverse
+Each ``NAME_forward`` runs its parts in order and returns ``(out, cache)``, ``cache`` holding the parts'
+caches; ``NAME_backward(dout, cache)`` applies the chain rule through the parts in reverse
 order and returns the gradients of the inputs in input order. Nothing is computed here that the parts
 do not compute themselves: a sandwich is exactly its parts, one after the other.
 
