@@ -3,13 +3,13 @@ without outputs, and executed top to bottom in a fresh kernel (matplotlib's Agg 
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
+import nbclient
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat", reason="the tutorial checks need the test extra (nbformat, nbclient, ipykernel)")
-nbclient = pytest.importorskip("nbclient")
-ipykernel_kernelspec = pytest.importorskip("ipykernel.kernelspec")
+from ipykernel import kernelspec as ipykernel_kernelspec
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "docs" / "tutorials"
@@ -68,12 +68,18 @@ def test_chinese_notebooks_are_written_in_chinese_and_english_ones_are_not():
         assert han(zh) > 300 and han(en) == 0, topic
 
 
+EXERCISES = {"affine", "relu", "leaky_relu", "sigmoid", "conv", "max_pool", "avg_pool", "global_avg_pool", "batchnorm",
+             "dropout", "softmax_loss", "svm_loss", "bce_loss", "mse_loss", "two_layer_net", "sgd_momentum", "adam"}
+"""The names `glassnet exercise list` offers."""
+
+
 def test_every_notebook_links_its_experiments_and_exercises():
     from glassnet.experiments.registry import EXPERIMENTS
 
     for topic, language in NOTEBOOKS:
         text = "".join(c.source for c in build.notebook(topic, language).cells if c.cell_type == "markdown")
-        assert "glassnet exercise start" in text, f"{topic} ({language}) names no exercise"
+        started = re.findall(r"glassnet exercise start (\w+) --dir", text)
+        assert started and set(started) <= EXERCISES, f"{topic} ({language}): exercises {started}"
         named = [line for line in text.splitlines() if "glassnet experiments " in line]
         assert named, f"{topic} ({language}) names no experiment"
         for line in named:

@@ -49,7 +49,7 @@ def parse(text: str, where: str = "source") -> list[tuple[str, str]]:
 def notebook(topic: str, language: str) -> nbformat.NotebookNode:
     """The notebook of ``topic`` in ``language`` (no outputs; cell ids derived from the position)."""
     blocks = parse((SOURCES / f"{topic}.md").read_text(encoding="utf-8"), f"{topic}.md")
-    nb = nbformat.v4.new_notebook()
+    nb = nbformat.v4.new_notebook(nbformat=4, nbformat_minor=5)  # pinned: a newer nbformat must not change the files
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     for kind, body in blocks:
         if kind == "code":
