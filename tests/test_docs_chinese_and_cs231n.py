@@ -47,7 +47,7 @@ def test_readme_links_every_tutorial_notebook_in_both_languages(readme):
     assert {"docs/glossary.md", "docs/from_cs231n.md"} <= links
 
 
-@pytest.mark.parametrize("doc", [README, README_ZH, GLOSSARY, FROM_CS231N, *sorted(TUTORIALS.glob("*/*.ipynb"))],
+@pytest.mark.parametrize("doc", [README, README_ZH, GLOSSARY, FROM_CS231N, TUTORIALS / "README.md", *sorted(TUTORIALS.glob("*/*.ipynb"))],
                          ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_relative_links_point_to_existing_files(doc):
     for target in LINK.findall(text(doc)):
