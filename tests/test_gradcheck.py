@@ -32,6 +32,17 @@ def bn_running(c):
     return {"mean": np.zeros(c), "var": np.ones(c)}
 
 
+def affine_bn_relu_train_fixed_bias(x, w, gamma, beta):
+    """affine_bn_relu in train mode as f(x, w, gamma, beta): the bias is left out of the check because
+    batch norm subtracts the batch mean, so its gradient is exactly zero (test_layer_utils pins that)."""
+    return F.affine_bn_relu_forward(x, w, np.linspace(-1, 1, w.shape[1]), gamma, beta, bn_running(w.shape[1]), True)
+
+
+def affine_bn_relu_backward_without_db(dout, cache):
+    dx, dw, _, dgamma, dbeta = F.affine_bn_relu_backward(dout, cache)
+    return dx, dw, dgamma, dbeta
+
+
 def dropout_with_fixed_mask(x):
     """Each call redraws the same mask (fresh generator, same seed), so the function is deterministic."""
     return F.dropout_forward(x, 0.4, True, np.random.default_rng(0))
@@ -69,6 +80,15 @@ KERNELS = {
     "batchnorm/eval_4d": (lambda x, g, b: F.batchnorm_forward(x, g, b, {"mean": randn(3, 2), "var": 1 + randn(4, 2) ** 2}, False),
                           F.batchnorm_backward, [randn(0, 2, 2, 3, 2), randn(1, 2), randn(2, 2)]),
     "dropout": (dropout_with_fixed_mask, F.dropout_backward, [randn(0, 4, 5)]),
+    "affine_relu": (F.affine_relu_forward, F.affine_relu_backward, [randn(0, 3, 2, 2), randn(1, 4, 5), randn(2, 5)]),
+    "affine_bn_relu/train": (affine_bn_relu_train_fixed_bias, affine_bn_relu_backward_without_db,
+                             [randn(0, 5, 3), randn(1, 3, 4), 1 + randn(3, 4) ** 2, randn(4, 4)]),
+    "affine_bn_relu/eval": (lambda x, w, b, g, be: F.affine_bn_relu_forward(x, w, b, g, be, bn_running(4), False),
+                            F.affine_bn_relu_backward, [randn(0, 5, 3), randn(1, 3, 4), randn(2, 4), 1 + randn(3, 4) ** 2, randn(4, 4)]),
+    "conv_relu/stride2_pad1": (partial(F.conv_relu_forward, stride=2, pad=1), F.conv_relu_backward,
+                               [randn(0, 2, 2, 5, 5), randn(1, 3, 2, 3, 3), randn(2, 3)]),
+    "conv_relu_pool": (partial(F.conv_relu_pool_forward, stride=1, pad=1), F.conv_relu_pool_backward,
+                       [distinct(0, 2, 2, 4, 4), randn(1, 3, 2, 3, 3), randn(2, 3)]),
 }
 
 

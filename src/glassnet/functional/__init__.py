@@ -17,6 +17,16 @@ from .activation import (
 )
 from .conv import conv1d_backward, conv1d_forward, conv_backward, conv_forward
 from .dropout import dropout_backward, dropout_forward
+from .layer_utils import (
+    affine_bn_relu_backward,
+    affine_bn_relu_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+)
 from .linear import affine_backward, affine_forward
 from .loss import bce_loss, bce_with_logits_loss, mse_loss, softmax_loss, svm_loss
 from .norm import batchnorm_backward, batchnorm_forward

@@ -69,6 +69,22 @@ class Solver:
         self.step_losses = []
         self._last_plot = time.perf_counter()
 
+    # ---------------------------------------------------------------- cs231n's names for the history
+    @property
+    def loss_history(self) -> tuple:
+        """The training loss of every step so far, in order (cs231n's ``solver.loss_history``)."""
+        return tuple(self.step_losses)
+
+    @property
+    def train_acc_history(self) -> tuple:
+        """The training accuracy after each epoch (``history["train_acc"]``)."""
+        return tuple(self.history["train_acc"])
+
+    @property
+    def val_acc_history(self) -> tuple:
+        """The validation accuracy after each epoch (``history["val_acc"]``; None where there is no val_set)."""
+        return tuple(self.history["val_acc"])
+
     # ---------------------------------------------------------------- one step
     def _step(self, x, y):
         model = self.model
