@@ -235,3 +235,5 @@ def test_results_that_are_not_numbers_fail_that_part_only(tmp_path):
     result = grade(path, timeout=20)
     assert not result.passed and len(result.parts) == len(planned_parts("relu"))
     assert result.parts[0]["passed"] and all(p["message"] for p in result.failures())
+    assert "relu_forward: out should be an array of numbers, got str" in result.table()
+    assert "relu_backward: dx should be an array of numbers, got dict" in result.table()

@@ -94,6 +94,18 @@ def _arrays(values):
     return [(i, v) for i, v in enumerate(values) if isinstance(v, np.ndarray)]
 
 
+def _numbers(function, value, label):
+    """``value`` as an array of numbers, or a Verdict saying what the function returned instead."""
+    try:
+        array = np.asarray(value)
+        array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise Verdict("not_numbers", function=function, output=label, got=type(value).__name__) from None
+    if array.dtype.kind not in "biuf":
+        raise Verdict("not_numbers", function=function, output=label, got=f"{type(value).__name__} of {array.dtype}")
+    return array
+
+
 def _max_error(got, want):
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if not np.all(np.isfinite(got)):
@@ -201,6 +213,7 @@ class Grader:
         """Largest error over paired outputs; a shape mismatch is a Verdict naming the output (and a hint)."""
         worst = 0.0
         for g, w, label in zip(got, want, labels):
+            _numbers(name, g, label)
             if np.shape(g) != np.shape(w):
                 raise Verdict("shape", hint=diagnose(self.exercise.name, name, ctx), function=name, output=label,
                               got=str(np.shape(g)), want=str(np.shape(w)))
@@ -209,7 +222,7 @@ class Grader:
 
     def _shape_dtype(self, name, got, want, labels, ctx):
         for g, w, label in zip(got, want, labels):
-            g_arr = np.asarray(g)
+            g_arr = _numbers(name, g, label)
             if g_arr.shape != np.shape(w):
                 ctx.update(got=tuple(got), want=tuple(want))
                 raise Verdict("shape", hint=diagnose(self.exercise.name, name, ctx), function=name, output=label,
@@ -307,6 +320,7 @@ class Grader:
         return worst
 
     def _gradcheck_error(self, name, analytic, f, x, dout, case, label):
+        _numbers(name, analytic, label)
         if np.shape(analytic) != np.shape(x):
             raise Verdict("shape", function=name, output=label, got=str(np.shape(analytic)), want=str(np.shape(x)))
         error = relative_error(analytic, numerical_gradient(f, x, dout))

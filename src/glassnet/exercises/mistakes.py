@@ -32,9 +32,7 @@ def same(a, b):
 
 def diagnose(exercise, function, ctx) -> str | None:
     """The key of the first known mistake that explains the learner's result ``ctx['got']``, or None."""
-    got = ctx.get("got")
-    if got is not None and any(not np.all(np.isfinite(np.asarray(g, dtype=np.float64))) for g in got
-                               if np.ndim(g) or np.isscalar(g)):
+    if any(not _finite(g) for g in ctx.get("got") or ()):
         return OVERFLOW.get(exercise)
     for hint, test in DETECTORS.get(function, ()):
         try:
@@ -43,6 +41,13 @@ def diagnose(exercise, function, ctx) -> str | None:
         except (ValueError, IndexError, TypeError):  # a shape the mistake cannot apply to
             continue
     return None
+
+
+def _finite(value):
+    try:
+        return bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+    except (TypeError, ValueError):   # not numbers at all: no overflow to speak of
+        return True
 
 
 OVERFLOW = {"sigmoid": "sigmoid_overflow", "softmax_loss": "subtract_max", "two_layer_net": "subtract_max"}

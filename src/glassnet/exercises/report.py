@@ -30,6 +30,8 @@ MESSAGES = {
     "modified": ("{function} changed {argument} (case '{case}')", "{function} 修改了 {argument}（用例 '{case}'）"),
     "drop_rate": ("dropped a fraction {got} of the units, expected about p = {want}",
                   "丢弃的比例为 {got}，应约为 p = {want}"),
+    "not_numbers": ("{function}: {output} should be an array of numbers, got {got}",
+                    "{function}：{output} 应为数值数组，实际为 {got}"),
     "not_scalar": ("{function}: the loss should be a scalar, got shape {got}",
                    "{function}：损失应为标量，实际形状为 {got}"),
     "grads_dict": ("{function}: grads should be a dict with the keys of params, got {got}",
