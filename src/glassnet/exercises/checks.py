@@ -124,6 +124,7 @@ class Grader:
         self.modified = []          # (function, argument, case label) of every input a call changed
         self.failed = set()         # (function, kind) of failed parts, for hints that depend on them
         self.calls = 0              # learner calls that returned
+        self.hints = {}             # (function, kind) -> hint key of each failed part
 
     # ------------------------------------------------------------------ calling learner code
     def fn(self, name):
@@ -184,6 +185,7 @@ class Grader:
                 part.message, part.hint = v.message, v.hint
                 part.error = v.message[1].get("error_value", part.error)
                 self.failed.add((function, kind))
+                self.hints[(function, kind)] = v.hint
             except Exception as exc:  # noqa: BLE001 - e.g. results that are not numbers at all
                 part.message = ("grader_error", {"error": f"{type(exc).__name__}: {exc}"[:300]})
                 self.failed.add((function, kind))
@@ -327,7 +329,8 @@ class Grader:
         if not error < TOL_GRADCHECK:
             forward, backward = self.spec.functions[0], self.spec.functions[-1]
             wrong_forward = (forward, "values") in self.failed and (backward, "values") not in self.failed
-            hint = "fix_forward" if self.spec.kind == "layer" and wrong_forward else None
+            # a wrong backward explains a failed check: repeat the hint its values part got
+            hint = "fix_forward" if self.spec.kind == "layer" and wrong_forward else self.hints.get((backward, "values"))
             raise Verdict("gradcheck", hint=hint, case=case.label, output=label, error_value=error)
         return error
 
