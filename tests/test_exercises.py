@@ -21,7 +21,7 @@ from glassnet.exercises.checks import planned_parts
 from glassnet.exercises.report import MESSAGES
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "exercise_files"))
-from exercise_mistakes import MISTAKES  # noqa: E402
+from exercise_mistakes import MISTAKES, MORE_MISTAKES  # noqa: E402
 
 FILES = os.path.join(os.path.dirname(__file__), "exercise_files")
 
@@ -136,6 +136,22 @@ def test_classic_mistake_fails_with_its_hint(graded, name):
     assert not result.passed
     assert hint in result.hints(), result.table()
     assert hints.text(hint, "en") in result.table("en") and hints.text(hint, "zh") in result.table("zh")
+
+
+def test_every_recognised_mistake_earns_its_hint(tmp_path):
+    """One answer per mistake the grader knows (beyond the one per exercise above), in one worker."""
+    paths = []
+    for i, (name, source, _) in enumerate(MORE_MISTAKES):
+        (tmp_path / str(i)).mkdir()
+        paths.append(_write(tmp_path / str(i), name, source))
+    wrong = []
+    for (name, _, hint), result in zip(MORE_MISTAKES, grade_many(paths, timeout=60)):
+        if result.passed or hint not in result.hints():
+            wrong.append(f"{name} / {hint}: got {result.hints()}\n{result.table()}")
+    assert not wrong, "\n".join(wrong)
+    known = {hint for detectors in mistakes.DETECTORS.values() for hint, _ in detectors}
+    tested = {hint for _, hint in MISTAKES.values()} | {hint for _, _, hint in MORE_MISTAKES}
+    assert known <= tested
 
 
 # ---------------------------------------------------------------- the time limit and broken files

@@ -208,3 +208,173 @@ MISTAKES = {
             return w - config.get("lr", 1e-3) * m / (np.sqrt(v) + config.get("eps", 1e-8)), config   # no bias correction
     """), "adam_bias"),
 }
+
+
+def _variant(name, old, new):
+    """MISTAKES[name]'s source with ``old`` replaced by ``new`` (which must occur)."""
+    source = MISTAKES[name][0]
+    assert old in source, (name, old)
+    return source.replace(old, new)
+
+
+def _two_layer_net(old, new):
+    """The two-layer net answer with the regularisation gradient in place, then ``old`` -> ``new``."""
+    source = _variant("two_layer_net", '"W1": X.T @ dh,', '"W1": X.T @ dh + reg * W1,').replace(
+        '"W2": h.T @ dscores,', '"W2": h.T @ dscores + reg * W2,')
+    assert old in source, old
+    return source.replace(old, new)
+
+
+# (exercise, source, hint): one more answer for every other mistake the grader recognises
+MORE_MISTAKES = [
+    ("affine", _variant("affine", "return dout @ w.T, x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)",
+                        "return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout"), "sum_db"),
+    ("affine", _variant("affine", "return x.reshape(x.shape[0], -1) @ w + b, (x, w)",
+                        "return x.reshape(x.shape[0], -1) @ w, (x, w)"), "no_bias"),
+    ("relu", _src("""
+        def relu_forward(x):
+            return np.maximum(x, 0), x
+
+        def relu_backward(dout, cache):
+            return dout * (cache >= 0)
+    """), "relu_zero"),
+    ("relu", _src("""
+        def relu_forward(x):
+            return np.maximum(x, 0), x
+
+        def relu_backward(dout, cache):
+            return (cache > 0).astype(dout.dtype)
+    """), "forgot_dout"),
+    ("relu", _src("""
+        def relu_forward(x):
+            return np.maximum(x, 0).astype(np.float64), x
+
+        def relu_backward(dout, cache):
+            return dout * (cache > 0)
+    """), "keep_dtype"),
+    ("leaky_relu", _variant("leaky_relu", "return np.where(x > 0, x, slope * x), (x, slope)",
+                            "return np.where(x > 0, x, 0.01 * x), (x, slope)"), "use_slope"),
+    ("leaky_relu", _src("""
+        def leaky_relu_forward(x, slope=0.01):
+            return np.where(x > 0, 2 * x, slope * x), (x, slope)
+
+        def leaky_relu_backward(dout, cache):
+            x, slope = cache
+            return dout * np.where(x > 0, 1, slope).astype(dout.dtype)
+    """), "fix_forward"),
+    ("conv", _src("""
+        from glassnet.functional import conv_backward
+        from glassnet.functional import conv_forward as correlate
+
+        def conv_forward(x, w, b, stride=1, pad=0):
+            return correlate(x, np.ascontiguousarray(w[:, :, ::-1, ::-1]), b, stride, pad)
+    """), "flipped_kernel"),
+    ("conv", _src("""
+        from glassnet.functional import conv_backward
+        from glassnet.functional import conv_forward as correlate
+
+        def conv_forward(x, w, b, stride=1, pad=0):
+            return correlate(x, w, np.zeros_like(b), stride, pad)
+    """), "no_bias"),
+    ("conv", _variant("conv", "] += np.tensordot(", "] = np.tensordot(").replace(
+        "return dxp, dw,", "return dxp[:, :, pad:dxp.shape[2] - pad, pad:dxp.shape[3] - pad], dw,").replace(
+        "return out, (xp, w, stride)", "return out, (xp, w, stride, pad)").replace(
+        "xp, w, stride = cache", "xp, w, stride, pad = cache"), "accumulate"),
+    ("max_pool", _src("""
+        from glassnet.functional import max_pool_forward as _forward
+
+        def max_pool_forward(x, size=2, stride=2):
+            return _forward(x, size, stride)[0], (x, size, stride)
+
+        def max_pool_backward(dout, cache):
+            x, size, stride = cache
+            N, C, Ho, Wo = dout.shape
+            dx = np.zeros_like(x)
+            for n in range(N):
+                for c in range(C):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            win = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+                            a, b = np.unravel_index(np.argmax(win), win.shape)
+                            dx[n, c, i * stride + a, j * stride + b] = dout[n, c, i, j]    # = instead of +=
+            return dx
+    """), "accumulate"),
+    ("avg_pool", _variant("avg_pool", "] = dout[:, :, i, j][:, :, None, None] / size**2",
+                          "] += dout[:, :, i, j][:, :, None, None]"), "avg_divide"),
+    ("batchnorm", _variant("batchnorm", "momentum * var * m / (m - 1)", "momentum * var"), "bn_unbiased"),
+    ("batchnorm", _variant("batchnorm", "(1 - momentum) * running", "momentum * running").replace(
+        "+ momentum * mu", "+ (1 - momentum) * mu").replace("+ momentum * var", "+ (1 - momentum) * var"), "bn_momentum"),
+    ("batchnorm", _variant("batchnorm", "if train:", "if True:"), "bn_eval"),
+    ("dropout", _variant("dropout", "keep = rng.random(x.shape) >= p\n    return x * keep, keep",
+                         "keep = rng.random(x.shape) < p\n    return x * keep / (1 - p), keep / (1 - p)"), "dropout_p"),
+    ("dropout", _src("""
+        def dropout_forward(x, p, train, rng):
+            keep = rng.random(x.shape) >= p       # dropped in eval mode too
+            return x * keep / (1 - p), keep / (1 - p)
+
+        def dropout_backward(dout, cache):
+            return dout * cache
+    """), "dropout_eval"),
+    ("dropout", _variant("dropout", "return x * keep, keep", "return x * keep / (1 - p), keep"), "inverted_dropout"),
+    ("softmax_loss", _src("""
+        def softmax_loss(scores, y):
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+            n = scores.shape[0]
+            d = p.copy()
+            d[np.arange(n), y] -= 1
+            return -np.log(p[np.arange(n), y]).sum(), d      # summed, not averaged over the batch
+    """), "divide_n"),
+    ("bce_loss", _variant("bce_loss", "w = 1.0 if weight is None else weight\n    n = probs.shape[0]",
+                          "w = 1.0\n    n = probs.size"), "bce_weight"),
+    ("mse_loss", _src("""
+        def mse_loss(pred, target):
+            diff = pred - target
+            n = pred.shape[0]
+            return (diff * diff).sum() / n, 2 * diff / n
+    """), "mean_elements"),
+    ("two_layer_net", _two_layer_net("0.5 * reg * ((W1 * W1).sum() + (W2 * W2).sum())",
+                                     "reg * ((W1 * W1).sum() + (W2 * W2).sum())").replace("reg * W", "2 * reg * W"),
+     "reg_half"),
+    ("two_layer_net", _two_layer_net("(W2 * W2).sum())", "(W2 * W2).sum() + (b1 * b1).sum() + (b2 * b2).sum())"),
+     "reg_bias"),
+    ("two_layer_net", _two_layer_net("dh = dscores @ W2.T * (hidden > 0)", "dh = dscores @ W2.T"), "relu_mask"),
+    ("sgd_momentum", _src("""
+        def sgd_momentum(w, dw, config=None):
+            config = {} if config is None else config
+            mu = config.get("momentum", 0.9)
+            buf = config.get("momentum_buffer", np.zeros_like(w))
+            config["momentum_buffer"] = mu * buf + (1 - mu) * dw
+            return w - config.get("lr", 1e-2) * config["momentum_buffer"], config
+    """), "momentum_form"),
+    ("adam", _src("""
+        def adam(w, dw, config=None):
+            config = {} if config is None else dict(config)
+            b1, b2 = config.get("betas", (0.9, 0.999))
+            t = config.get("step", 0) + 1
+            m = b1 * config.get("exp_avg", 0) + (1 - b1) * dw
+            v = b2 * config.get("exp_avg_sq", 0) + (1 - b2) * dw * dw
+            config.update(exp_avg=m, exp_avg_sq=v, step=t)
+            m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+            return w - config.get("lr", 1e-3) * m_hat / np.sqrt(v_hat + config.get("eps", 1e-8)), config
+    """), "adam_eps"),
+    ("adam", _src("""
+        def adam(w, dw, config=None):
+            config = {} if config is None else dict(config)
+            b1, b2 = config.get("betas", (0.9, 0.999))
+            t = 1                                       # never counted up
+            m = b1 * config.get("exp_avg", 0) + (1 - b1) * dw
+            v = b2 * config.get("exp_avg_sq", 0) + (1 - b2) * dw * dw
+            config.update(exp_avg=m, exp_avg_sq=v, step=t)
+            m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+            return w - config.get("lr", 1e-3) * m_hat / (np.sqrt(v_hat) + config.get("eps", 1e-8)), config
+    """), "adam_step"),
+    ("adam", _src("""
+        def adam(w, dw, config=None):
+            config = {} if config is None else config
+            b1, b2 = config.get("betas", (0.9, 0.999))
+            m, v = (1 - b1) * dw, (1 - b2) * dw * dw      # the moments are never kept
+            m_hat, v_hat = m / (1 - b1), v / (1 - b2)
+            return w - config.get("lr", 1e-3) * m_hat / (np.sqrt(v_hat) + config.get("eps", 1e-8)), config
+    """), "store_state"),
+]

@@ -8,6 +8,7 @@ no input was modified. Each part is a :class:`Part`; a learner error inside one 
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import traceback
@@ -69,7 +70,9 @@ def learner_line(exc, path):
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def _expected_params(function):
+    """The parameters of ``def NAME(PARAMS)`` as the catalogue writes them."""
     scope = {}
     exec(f"def _f({function.params}): pass", scope)  # noqa: S102 - our own catalogue strings
     return list(inspect.signature(scope["_f"]).parameters.values())

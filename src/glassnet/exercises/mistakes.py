@@ -50,7 +50,7 @@ def _finite(value):
         return True
 
 
-OVERFLOW = {"sigmoid": "sigmoid_overflow", "softmax_loss": "subtract_max", "two_layer_net": "subtract_max"}
+OVERFLOW = {"sigmoid": "sigmoid_overflow", "softmax_loss": "subtract_max"}
 
 
 # ---------------------------------------------------------------- shared recognisers
@@ -413,7 +413,10 @@ def _sgd(carry, damp):
     def step(w, dw, config):
         lr, mu = config.get("lr", 1e-2), config.get("momentum", 0.9)
         buf = config.get("buf")
-        buf = dw if buf is None else mu * buf + (1 - mu if damp else 1) * dw
+        if damp:   # the running-average form, started at zero
+            buf = mu * (0.0 if buf is None else buf) + (1 - mu) * dw
+        else:
+            buf = dw if buf is None else mu * buf + dw
         if carry:
             config["buf"] = buf
         return w - lr * buf

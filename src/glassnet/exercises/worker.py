@@ -28,9 +28,10 @@ def load(path, index):
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a broken file is a verdict, not a grader crash
+        if isinstance(exc, SyntaxError):
+            raise Verdict("load_failed", error=f"{type(exc).__name__}: {exc.msg}", line=exc.lineno) from None
         raise Verdict("load_failed", error=f"{type(exc).__name__}: {exc}"[:300],
-                      line=getattr(exc, "lineno", None) if isinstance(exc, SyntaxError)
-                      else learner_line(exc, os.path.abspath(path))) from None
+                      line=learner_line(exc, os.path.abspath(path))) from None
     return module
 
 
