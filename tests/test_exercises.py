@@ -236,6 +236,8 @@ def test_cli_list_and_clean_errors(tmp_path, capsys):
     _write(tmp_path, "homework", "x = 1\n")
     assert main(["exercise", "check", str(tmp_path / "homework.py")]) == 2
     assert "cannot tell which exercise" in capsys.readouterr().err
+    assert main(["exercise", "check", str(tmp_path / "homework.py"), "--exercise", "relu"]) == 1
+    assert "the file has no function relu_forward" in capsys.readouterr().out
 
 
 def test_grade_result_for_pytest_reports_passed_and_the_table(tmp_path):

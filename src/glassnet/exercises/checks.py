@@ -12,7 +12,7 @@ import functools
 import inspect
 import os
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
