@@ -255,3 +255,10 @@ def test_results_that_are_not_numbers_fail_that_part_only(tmp_path):
     assert result.parts[0]["passed"] and all(p["message"] for p in result.failures())
     assert "relu_forward: out should be an array of numbers, got str" in result.table()
     assert "relu_backward: dx should be an array of numbers, got dict" in result.table()
+
+
+@pytest.mark.parametrize("action", [[], ["list"], ["start"], ["check"]])
+def test_exercise_help_exits_0_and_names_the_command(capsys, action):
+    with pytest.raises(SystemExit) as info:
+        main(["exercise", *action, "--help"])
+    assert info.value.code == 0 and "glassnet exercise" in capsys.readouterr().out

@@ -1,8 +1,6 @@
-"""Learn by doing: write a layer's forward and backward yourself and have glassnet grade it.
-
-  glassnet exercise list                      the exercises, one line each
-  glassnet exercise start conv --dir hw       writes hw/conv.py to fill in
-  glassnet exercise check hw/conv.py          grades it: a table of parts, with hints; exit 0 when all pass
+"""Learn by doing: write a layer's forward and backward yourself and have glassnet grade it offline,
+part by part, with a hint naming the likely mistake. `list` shows the exercises, `start NAME --dir DIR`
+writes DIR/NAME.py to fill in, `check FILE` grades it (exit 0 only when every part passes).
 """
 from __future__ import annotations
 
@@ -13,17 +11,18 @@ HELP = "cs231n-style exercises graded offline against glassnet's kernels, with h
 
 def add_arguments(p):
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    sub.add_parser("list", help="list the exercises")
-    start = sub.add_parser("start", help="write NAME.py, the file to fill in, into --dir")
+    fmt = {"formatter_class": p.formatter_class}
+    sub.add_parser("list", help="list the exercises", **fmt)
+    start = sub.add_parser("start", help="write NAME.py, the file to fill in, into --dir", **fmt)
     start.add_argument("name", metavar="NAME")
     start.add_argument("--dir", default=".", help="folder to write NAME.py into (default: the current folder)")
     start.add_argument("--force", action="store_true", help="overwrite an existing file")
-    check = sub.add_parser("check", help="grade a file (exit 0 only when every part passes)")
+    check = sub.add_parser("check", help="grade a file (exit 0 only when every part passes)", **fmt)
     check.add_argument("file", metavar="FILE")
     check.add_argument("--exercise", default=None, help="grade FILE as this exercise (default: from its header or name)")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the report and hints")
-    check.add_argument("--timeout", type=float, default=60.0, help="seconds the file's code may run in all")
+    check.add_argument("--timeout", type=float, default=60.0, help="seconds the file's code may run in all (an endless loop is stopped then)")
 
 
 def run(args) -> int:
