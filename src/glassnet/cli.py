@@ -19,7 +19,7 @@ import sys
 from . import __version__
 from .errors import GlassnetError
 
-COMMANDS = ("train", "evaluate", "predict", "features", "gradcheck", "experiments", "bench", "export")
+COMMANDS = ("train", "evaluate", "predict", "features", "gradcheck", "experiments", "bench", "export", "exercise")
 
 
 def _available():
