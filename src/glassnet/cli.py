@@ -10,7 +10,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ("train", "evaluate", "predict", "features", "gradcheck", "experiments", "bench", "export")
+COMMANDS = ("train", "evaluate", "predict", "features", "gradcheck", "experiments", "bench", "export", "explain")
 
 
 def _available():
