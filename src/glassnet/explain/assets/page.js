@@ -47,6 +47,7 @@
     for (const c of children) if (c !== null && c !== undefined) e.append(c);
     return e;
   }
+  const short = (v) => (v === 0 ? "0" : Math.abs(v) >= 1e3 || Math.abs(v) < 1e-2 ? v.toExponential(1) : v.toPrecision(3));
   const num = (v, cls) => el("span", { class: cls || "num", "data-v": String(v), title: String(v), text: fmt(v) });
 
   // ------------------------------------------------------------------ colours
@@ -116,8 +117,8 @@
       Object.assign(canvas.dataset, { layer: String(layer), channel: String(c), kind });
       canvas.addEventListener("click", (e) => {
         const r = canvas.getBoundingClientRect();
-        const i = Math.min(H - 1, Math.floor(((e.clientY - r.top) / r.height) * H));
-        const j = Math.min(W - 1, Math.floor(((e.clientX - r.left) / r.width) * W));
+        const i = Math.max(0, Math.min(H - 1, Math.floor(((e.clientY - r.top) / r.height) * H)));
+        const j = Math.max(0, Math.min(W - 1, Math.floor(((e.clientX - r.left) / r.width) * W)));
         const flat = c * H * W + i * W + j;
         if (flat < n) showUnit(layer, flat);
       });
@@ -140,9 +141,12 @@
     box.append(scaleLegend(s));
     const shape = entry.shape;
     if (shape.length >= 3) {
+      // Filters wrap into rows of fc filters; each filter is its C kernels side by side.
       const F = shape[0], C = shape[1], kh = shape.length === 4 ? shape[2] : 1, kw = shape[shape.length - 1];
       const fs = Math.min(F, DATA.caps.max_channels), cs = Math.min(C, DATA.caps.max_channels);
-      const H = fs * (kh + 1) - 1, W = cs * (kw + 1) - 1;
+      const tw = cs * (kw + 1) + 1, th = kh + 1;
+      const fc = Math.max(1, Math.min(fs, Math.round(Math.sqrt((2 * fs * th) / tw))));
+      const W = fc * tw, H = Math.ceil(fs / fc) * th;
       const c = el("canvas", { width: W, height: H });
       const cell = Math.max(1, Math.min(8, Math.floor(480 / W)));
       c.style.width = W * cell + "px";
@@ -151,7 +155,8 @@
       img.data.fill(255);
       for (let f = 0; f < fs; f++) for (let ch = 0; ch < cs; ch++) for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) {
         const [r, g, bl] = colour(values[((f * C + ch) * kh + a) * kw + b], s);
-        img.data.set([r, g, bl, 255], 4 * ((f * (kh + 1) + a) * W + ch * (kw + 1) + b));
+        const row = Math.floor(f / fc) * th + a, col = (f % fc) * tw + ch * (kw + 1) + b;
+        img.data.set([r, g, bl, 255], 4 * (row * W + col));
       }
       ctx.putImageData(img, 0, 0);
       box.append(c);
@@ -298,7 +303,7 @@
         const v = value(a, b);
         const td = el("td", { class: (classOf && classOf(a, b)) || "" });
         if (v === null) { td.textContent = "0"; td.className += " pad"; }
-        else { td.textContent = fmt(v); td.dataset.v = String(v); td.title = String(v); }
+        else { td.textContent = short(v); td.dataset.v = String(v); td.title = String(v); }
         tr.append(td);
       }
       t.append(tr);
@@ -352,6 +357,8 @@
       const groupSize = F / d.groups, c0 = Math.floor(f / groupSize) * Cg;
       const box = el("div", { class: "unit conv" });
       box.append(el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }));
+      box.append(el("div", { class: "conv-head" }, el("span", { text: T("channel") }),
+        el("span", { text: `${T("window")} ⊙ ${T("kernel")} → ${T("products")}, Σ` })));
       const partials = [];
       const MAX_DRAWN = 16;
       for (let cc = 0; cc < Cg; cc++) {
@@ -365,7 +372,7 @@
         for (let a = 0; a < kh; a++) for (let bb = 0; bb < kw; bb++) partial += (xv(a, bb) || 0) * wv(a, bb);
         partials.push(partial);
         const row = el("div", { class: "conv-channel", "data-channel": String(c), "data-v": String(partial) },
-          el("span", { text: `${T("channel")} ${c}:` }));
+          el("span", { class: "ch", text: `${c}:` }));
         if (cc < MAX_DRAWN) {
           row.append(grid(kh, kw, xv), el("span", { class: "op", text: "⊙" }), grid(kh, kw, wv),
             el("span", { class: "op", text: "→" }),
