@@ -115,6 +115,26 @@ def test_linear_unit_terms_plus_rest_plus_bias_equal_its_output(float64):
     np.testing.assert_array_equal(decode(d["top_x"]), x[decode(d["top_index"]).astype(int)])
 
 
+def test_linear_unit_terms_are_the_same_when_formed_in_blocks_of_output_units(float64):
+    from glassnet.explain.layers import _affine
+
+    layer = nn.Linear(12, 7, rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal(12)
+    whole, blocks = _affine(layer, x, None), _affine(layer, x, None, block=25)  # 2 units per block
+    for key in whole:
+        np.testing.assert_allclose(decode(blocks[key]), decode(whole[key]), rtol=0, atol=1e-12)
+
+
+class ScaledReLU(nn.ReLU):
+    """A subclass of a supported layer (the page explains it as its registered base class)."""
+
+
+def test_a_subclass_of_a_supported_layer_is_explained_as_its_base_class():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 5), ScaledReLU(), nn.Linear(5, 3))
+    layer = page_data(model, _digit())["layers"][2]
+    assert (layer["type"], layer["text"], layer["unit"]) == ("ScaledReLU", "ReLU", "elementwise")
+
+
 def test_a_model_ending_in_softmax_uses_the_negative_log_probability(float64):
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 4, rng=np.random.default_rng(0)), nn.Softmax())
     data = page_data(model, _digit(), target=2)

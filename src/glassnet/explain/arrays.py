@@ -29,8 +29,8 @@ def decode(entry: dict) -> np.ndarray:
 def summary(a) -> dict:
     """What the page says about an array too large to embed: its shape, range and norm."""
     a = np.asarray(backend.to_numpy(a), dtype=np.float64)
-    return {"shape": list(a.shape), "omitted": True, "min": float(a.min(initial=0.0)),
-            "max": float(a.max(initial=0.0)), "norm": float(np.linalg.norm(a))}
+    return {"shape": list(a.shape), "omitted": True, "min": float(a.min()) if a.size else 0.0,
+            "max": float(a.max()) if a.size else 0.0, "norm": float(np.linalg.norm(a))}
 
 
 def encode_capped(a, max_values: int) -> dict:

@@ -11,7 +11,7 @@ already outputs probabilities p, and then L = -log p_t, dL/dp = -onehot(t) / p_t
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,19 +61,23 @@ class Forward:
 
 @dataclass
 class Backward:
-    """The backward pass for one target: dL/d(output) per layer, dL/dx, and each layer's parameter gradients."""
+    """The backward pass for one target class (batch of 1, float64)."""
 
     target: int
     loss: float
-    dscores: np.ndarray
-    output_grads: list
-    input_grad: np.ndarray
-    param_grads: list = field(default_factory=list)  # per layer: {param name: gradient}
-    inputs_grads: list = field(default_factory=list)  # per layer: dL/d(layer input)
+    dscores: np.ndarray    # dL/d(model output)
+    output_grads: list     # per layer: dL/d(its output)
+    layer_input_grads: list  # per layer: dL/d(its input), as its backward returned it
+    param_grads: list      # per layer: {parameter name: dL/d(parameter)}
+
+    @property
+    def input_grad(self):
+        """dL/dx for the model's input."""
+        return self.layer_input_grads[0]
 
 
 def check_input(x):
-    """``x`` as a float64 batch of one: ValueError unless it is one sample (no batch axis) of real numbers."""
+    """``x`` (one sample, no batch axis) as a float64 batch of one; ValueError unless it is finite numbers."""
     x = np.asarray(backend.to_numpy(x))
     if x.dtype.kind not in "fiu" or x.ndim == 0:
         raise ValueError(f"explain: expected one input sample as a numeric array without the batch axis, "
@@ -100,12 +104,10 @@ def backward(model64, fwd: Forward, target: int) -> Backward:
     fresh = forward(model64, fwd.x)
     loss, d = loss_and_grad(fresh.output, target, fresh.probabilities)
     dscores = d
-    output_grads, inputs_grads = [], []
+    output_grads, input_grads = [], []
     for _, layer, _, _ in reversed(fresh.trace):
         output_grads.append(d)
         d = layer.backward(d)
-        inputs_grads.append(d)
-    output_grads.reverse()
-    inputs_grads.reverse()
+        input_grads.append(d)
     params = [{n: p.grad.copy() for n, p in layer.named_parameters()} for _, layer, _, _ in fresh.trace]
-    return Backward(target, loss, dscores, output_grads, d, params, inputs_grads)
+    return Backward(target, loss, dscores, output_grads[::-1], input_grads[::-1], params)

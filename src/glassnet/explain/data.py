@@ -5,7 +5,8 @@ Layout (arrays are ``{"shape", "f64"}`` entries of :mod:`glassnet.explain.arrays
 
     format, version, lang, model {name, dtype, params}, classes, input {label, shape, values},
     scores, probs, predicted, probabilities (model ends in Softmax), default_target, caps,
-    layers: [{name, type, repr, unit, details, out_shape, params, output, weights {name: array}}],
+    layers: [{name, type, text (key of its texts), repr, unit, details, out_shape, params, output,
+              weights {name: array}}],
     targets: [{target, loss, dscores, input_grad,
                layers: [{output_grad, weight_grads {name: array} or null, check {...}, torch {...}}]}],
     texts {layers, loss, ui}
@@ -51,7 +52,7 @@ def _targets(probs, default, max_targets):
 def _layer_entry(name, layer, x, out, max_values):
     kind = kind_of(layer)
     return {
-        "name": name, "type": type(layer).__name__, "repr": repr(layer), "unit": kind.unit,
+        "name": name, "type": type(layer).__name__, "text": kind.name, "repr": repr(layer), "unit": kind.unit,
         "details": kind.describe(layer, x[0], out[0]), "out_shape": list(out.shape[1:]),
         "params": layer.num_parameters(), "output": encode_capped(out[0], max_values),
         "weights": {n: encode_capped(p.data, max_values) for n, p in layer.named_parameters()},
@@ -79,7 +80,7 @@ def _target_entry(model64, fwd, back, check_torch, max_values, seed):
         layers.append({
             "output_grad": encode_capped(back.output_grads[k][0], max_values),
             "weight_grads": {n: encode_capped(g, max_values) for n, g in grads.items()},
-            "check": check_layer(layer, x, back.output_grads[k], back.inputs_grads[k], grads, seed),
+            "check": check_layer(layer, x, back.output_grads[k], back.layer_input_grads[k], grads, seed),
         })
     entry = {"target": back.target, "loss": back.loss, "dscores": encode(back.dscores[0]),
              "input_grad": encode_capped(back.input_grad[0], max_values), "layers": layers}

@@ -29,6 +29,7 @@ TOP_TERMS = 8
 class LayerKind:
     """How the page explains one layer type: its unit panel and the extra numbers it needs."""
 
+    name: str  # the registered class's name: the key of its texts in glassnet.explain.texts.LAYERS
     unit: str
     details: Callable = None  # details(layer, x, out) -> dict; x, out: one sample, float64, no batch axis
 
@@ -44,7 +45,7 @@ def register(layer_type, unit: str, details: Callable = None):
     """Let the page explain ``layer_type`` with the ``unit`` panel (and ``details`` for its numbers)."""
     if unit not in UNITS:
         raise ValueError(f"register: unknown unit panel {unit!r}; known: {', '.join(UNITS)}")
-    REGISTRY[layer_type] = LayerKind(unit, details)
+    REGISTRY[layer_type] = LayerKind(layer_type.__name__, unit, details)
 
 
 def kind_of(layer) -> LayerKind:
@@ -76,20 +77,26 @@ def _batchnorm(layer, x, out):
             "beta": encode(layer.bias.data), "eps": layer.eps}
 
 
-def _affine(layer, x, out):
+def _affine(layer, x, out, block=1 << 20):
     """Per output unit j, the TOP_TERMS largest terms x_i * W[i, j] (index, x_i, W_ij) and the sum of the rest.
 
-    y_j = b_j + sum_i x_i W[i, j] = b_j + (listed terms) + rest_j.
+    y_j = b_j + sum_i x_i W[i, j] = b_j + (listed terms) + rest_j. The terms are formed for blocks of
+    output units at a time (about ``block`` values), so a large layer needs no D_in x D_out temporary.
     """
     x = x.reshape(-1)
     w = np.asarray(layer.weight.data, dtype=np.float64)
-    terms = x[:, None] * w                                              # (D_in, D_out)
     k = min(TOP_TERMS, len(x))
-    top = np.argsort(-np.abs(terms), axis=0, kind="stable")[:k].T       # (D_out, k)
+    step = max(1, block // len(x))
+    top, rest = [], []
+    for j in range(0, w.shape[1], step):
+        terms = x[:, None] * w[:, j : j + step]                                     # (D_in, step)
+        order = np.argsort(-np.abs(terms), axis=0, kind="stable")[:k].T            # (step, k)
+        top.append(order)
+        rest.append(terms.sum(axis=0) - np.take_along_axis(terms, order.T, axis=0).sum(axis=0))
+    top = np.concatenate(top)
     cols = np.arange(w.shape[1])[:, None]
-    listed = terms[top, cols]
     return {"top_index": encode(top), "top_x": encode(x[top]), "top_w": encode(w[top, cols]),
-            "rest": encode(terms.sum(axis=0) - listed.sum(axis=1))}
+            "rest": encode(np.concatenate(rest))}
 
 
 def _elementwise(fn):

@@ -202,7 +202,7 @@
   }
 
   function layerCard(layer, k, target) {
-    const text = DATA.texts.layers[layer.type] || {};
+    const text = DATA.texts.layers[layer.text] || {};
     const card = el("section", { class: "card layer", id: `layer-${k}`, "data-type": layer.type, "data-name": layer.name },
       el("h2", { text: layer.type }),
       el("span", { class: "meta", text: `[${layer.name}]  ${T("shape")} ${JSON.stringify(layer.out_shape)}  ·  ${layer.params.toLocaleString("en")} ${T("params")}` }),
@@ -311,6 +311,7 @@
     return t;
   }
   const eq = (...parts) => el("div", { class: "eq" }, ...parts);
+  const formulaOf = (layer) => el("div", { class: "formula", text: (DATA.texts.layers[layer.text] || {}).formula || "" });
 
   function showUnit(k, flat) {
     state.selected = { layer: k, index: flat };
@@ -356,7 +357,7 @@
       const [sh, sw] = d.stride, [ph, pw] = d.pad, [dh, dw] = d.dilation;
       const groupSize = F / d.groups, c0 = Math.floor(f / groupSize) * Cg;
       const box = el("div", { class: "unit conv" });
-      box.append(el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }));
+      box.append(formulaOf(layer));
       box.append(el("div", { class: "conv-head" }, el("span", { text: T("channel") }),
         el("span", { text: `${T("window")} ⊙ ${T("kernel")} → ${T("products")}, Σ` })));
       const partials = [];
@@ -401,7 +402,7 @@
           el("td", {}, num(Wt[j * kk + r])), el("td", { class: "product" }, num(p, "term"))));
       }
       const total = b + listed + rest;
-      return el("div", { class: "unit affine" }, el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }),
+      return el("div", { class: "unit affine" }, formulaOf(layer),
         el("h3", { text: T("terms") }), t,
         eq(`${T("bias")} `, num(b, "unit-bias"), " + Σ ", num(listed, "unit-sum"), ` + ${T("rest")} `, num(rest, "unit-rest"),
           " = ", num(total, "unit-total")),
@@ -413,7 +414,7 @@
       const [, H, W] = xshape, c = idx[0];
       let s = 0;
       for (let q = 0; q < H * W; q++) s += x[c * H * W + q];
-      return el("div", { class: "unit gap" }, el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }),
+      return el("div", { class: "unit gap" }, formulaOf(layer),
         grid(H, W, (a, b) => x[(c * H + a) * W + b]),
         eq(`${T("sum")} `, num(s, "unit-sum"), ` / ${T("count")} ${H * W} = `, num(s / (H * W), "unit-total")),
         eq(`${T("value")}: `, num(y)));
@@ -426,7 +427,7 @@
         sigmoid: [`1 / (1 + e^(−(${fmt(z)})))`, 1 / (1 + Math.exp(-z))],
         tanh: [`tanh(${fmt(z)})`, Math.tanh(z)],
       }[d.fn];
-      return el("div", { class: "unit elementwise" }, el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }),
+      return el("div", { class: "unit elementwise" }, formulaOf(layer),
         eq("z = ", num(z, "unit-input")), eq(`y = ${f[0]} = `, num(f[1], "unit-total")), eq(`${T("value")}: `, num(y)));
     },
     softmax(layer, k, x, xshape, idx, flat, y) {
@@ -435,7 +436,7 @@
       for (let t = 0; t < shape[axis]; t++) { const id = idx.slice(); id[axis] = t; line.push(x[ravel(id, shape)]); }
       const m = Math.max(...line), e = line.map((v) => Math.exp(v - m)), s = e.reduce((a, v) => a + v, 0);
       const z = x[flat];
-      return el("div", { class: "unit softmax" }, el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }),
+      return el("div", { class: "unit softmax" }, formulaOf(layer),
         eq("z = ", num(z, "unit-input"), ",  max z = ", num(m)),
         eq(`e^(z − max) = `, num(Math.exp(z - m)), ` / Σ e^(z_j − max) = `, num(s, "unit-sum"), " → ", num(Math.exp(z - m) / s, "unit-total")),
         eq(`${T("value")}: `, num(y)));
@@ -444,17 +445,17 @@
       const d = layer.details, c = idx[0];
       const mu = arr(d.mean)[c], v = arr(d.var)[c], g = arr(d.gamma)[c], b = arr(d.beta)[c], z = x[flat];
       const total = (g * (z - mu)) / Math.sqrt(v + d.eps) + b;
-      return el("div", { class: "unit batchnorm" }, el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }),
+      return el("div", { class: "unit batchnorm" }, formulaOf(layer),
         eq("x = ", num(z, "unit-input"), ", μ = ", num(mu), ", σ² = ", num(v), `, ε = ${d.eps}, γ = `, num(g), ", β = ", num(b)),
         eq(`${fmt(g)} · (${fmt(z)} − ${fmt(mu)}) / √(${fmt(v)} + ${d.eps}) + ${fmt(b)} = `, num(total, "unit-total")),
         eq(`${T("value")}: `, num(y)));
     },
     flatten(layer, k, x, xshape, idx, flat, y) {
-      return el("div", { class: "unit flatten" }, el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }),
+      return el("div", { class: "unit flatten" }, formulaOf(layer),
         eq(`y[${flat}] = x[${unravel(flat, xshape).join(",")}] = `, num(x[flat], "unit-total")), eq(`${T("value")}: `, num(y)));
     },
     dropout(layer, k, x, xshape, idx, flat, y) {
-      return el("div", { class: "unit dropout" }, el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }),
+      return el("div", { class: "unit dropout" }, formulaOf(layer),
         eq(`${T("identity")}: y = x = `, num(x[flat], "unit-total")), eq(`${T("value")}: `, num(y)));
     },
   };
@@ -470,7 +471,7 @@
       if (v > best) { best = v; win = [a, b]; }
     }
     const total = isMax ? best : s / (kh * kw);
-    return el("div", { class: "unit pool" }, el("div", { class: "formula", text: DATA.texts.layers[layer.type].formula }),
+    return el("div", { class: "unit pool" }, formulaOf(layer),
       el("h3", { text: T("window") }), grid(kh, kw, xv, (a, b) => (isMax && a === win[0] && b === win[1] ? "winner" : "")),
       isMax ? eq(`${T("winner")}: max = `, num(total, "unit-total"))
         : eq(`${T("sum")} `, num(s, "unit-sum"), ` / ${kh * kw} = `, num(total, "unit-total")),
