@@ -272,3 +272,30 @@ def test_explain_command_missing_input_file_is_an_error_message(capsys, run_and_
     run, _ = run_and_digit
     assert main(["explain", str(run), str(tmp_path / "nothing.png")]) == 2
     assert "nothing.png" in capsys.readouterr().err
+
+
+def test_explain_help_names_its_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["explain", "--help"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    for option in ("--out", "--target", "--lang", "--check-torch", "--invert"):
+        assert option in out
+
+
+def test_explain_of_a_missing_run_from_a_fresh_process_is_one_line_without_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "glassnet.cli", "explain", str(tmp_path / "missing"), "x.png"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "glassnet explain: error:" in result.stderr and "no model.safetensors" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_explain_refuses_raw_pixels_of_the_wrong_size_like_predict(capsys, run_and_digit, tmp_path):
+    run, _ = run_and_digit
+    np.save(tmp_path / "small.npy", np.zeros((4, 4)))
+    assert main(["explain", str(run), str(tmp_path / "small.npy"), "--out", str(tmp_path / "p.html")]) == 2
+    assert "expected 64 pixel values" in capsys.readouterr().err

@@ -157,6 +157,8 @@ def test_every_layer_is_drawn_with_its_activations_and_gradients(browser, pages,
         channels = layer["out_shape"][0] if len(layer["out_shape"]) > 1 else 1
         assert d["act"] == d["grad"] == min(channels, data["caps"]["max_channels"]), d
         assert d["inked"], d
+    chips = browser.execute_script("return [...document.querySelectorAll('#overview .chip b')].map((e) => e.textContent)")
+    assert chips == ["Input"] + [layer["type"] for layer in data["layers"]]
     bars = browser.execute_script("return [...document.querySelectorAll('.bars[data-kind=probs] .bar-value')].map((e) => Number(e.dataset.v))")
     np.testing.assert_array_equal(bars, decode(data["probs"]))
     assert browser.get_log("browser") == []

@@ -265,7 +265,19 @@
         el("div", {}, el("h3", { text: "∂L/∂s" }), bars(arr(target.dscores), DATA.classes, "dscores", target.target))),
       el("div", { class: "explain-text", text: loss[state.lang] }),
       el("div", { class: "formula", text: loss.formula }),
-      el("div", { class: "eq", text: `${T("loss")} (${DATA.classes[target.target]}) = ${target.loss}` }));
+      el("div", { class: "eq", text: `${T("loss")} (${DATA.classes[target.target]}) = ${target.loss}` }),
+      target.torch ? el("div", { class: "check torch", text:
+        `${T("torch")}: ∂L/∂x ${target.torch.input_grad.toExponential(1)}, ${T("loss")} ${target.torch.loss.toExponential(1)}` }) : null);
+  }
+
+  // The network at a glance: input, then each layer's type, output shape and parameter count (links to its card).
+  function overview() {
+    const chip = (href, type, shape, params) => el("a", { class: "chip", href },
+      el("b", { text: type }), el("span", { text: JSON.stringify(shape) }), params ? el("span", { text: `${params.toLocaleString("en")}` }) : null);
+    const nav = el("nav", { class: "card", id: "overview" }, chip("#layer-input", T("input"), DATA.input.shape, 0));
+    DATA.layers.forEach((layer, k) => nav.append(el("span", { class: "op", text: "→" }),
+      chip(`#layer-${k}`, layer.type, layer.out_shape, layer.params)));
+    return nav;
   }
 
   function render() {
@@ -284,7 +296,8 @@
       el("option", { value: String(t.target), text: `${DATA.classes[t.target]} (p = ${arr(DATA.probs)[t.target].toFixed(3)})` })));
     select.value = String(target.target);
     const net = document.getElementById("network");
-    net.replaceChildren(inputCard(target), ...DATA.layers.map((layer, k) => layerCard(layer, k, target)), outputCard(target));
+    net.replaceChildren(overview(), inputCard(target), ...DATA.layers.map((layer, k) => layerCard(layer, k, target)),
+      outputCard(target));
     if (state.selected) showUnit(state.selected.layer, state.selected.index);
   }
 
