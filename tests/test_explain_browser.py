@@ -216,6 +216,26 @@ def test_switching_the_target_class_changes_the_gradients(browser, pages):
     assert browser.get_log("browser") == []
 
 
+def test_a_page_under_tight_caps_draws_notes_instead_of_what_was_left_out(browser, tmp_path):
+    from selenium.webdriver.support.select import Select
+
+    path = tmp_path / "capped.html"
+    data = write_page(build_model("classic_cnn", DIGIT, 10), np.random.default_rng(4).standard_normal(DIGIT), path,
+                      max_values=1500, max_channels=8, gradient_budget=0)
+    _open(browser, path)
+    assert data["layers"][1]["output"]["omitted"]  # the first ReLU's (32, 8, 8) output
+    notes = browser.execute_script("return [...document.querySelectorAll('#layer-1 .note')].map((e) => e.textContent)")
+    assert any("too large to embed" in n for n in notes)
+    assert len(browser.find_elements("css selector", '#layer-3 .forward canvas.heat')) == 8
+    assert "showing 8 of 64 channels" in browser.find_element("css selector", "#layer-3 .forward .note").text
+    panel = _click_unit(browser, 2, 0)  # a max-pool unit: its input (the ReLU output) is not embedded
+    assert panel["unit"] == "max_pool" and panel["total"] is None
+    assert "too large to embed" in browser.find_element("id", "unit-panel").text
+    Select(browser.find_element("id", "target-select")).select_by_value(str(data["targets"][1]["target"]))
+    assert "not embedded" in browser.find_element("css selector", "#layer-0 .backward .note").text
+    assert browser.get_log("browser") == []
+
+
 def test_language_switch_shows_the_chinese_texts(browser, pages):
     path, data = pages["classic_cnn"]
     _open(browser, path)

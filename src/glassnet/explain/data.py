@@ -60,11 +60,11 @@ def _layer_entry(name, layer, x, out, max_values):
 
 
 def _fit(entry, budget) -> int:
-    """Drop the weight gradients, then the output gradients, of a target entry that exceed ``budget``
-    (set to None: the page says they are not embedded); return the budget left."""
+    """Drop the output gradients, then the weight gradients, of a target entry where they exceed
+    ``budget`` (set to None: the page says they are not embedded); return the budget left."""
     for key in ("output_grad", "weight_grads"):
-        size = sum(_size(layer[key]) if key == "output_grad" else sum(map(_size, layer[key].values()))
-                   for layer in entry["layers"])
+        size = sum(_size(e) for layer in entry["layers"]
+                   for e in (layer[key].values() if key == "weight_grads" else [layer[key]]))
         if size > budget:
             for layer in entry["layers"]:
                 layer[key] = None
@@ -105,32 +105,27 @@ def page_data(model, x, target=None, classes=None, lang="en", check_torch=False,
     if lang not in texts.LANGS:
         raise ValueError(f"explain: unknown language {lang!r}; choose one of {', '.join(texts.LANGS)}")
     x = check_input(x)
-    with kernels_used("numpy"):
-        return _page_data(model, x, target, classes, lang, check_torch, title, input_label, max_values,
-                          max_channels, max_targets, gradient_budget, seed)
-
-
-def _page_data(model, x, target, classes, lang, check_torch, title, input_label, max_values, max_channels,
-               max_targets, gradient_budget, seed):
     model64 = float64_copy(model)
     for _, layer in leaf_layers(model64):
-        kind_of(layer)
-    fwd = forward(model64, x)
-    n_classes = fwd.output.shape[1]
-    classes = [str(c) for c in classes] if classes is not None else [str(k) for k in range(n_classes)]
-    if len(classes) != n_classes:
-        raise ValueError(f"explain: the model outputs {n_classes} scores but {len(classes)} class names were given")
-    predicted = int(np.argmax(fwd.probs))
-    target = predicted if target is None else int(target)
-    if not 0 <= target < n_classes:
-        raise ValueError(f"explain: target class {target} is out of range: the model has {n_classes} classes (0..{n_classes - 1})")
-    layers = [_layer_entry(name, layer, xin, out, max_values) for name, layer, xin, out in fwd.trace]
-    targets, budget = [], gradient_budget
-    for t in _targets(fwd.probs, target, max_targets):
-        entry = _target_entry(model64, fwd, backward(model64, fwd, t), check_torch, max_values, seed)
-        if t != target:
-            budget = _fit(entry, budget)
-        targets.append(entry)
+        kind_of(layer)  # refuse an unsupported layer before computing anything
+    with kernels_used("numpy"):
+        fwd = forward(model64, x)
+        n_classes = fwd.output.shape[1]
+        classes = [str(c) for c in classes] if classes is not None else [str(k) for k in range(n_classes)]
+        if len(classes) != n_classes:
+            raise ValueError(f"explain: the model outputs {n_classes} scores but {len(classes)} class names were given")
+        predicted = int(np.argmax(fwd.probs))
+        target = predicted if target is None else int(target)
+        if not 0 <= target < n_classes:
+            raise ValueError(f"explain: target class {target} is out of range: the model has {n_classes} classes "
+                             f"(0..{n_classes - 1})")
+        layers = [_layer_entry(name, layer, xin, out, max_values) for name, layer, xin, out in fwd.trace]
+        targets, budget = [], gradient_budget
+        for t in _targets(fwd.probs, target, max_targets):
+            entry = _target_entry(model64, fwd, backward(model64, fwd, t), check_torch, max_values, seed)
+            if t != target:
+                budget = _fit(entry, budget)
+            targets.append(entry)
     dtypes = sorted({str(p.dtype) for p in model.parameters()}) or ["float64"]
     return {
         "format": FORMAT, "version": VERSION, "lang": lang,
