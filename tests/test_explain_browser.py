@@ -14,9 +14,13 @@ import shutil
 import numpy as np
 import pytest
 
+from glassnet import functional as F
+from glassnet import nn
 from glassnet.cli import main
 from glassnet.explain import decode, read_data, write_page
 from glassnet.models import build_model
+from glassnet.nn.layer import Layer
+from glassnet.nn.module import Parameter
 
 DIGIT = (1, 8, 8)
 
@@ -195,6 +199,58 @@ def test_clicking_a_unit_of_each_layer_shows_a_computation_equal_to_its_value(br
         assert abs(panel["total"] - panel["value"]) < 1e-4 * max(1.0, abs(panel["value"])), (layer["type"], panel)
         if layer["unit"] == "affine":
             assert abs(panel["bias"] + sum(panel["terms"]) + panel["rest"] - panel["total"]) < 1e-12
+    assert browser.get_log("browser") == []
+
+
+class _Conv1d(Layer):
+    """A 1-D convolution for this test only (built on the 2-D kernels over a height of one): it stands for
+    the 1-D layers the page draws as one row per channel."""
+
+    def __init__(self, c, f, k, stride, padding, rng):
+        super().__init__()
+        self.weight, self.bias = Parameter(rng.standard_normal((f, c, k))), Parameter(rng.standard_normal(f))
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x):
+        out, self._cache = F.conv_forward(x[:, :, None], self.weight.data[:, :, None], self.bias.data,
+                                          (1, self.stride), (0, self.padding))
+        return out[:, :, 0]
+
+    def backward(self, dout):
+        dx, dw, db = F.conv_backward(dout[:, :, None], self._take_cache())
+        self.weight.grad += dw[:, :, 0]
+        self.bias.grad += db
+        return dx[:, :, 0]
+
+
+class _MaxPool1d(Layer):
+    kernel_size = stride = 2
+
+    def forward(self, x):
+        out, self._cache = F.max_pool_forward(x[:, :, None], (1, 2), (1, 2))
+        return out[:, :, 0]
+
+    def backward(self, dout):
+        return F.max_pool_backward(dout[:, :, None], self._take_cache())[:, :, 0]
+
+
+def test_one_dimensional_layers_plug_in_and_are_drawn_as_rows_whose_units_add_up(browser, tmp_path, monkeypatch):
+    from glassnet.explain import layers
+
+    monkeypatch.setitem(layers.REGISTRY, _Conv1d, layers.LayerKind("_Conv1d", "conv", layers._conv))
+    monkeypatch.setitem(layers.REGISTRY, _MaxPool1d, layers.LayerKind("_MaxPool1d", "max_pool", layers._window))
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(_Conv1d(2, 3, 3, stride=2, padding=1, rng=rng), nn.ReLU(), _MaxPool1d(), nn.Flatten(),
+                          nn.Linear(12, 4, rng=rng))
+    path = tmp_path / "one_d.html"
+    data = write_page(model, rng.standard_normal((2, 16)), path)
+    assert data["layers"][0]["out_shape"] == [3, 8] and data["layers"][0]["details"]["pad"] == [0, 1]
+    _open(browser, path)
+    for k, flat in ((0, 8 + 7), (0, 0), (1, 5), (2, 2 * 4 + 3), (4, 1)):
+        panel = _click_unit(browser, k, flat)
+        assert (panel["layer"], panel["index"]) == (k, flat)
+        assert panel["value"] == decode(data["layers"][k]["output"]).reshape(-1)[flat]
+        assert abs(panel["total"] - panel["value"]) < 1e-9 * max(1.0, abs(panel["value"])), (k, flat, panel)
     assert browser.get_log("browser") == []
 
 

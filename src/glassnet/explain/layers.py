@@ -58,17 +58,22 @@ def kind_of(layer) -> LayerKind:
     raise ValueError(f"explain: {where}{type(layer).__name__} is not supported by the page; supported layers: {supported}")
 
 
-def _pair(v):
-    return [int(v), int(v)] if np.ndim(v) == 0 else [int(a) for a in v]
+def _rows_cols(v, x, single_row):
+    """A window setting as [rows, columns], the page's layout: an int or pair for a 2-D layer; for a 1-D
+    layer (input (C, L), drawn as one row of L) the columns take ``v`` and the row ``single_row``."""
+    values = [int(a) for a in np.ravel(v)]
+    if x.ndim == 2:
+        return [single_row, values[-1]]
+    return values * 2 if len(values) == 1 else values
 
 
 def _conv(layer, x, out):
-    return {"stride": _pair(layer.stride), "pad": _pair(layer.padding),
-            "dilation": _pair(getattr(layer, "dilation", 1)), "groups": int(getattr(layer, "groups", 1))}
+    return {"stride": _rows_cols(layer.stride, x, 1), "pad": _rows_cols(layer.padding, x, 0),
+            "dilation": _rows_cols(getattr(layer, "dilation", 1), x, 1), "groups": int(getattr(layer, "groups", 1))}
 
 
 def _window(layer, x, out):
-    return {"kernel": _pair(layer.kernel_size), "stride": _pair(layer.stride)}
+    return {"kernel": _rows_cols(layer.kernel_size, x, 1), "stride": _rows_cols(layer.stride, x, 1)}
 
 
 def _batchnorm(layer, x, out):

@@ -424,7 +424,7 @@
     max_pool(layer, k, x, xshape, idx, flat, y) { return pool(layer, x, xshape, idx, y, true); },
     avg_pool(layer, k, x, xshape, idx, flat, y) { return pool(layer, x, xshape, idx, y, false); },
     global_avg_pool(layer, k, x, xshape, idx, flat, y) {
-      const [, H, W] = xshape, c = idx[0];
+      const [, H, W] = as3d(xshape), c = idx[0];
       let s = 0;
       for (let q = 0; q < H * W; q++) s += x[c * H * W + q];
       return el("div", { class: "unit gap" }, formulaOf(layer),
@@ -475,7 +475,7 @@
 
   function pool(layer, x, xshape, idx, y, isMax) {
     const [kh, kw] = layer.details.kernel, [sh, sw] = layer.details.stride;
-    const [, H, W] = xshape, [c, i, j] = idx;
+    const [, H, W] = as3d(xshape), [c, i, j] = idx.length === 3 ? idx : [idx[0], 0, idx[1]];
     const xv = (a, b) => x[(c * H + i * sh + a) * W + j * sw + b];
     let best = -Infinity, win = null, s = 0;
     for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) {
