@@ -4,6 +4,8 @@ The backend choice, the default dtype, the kernel choice and the thread count ar
 global state (glassnet.backend, glassnet.kernels); every test gets them back as it found them, so a
 test that switches to float64 or to the NumPy kernels cannot change what the next one sees.
 """
+import os
+
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -13,8 +15,11 @@ from glassnet import backend, kernels
 pytest_plugins = ["tests.strict_skips"]
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
-"""CI's hypothesis profile (``pytest --hypothesis-profile=ci``, used by .ci/run): the same examples on
-every run, so a failure found once is found again; locally the default profile keeps exploring."""
+"""CI's hypothesis profile, loaded when the environment has ``CI`` set (as .ci/run does) or by
+``pytest --hypothesis-profile=ci``: the same examples on every run, so a failure found once is found
+again; locally the default profile keeps exploring."""
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def _single_threaded():

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_parity import assert_matches_torch, randn, seeds
+from tests.torch_parity import assert_matches_torch, randn, seeds
 
 import glassnet.functional as F
 

@@ -19,7 +19,8 @@ import sys
 from . import __version__
 from .errors import GlassnetError
 
-COMMANDS = ("train", "evaluate", "predict", "features", "gradcheck", "experiments", "bench", "export", "exercise")
+COMMANDS = ("train", "evaluate", "predict", "features", "gradcheck", "experiments", "bench", "export", "exercise",
+            "explain")
 
 
 def _available():

@@ -19,6 +19,7 @@ from .catalog import EXERCISES, Exercise
 from .report import GradeResult
 from .runner import grade_files
 from .template import exercise_of, start
+from ..errors import InputError, MissingInputError
 
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -26,14 +27,14 @@ DEFAULT_TIMEOUT_S = 60.0
 def resolve(path, exercise=None) -> str:
     """The exercise ``path`` is graded as: ``exercise`` if given, else the file's header or name."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {path}")
+        raise MissingInputError(f"no such file: {path}")
     if exercise is not None:
         if exercise not in EXERCISES:
-            raise ValueError(f"unknown exercise {exercise!r}; choose one of: {', '.join(EXERCISES)}")
+            raise InputError(f"unknown exercise {exercise!r}; choose one of: {', '.join(EXERCISES)}")
         return exercise
     found = exercise_of(path)
     if found is None:
-        raise ValueError(f"cannot tell which exercise {path} is: keep its first line '# glassnet exercise: NAME' "
+        raise InputError(f"cannot tell which exercise {path} is: keep its first line '# glassnet exercise: NAME' "
                          f"or name the file NAME.py (one of: {', '.join(EXERCISES)})")
     return found
 
