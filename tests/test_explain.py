@@ -81,10 +81,14 @@ def test_float32_model_is_explained_in_float64_and_left_unchanged():
     np.testing.assert_allclose(decode(data["layers"][-1]["output"]), outs[-1], rtol=0, atol=1e-12)
 
 
+SIGNAL = (2, 40)
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_zoo_model_is_explained_and_each_layers_backward_passes_the_numerical_check(name):
-    data = page_data(build_model(name, DIGIT, 10), _digit(2))
-    assert len(data["layers"]) == len(build_model(name, DIGIT, 10))
+    shape = SIGNAL if name == "cnn1d" else DIGIT
+    data = page_data(build_model(name, shape, 10), _digit(2, shape))
+    assert len(data["layers"]) == len(build_model(name, shape, 10))
     assert data["default_target"] == data["predicted"]
     assert sorted(t["target"] for t in data["targets"]) == list(range(10))
     for entry in data["targets"]:
@@ -152,6 +156,25 @@ class Doubler(nn.Module):
 
     def backward(self, dout):
         return 2 * dout
+
+
+def test_residual_unit_is_body_plus_shortcut_and_both_paths_pass_the_numerical_check(float64):
+    rng = np.random.default_rng(3)
+    projection = nn.Residual(nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, rng=rng), nn.ReLU()), nn.Conv2d(1, 2, 1, rng=rng))
+    identity = nn.Residual(nn.Sequential(nn.Conv2d(2, 2, 3, padding=1, rng=rng), nn.Tanh()))
+    model = nn.Sequential(projection, identity, nn.Flatten(), nn.Linear(128, 3, rng=rng))
+    x = _digit(4)
+    data = page_data(model, x)
+    first, second = data["layers"][0], data["layers"][1]
+    assert (first["unit"], first["details"]["identity"], second["details"]["identity"]) == ("residual", False, True)
+    assert first["details"]["body_layers"] == ["Conv2d", "ReLU"] and first["details"]["shortcut_layers"] == ["Conv2d"]
+    for layer in (first, second):
+        np.testing.assert_allclose(decode(layer["details"]["body"]) + decode(layer["details"]["shortcut"]),
+                                   decode(layer["output"]), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(decode(second["details"]["shortcut"]), decode(first["output"]))
+    for entry in data["targets"]:
+        for check in entry["layers"][0]["check"].values():
+            assert check["entries"] > 0 and check["error"] < 1e-6
 
 
 def test_unsupported_layer_is_refused_naming_it_and_the_supported_ones():
@@ -300,4 +323,4 @@ def test_explain_refuses_raw_pixels_of_the_wrong_size_like_predict(capsys, run_a
     run, _ = run_and_digit
     np.save(tmp_path / "small.npy", np.zeros((4, 4)))
     assert main(["explain", str(run), str(tmp_path / "small.npy"), "--out", str(tmp_path / "p.html")]) == 2
-    assert "expected 64 pixel values" in capsys.readouterr().err
+    assert "expected 64 values for input shape (1, 8, 8)" in capsys.readouterr().err

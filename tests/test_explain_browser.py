@@ -14,13 +14,10 @@ import shutil
 import numpy as np
 import pytest
 
-from glassnet import functional as F
 from glassnet import nn
 from glassnet.cli import main
 from glassnet.explain import decode, read_data, write_page
 from glassnet.models import build_model
-from glassnet.nn.layer import Layer
-from glassnet.nn.module import Parameter
 
 DIGIT = (1, 8, 8)
 
@@ -66,14 +63,15 @@ def _open(driver, path):
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    """Pages of an untrained classic_cnn (Conv2d, ReLU, MaxPool2d, Linear) and vgg_small (BatchNorm2d,
-    GlobalAvgPool2d) on a random 8x8 input, with their data."""
+    """Pages of untrained zoo models on a random input, with their data: classic_cnn (Conv2d, ReLU,
+    MaxPool2d, Linear) and vgg_small (BatchNorm2d, GlobalAvgPool2d) on an 8x8 image, resnet20
+    (Residual) on a 3x8x8 image, cnn1d (Conv1d, BatchNorm1d, MaxPool1d, GlobalAvgPool1d) on a signal."""
     folder = tmp_path_factory.mktemp("pages")
     out = {}
-    for name in ("classic_cnn", "vgg_small"):
+    for name, shape in (("classic_cnn", DIGIT), ("vgg_small", DIGIT), ("resnet20", (3, 8, 8)), ("cnn1d", (2, 40))):
         path = folder / f"{name}.html"
-        write_page(_with_trained_looking_state(build_model(name, DIGIT, 10, seed=3)),
-                   np.random.default_rng(4).standard_normal(DIGIT), path)
+        write_page(_with_trained_looking_state(build_model(name, shape, 10, seed=3)),
+                   np.random.default_rng(4).standard_normal(shape), path)
         out[name] = path, read_data(path)
     return out
 
@@ -113,6 +111,7 @@ def _click_unit(driver, layer, flat):
         return {layer: Number(p.dataset.layer), index: Number(p.dataset.index), unit: p.dataset.unit,
                 value: v(".unit-value")[0], total: v(".unit-total")[0], bias: v(".unit-bias")[0],
                 sum: v(".unit-sum")[0], rest: v(".unit-rest")[0], partials: v(".conv-channel"),
+                body: v(".unit-body")[0], shortcut: v(".unit-shortcut")[0],
                 products: [...p.querySelectorAll(".conv-channel")].map((row) =>
                     [...row.querySelectorAll("td.product")].map((e) => Number(e.dataset.v))),
                 terms: v(".term"), hidden: p.hidden};
@@ -141,7 +140,7 @@ def test_page_loads_from_file_url_without_console_errors_or_network_requests(bro
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
 
 
-@pytest.mark.parametrize("name", ["classic_cnn", "vgg_small"])
+@pytest.mark.parametrize("name", ["classic_cnn", "vgg_small", "resnet20", "cnn1d"])
 def test_every_layer_is_drawn_with_its_activations_and_gradients(browser, pages, name):
     path, data = pages[name]
     _open(browser, path)
@@ -186,7 +185,7 @@ def test_clicking_a_conv_unit_shows_products_that_add_up_to_the_activation_shown
     assert browser.get_log("browser") == []
 
 
-@pytest.mark.parametrize("name", ["classic_cnn", "vgg_small"])
+@pytest.mark.parametrize("name", ["classic_cnn", "vgg_small", "resnet20", "cnn1d"])
 def test_clicking_a_unit_of_each_layer_shows_a_computation_equal_to_its_value(browser, pages, name):
     path, data = pages[name]
     _open(browser, path)
@@ -199,54 +198,24 @@ def test_clicking_a_unit_of_each_layer_shows_a_computation_equal_to_its_value(br
         assert abs(panel["total"] - panel["value"]) < 1e-4 * max(1.0, abs(panel["value"])), (layer["type"], panel)
         if layer["unit"] == "affine":
             assert abs(panel["bias"] + sum(panel["terms"]) + panel["rest"] - panel["total"]) < 1e-12
+        if layer["unit"] == "residual":
+            parts = decode(layer["details"]["body"]).reshape(-1)[flat], decode(layer["details"]["shortcut"]).reshape(-1)[flat]
+            assert (panel["body"], panel["shortcut"]) == parts and panel["total"] == sum(parts)
     assert browser.get_log("browser") == []
 
 
-class _Conv1d(Layer):
-    """A 1-D convolution for this test only (built on the 2-D kernels over a height of one): it stands for
-    the 1-D layers the page draws as one row per channel."""
-
-    def __init__(self, c, f, k, stride, padding, rng):
-        super().__init__()
-        self.weight, self.bias = Parameter(rng.standard_normal((f, c, k))), Parameter(rng.standard_normal(f))
-        self.stride, self.padding = stride, padding
-
-    def forward(self, x):
-        out, self._cache = F.conv_forward(x[:, :, None], self.weight.data[:, :, None], self.bias.data,
-                                          (1, self.stride), (0, self.padding))
-        return out[:, :, 0]
-
-    def backward(self, dout):
-        dx, dw, db = F.conv_backward(dout[:, :, None], self._take_cache())
-        self.weight.grad += dw[:, :, 0]
-        self.bias.grad += db
-        return dx[:, :, 0]
-
-
-class _MaxPool1d(Layer):
-    kernel_size = stride = 2
-
-    def forward(self, x):
-        out, self._cache = F.max_pool_forward(x[:, :, None], (1, 2), (1, 2))
-        return out[:, :, 0]
-
-    def backward(self, dout):
-        return F.max_pool_backward(dout[:, :, None], self._take_cache())[:, :, 0]
-
-
-def test_one_dimensional_layers_plug_in_and_are_drawn_as_rows_whose_units_add_up(browser, tmp_path, monkeypatch):
-    from glassnet.explain import layers
-
-    monkeypatch.setitem(layers.REGISTRY, _Conv1d, layers.LayerKind("_Conv1d", "conv", layers._conv))
-    monkeypatch.setitem(layers.REGISTRY, _MaxPool1d, layers.LayerKind("_MaxPool1d", "max_pool", layers._window))
+def test_one_dimensional_layers_are_drawn_as_rows_whose_units_add_up(browser, tmp_path):
     rng = np.random.default_rng(0)
-    model = nn.Sequential(_Conv1d(2, 3, 3, stride=2, padding=1, rng=rng), nn.ReLU(), _MaxPool1d(), nn.Flatten(),
-                          nn.Linear(12, 4, rng=rng))
+    model = _with_trained_looking_state(nn.Sequential(
+        nn.Conv1d(2, 4, 3, stride=2, padding=1, rng=rng), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(4, 4, 3, padding=2, dilation=2, groups=2, rng=rng), nn.AvgPool1d(2), nn.Flatten(),
+        nn.Linear(8, 4, rng=rng)))
     path = tmp_path / "one_d.html"
     data = write_page(model, rng.standard_normal((2, 16)), path)
-    assert data["layers"][0]["out_shape"] == [3, 8] and data["layers"][0]["details"]["pad"] == [0, 1]
+    assert data["layers"][0]["out_shape"] == [4, 8] and data["layers"][0]["details"]["pad"] == [0, 1]
+    assert data["layers"][3]["details"]["dilation"] == [1, 2] and data["layers"][3]["details"]["groups"] == 2
     _open(browser, path)
-    for k, flat in ((0, 8 + 7), (0, 0), (1, 5), (2, 2 * 4 + 3), (4, 1)):
+    for k, flat in ((0, 8 + 7), (0, 0), (1, 5), (2, 2 * 4 + 3), (3, 3 * 4 + 1), (3, 0), (4, 5), (6, 1)):
         panel = _click_unit(browser, k, flat)
         assert (panel["layer"], panel["index"]) == (k, flat)
         assert panel["value"] == decode(data["layers"][k]["output"]).reshape(-1)[flat]

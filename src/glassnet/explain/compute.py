@@ -17,8 +17,8 @@ import numpy as np
 
 from .. import backend, nn
 from ..diagnostics.flow import leaf_layers, trace_forward
-from ..functional import softmax, softmax_loss
 from ..errors import InputError
+from ..functional import softmax, softmax_loss
 
 
 def float64_copy(model):
@@ -29,7 +29,7 @@ def float64_copy(model):
             p.data = np.array(backend.to_numpy(p.data), dtype=np.float64)
             p.grad = np.zeros_like(p.data)
         for name, b in list(m._buffers.items()):
-            m._set_buffer(name, np.array(backend.to_numpy(b), dtype=np.float64))
+            m.register_buffer(name, np.array(backend.to_numpy(b), dtype=np.float64))
     return copied.eval()
 
 
@@ -78,7 +78,7 @@ class Backward:
 
 
 def check_input(x):
-    """``x`` (one sample, no batch axis) as a float64 batch of one; ValueError unless it is finite numbers."""
+    """``x`` (one sample, no batch axis) as a float64 batch of one; InputError unless it is finite numbers."""
     x = np.asarray(backend.to_numpy(x))
     if x.dtype.kind not in "fiu" or x.ndim == 0:
         raise InputError(f"explain: expected one input sample as a numeric array without the batch axis, "

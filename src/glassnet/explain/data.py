@@ -100,7 +100,7 @@ def page_data(model, x, target=None, classes=None, lang="en", check_torch=False,
 
     ``target``: class index for the default backward pass (default: the predicted class);
     ``classes``: class names; ``check_torch``: compare with PyTorch autograd (needs PyTorch).
-    Raises ValueError for an unsupported layer (naming it), a bad input or a bad target. Runs the NumPy
+    Raises InputError for an unsupported layer (naming it), a bad input or a bad target. Runs the NumPy
     reference kernels (those the docstrings describe), in float64.
     """
     if lang not in texts.LANGS:

@@ -15,11 +15,11 @@ from typing import Callable
 import numpy as np
 
 from .. import nn
-from .arrays import encode
 from ..errors import InputError
+from .arrays import encode
 
 UNITS = ("conv", "max_pool", "avg_pool", "global_avg_pool", "elementwise", "softmax", "batchnorm", "affine",
-         "flatten", "dropout")
+         "flatten", "dropout", "residual")
 """The unit panels page.js knows how to draw."""
 
 TOP_TERMS = 8
@@ -50,7 +50,7 @@ def register(layer_type, unit: str, details: Callable = None):
 
 
 def kind_of(layer) -> LayerKind:
-    """The LayerKind of ``layer`` (its class or nearest registered base class); ValueError if none."""
+    """The LayerKind of ``layer`` (its class or nearest registered base class); InputError if none."""
     for cls in type(layer).__mro__:
         if cls in REGISTRY:
             return REGISTRY[cls]
@@ -111,15 +111,33 @@ def _elementwise(fn):
     return details
 
 
+def _residual(layer, x, out):
+    """The two terms of y = body(x) + shortcut(x) for the sample (the shortcut is x itself when None)."""
+    body = layer.body.forward(x[None])[0]
+    shortcut = x if layer.shortcut is None else layer.shortcut.forward(x[None])[0]
+    return {"body": encode(body), "shortcut": encode(shortcut), "identity": layer.shortcut is None,
+            "body_layers": [type(m).__name__ for m in _children(layer.body)],
+            "shortcut_layers": [] if layer.shortcut is None else [type(m).__name__ for m in _children(layer.shortcut)]}
+
+
+def _children(module):
+    children = [m for _, m in module.named_children()]
+    return children or [module]
+
+
 def _softmax(layer, x, out):
     return {"axis": layer.dim - 1}
 
 
 register(nn.Conv2d, "conv", _conv)
+register(nn.Conv1d, "conv", _conv)
 register(nn.Linear, "affine", _affine)
 register(nn.MaxPool2d, "max_pool", _window)
+register(nn.MaxPool1d, "max_pool", _window)
 register(nn.AvgPool2d, "avg_pool", _window)
+register(nn.AvgPool1d, "avg_pool", _window)
 register(nn.GlobalAvgPool2d, "global_avg_pool")
+register(nn.GlobalAvgPool1d, "global_avg_pool")
 register(nn.Flatten, "flatten")
 register(nn.ReLU, "elementwise", _elementwise("relu"))
 register(nn.LeakyReLU, "elementwise", _elementwise("leaky_relu"))
@@ -129,3 +147,4 @@ register(nn.Softmax, "softmax", _softmax)
 register(nn.Dropout, "dropout", lambda layer, x, out: {"p": layer.p})
 register(nn.BatchNorm1d, "batchnorm", _batchnorm)
 register(nn.BatchNorm2d, "batchnorm", _batchnorm)
+register(nn.Residual, "residual", _residual)

@@ -10,9 +10,9 @@ import json
 import re
 from importlib import resources
 
+from ..errors import InputError
 from ..io.atomic import write_text
 from .data import page_data
-from ..errors import InputError
 
 
 def _asset(name: str) -> str:

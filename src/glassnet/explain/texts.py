@@ -9,10 +9,16 @@ LANGS = ("en", "zh")
 
 LAYERS = {
     "Conv2d": {
-        "formula": "y[f,i,j] = b[f] + Σ_c Σ_a Σ_b w[f,c,a,b] · x[c, i·s+a−p, j·s+b−p]",
+        "formula": "y[f,i,j] = b[f] + Σ_c Σ_a Σ_b w[f,c,a,b] · x[c, i·s+a·d−p, j·s+b·d−p]",
         "en": "Slides each filter over the input; every output value is a window of the input multiplied "
               "element by element with the filter, summed, plus the filter's bias.",
         "zh": "每个卷积核在输入上滑动：输出的每个值是输入的一个窗口与卷积核逐元素相乘后求和，再加上该卷积核的偏置。",
+    },
+    "Conv1d": {
+        "formula": "y[f,i] = b[f] + Σ_c Σ_a w[f,c,a] · x[c, i·s+a·d−p]",
+        "en": "Slides each filter along the signal; every output value is a stretch of the input multiplied "
+              "element by element with the filter, summed, plus the filter's bias.",
+        "zh": "每个卷积核沿着信号滑动：输出的每个值是输入的一段与卷积核逐元素相乘后求和，再加上该卷积核的偏置。",
     },
     "Linear": {
         "formula": "y[j] = b[j] + Σ_i x[i] · W[i,j]",
@@ -28,6 +34,21 @@ LAYERS = {
         "formula": "y[c,i,j] = (1/(k·k)) Σ_{a,b} x[c, i·s+a, j·s+b]",
         "en": "Replaces each window by its mean; the gradient is shared equally by the window's inputs.",
         "zh": "用每个窗口的平均值代替该窗口；梯度平均分给窗口中的每个输入。",
+    },
+    "MaxPool1d": {
+        "formula": "y[c,i] = max_a x[c, i·s+a]",
+        "en": "Keeps the largest value of each stretch of the signal; the gradient goes only to that winner.",
+        "zh": "取信号每一段中的最大值；反向传播时梯度只流向这个最大值所在的位置。",
+    },
+    "AvgPool1d": {
+        "formula": "y[c,i] = (1/k) Σ_a x[c, i·s+a]",
+        "en": "Replaces each stretch of the signal by its mean; the gradient is shared equally by its inputs.",
+        "zh": "用信号每一段的平均值代替这一段；梯度平均分给这一段中的每个输入。",
+    },
+    "GlobalAvgPool1d": {
+        "formula": "y[c] = (1/L) Σ_i x[c,i]",
+        "en": "Averages each channel over the whole signal, leaving one number per channel.",
+        "zh": "对每个通道在整段信号上求平均，每个通道只留下一个数。",
     },
     "GlobalAvgPool2d": {
         "formula": "y[c] = (1/(H·W)) Σ_{i,j} x[c,i,j]",
@@ -79,6 +100,13 @@ LAYERS = {
         "en": "Normalises each channel with the mean μ and variance σ² kept from training, then scales by γ and shifts by β.",
         "zh": "用训练时记录的均值 μ 和方差 σ² 对每个通道做归一化，再乘以 γ、加上 β。",
     },
+    "Residual": {
+        "formula": "y = body(x) + shortcut(x)   (shortcut(x) = x when it is the identity)",
+        "en": "A residual block adds its input, or a projection of it, to what its body computes; in the backward "
+              "pass the gradient goes through both paths and the two input gradients are added.",
+        "zh": "残差块把输入（或输入的投影）加到主体分支的计算结果上；反向传播时梯度同时流过两条路径，"
+              "两条路径给出的输入梯度相加。",
+    },
 }
 
 LOSS = {
@@ -114,6 +142,7 @@ UI = {
         "computed": "Computed by glassnet's hand-written forward and backward in float64 (model weights: {dtype}), evaluation mode.",
         "scale": "colour scale", "lang": "中文", "identity": "evaluation mode: identity",
         "index": "index", "grad": "gradient", "of": "of",
+        "body": "body", "shortcut": "shortcut", "identity_shortcut": "identity shortcut",
     },
     "zh": {
         "title": "{model} 的内部：一个输入的前向与反向传播",
@@ -134,5 +163,6 @@ UI = {
         "computed": "由 glassnet 手写的前向与反向函数以 float64 计算（模型权重：{dtype}），评估模式。",
         "scale": "色标", "lang": "English", "identity": "评估模式：恒等映射",
         "index": "索引", "grad": "梯度", "of": "/",
+        "body": "主体分支", "shortcut": "捷径分支", "identity_shortcut": "恒等捷径",
     },
 }

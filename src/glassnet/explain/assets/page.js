@@ -471,6 +471,15 @@
       return el("div", { class: "unit dropout" }, formulaOf(layer),
         eq(`${T("identity")}: y = x = `, num(x[flat], "unit-total")), eq(`${T("value")}: `, num(y)));
     },
+    residual(layer, k, x, xshape, idx, flat, y) {
+      const d = layer.details, body = arr(d.body)[flat], shortcut = arr(d.shortcut)[flat];
+      const path = (names) => names.join(" → ");
+      return el("div", { class: "unit residual" }, formulaOf(layer),
+        eq(`${T("body")} (${path(d.body_layers)}) = `, num(body, "unit-body")),
+        eq(`${d.identity ? T("identity_shortcut") + ": x" : T("shortcut") + " (" + path(d.shortcut_layers) + ")"} = `,
+          num(shortcut, "unit-shortcut")),
+        eq(`${fmt(body)} + ${fmt(shortcut)} = `, num(body + shortcut, "unit-total")), eq(`${T("value")}: `, num(y)));
+    },
   };
 
   function pool(layer, x, xshape, idx, y, isMax) {
