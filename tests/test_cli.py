@@ -258,7 +258,7 @@ def test_resume_of_a_folder_that_is_not_a_run_is_an_error(capsys, tmp_path):
 def test_predict_refuses_raw_pixels_of_the_wrong_size(capsys, run_dir, tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((5, 5)))
     code, _, err = _run(capsys, "predict", run_dir, tmp_path / "bad.npy")
-    assert code == 2 and "expected 64 pixel values" in err
+    assert code == 2 and "expected 64 values for input shape (1, 8, 8)" in err
 
 
 def test_predict_refuses_a_file_that_is_not_an_image(capsys, run_dir, tmp_path):

@@ -353,7 +353,7 @@ NPY_FAULTS = {
     "negative values": (lambda p: np.save(p, np.full(64, -3.0)), "raw pixels must lie in 0..16"),
     "objects": (lambda p: np.save(p, np.array([{}] * 64, dtype=object), allow_pickle=True), "not a .npy array of numbers"),
     "strings": (lambda p: np.save(p, np.array(["7"] * 64)), "found strings"),
-    "wrong size": (lambda p: np.save(p, np.zeros((5, 5))), "expected 64 pixel values"),
+    "wrong size": (lambda p: np.save(p, np.zeros((5, 5))), "expected 64 values for input shape (1, 8, 8)"),
     "truncated": (lambda p: (np.save(p, np.zeros(64)), p.write_bytes(p.read_bytes()[:90])), "not a .npy array"),
     "missing": (lambda p: None, "No such file or directory"),
 }

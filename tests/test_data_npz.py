@@ -105,6 +105,26 @@ def test_train_cnn1d_on_a_signals_npz_end_to_end(tmp_path, capsys):
     assert meta["data"] == str(path)
     assert "test accuracy" in capsys.readouterr().out
 
+    # the run's signals go to predict, evaluate and explain as .npy arrays, negative values included
+    one = tmp_path / "one.npy"
+    np.save(one, signals(n_train=1, n_test=1, length=32, seed=5)["x_test"][0])
+    assert np.load(one).min() < 0
+    assert main(["predict", str(out), str(one)]) == 0
+    assert capsys.readouterr().out.startswith(f"{one}: ")
+    assert main(["evaluate", str(out)]) == 0
+    assert main(["explain", str(out), str(one), "--out", str(tmp_path / "page.html")]) == 0
+    assert (tmp_path / "page.html").stat().st_size > 0
+    capsys.readouterr()
+    # a picture is not a signal, and a signal of the wrong length is refused naming the file
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(b"not read: refused before opening")
+    assert main(["predict", str(out), str(picture)]) == 2
+    assert "takes signals of shape (2, 32) (channels, length), not images" in capsys.readouterr().err
+    short = tmp_path / "short.npy"
+    np.save(short, np.zeros((2, 31)))
+    assert main(["predict", str(out), str(short)]) == 2
+    assert f"{short}: expected 64 values for input shape (2, 32), got an array of shape (2, 31)" in capsys.readouterr().err
+
 
 def test_train_resnet20_on_an_images_npz_end_to_end(tmp_path):
     rng = np.random.default_rng(0)

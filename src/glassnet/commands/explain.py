@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from ..errors import InputError, MissingPackageError
 from ..explain import write_page
 from ..explain.texts import LANGS
 from ..train.run import load_run
@@ -16,7 +17,7 @@ HELP = "an offline HTML page of the network's forward and backward pass on one i
 
 def add_arguments(p):
     p.add_argument("run_dir", help="a run directory written by `glassnet train`")
-    p.add_argument("input", help="a PNG/JPEG file (resized to the model input) or a .npy raw-pixel array, as for predict")
+    p.add_argument("input", help="a PNG/JPEG file (resized to the model input) or a .npy array of raw values (an image or a signal), as for predict")
     p.add_argument("--out", help="the page to write (default: the input's name with .html, in the current folder)")
     p.add_argument("--target", help="class (name or index) whose loss the backward pass shows first "
                                     "(default: the predicted class); the page can switch to the others")
@@ -27,20 +28,20 @@ def add_arguments(p):
 
 
 def resolve_target(target, classes):
-    """The index of ``target`` given as a class name or an index; ValueError naming the choices."""
+    """The index of ``target`` given as a class name or an index; InputError naming the choices."""
     if target is None:
         return None
     if target in classes:
         return classes.index(target)
     if target.isdigit() and int(target) < len(classes):
         return int(target)
-    raise ValueError(f"--target {target!r}: not a class of this run; choose one of {', '.join(classes)} "
+    raise InputError(f"--target {target!r}: not a class of this run; choose one of {', '.join(classes)} "
                      f"(or an index 0..{len(classes) - 1})")
 
 
 def run(args) -> int:
     if args.check_torch and importlib.util.find_spec("torch") is None:
-        raise RuntimeError("--check-torch needs PyTorch: pip install torch (or glassnet[torch])")
+        raise MissingPackageError("--check-torch needs PyTorch: pip install torch (or glassnet[torch])")
     model, _, meta = load_run(args.run_dir)
     x = load_input(args.input, meta, args.invert)
     classes = list(meta["classes"])
