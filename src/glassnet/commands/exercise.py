@@ -27,6 +27,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from .. import exercises
+    from ..errors import InputError
 
     if args.action == "list":
         width = max(map(len, exercises.EXERCISES))
@@ -39,7 +40,7 @@ def run(args) -> int:
         print(f"wrote {path}; fill it in, then run: glassnet exercise check {path}")
         return 0
     if args.timeout <= 0:
-        raise ValueError(f"--timeout must be positive, got {args.timeout:g}")
+        raise InputError(f"--timeout must be positive, got {args.timeout:g}")
     result = exercises.grade(args.file, exercise=args.exercise, timeout=args.timeout)
     if args.json:
         print(json.dumps(result.to_dict(args.lang), ensure_ascii=False, indent=2))

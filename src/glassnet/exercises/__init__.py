@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 
+from ..errors import InputError, MissingInputError
 from .catalog import EXERCISES, Exercise
 from .report import GradeResult
 from .runner import grade_files
 from .template import exercise_of, start
-from ..errors import InputError, MissingInputError
 
 DEFAULT_TIMEOUT_S = 60.0
 

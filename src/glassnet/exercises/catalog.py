@@ -376,8 +376,8 @@ _add(
 
 
 def get(name) -> Exercise:
-    """The exercise called ``name``; ValueError listing the names otherwise."""
+    """The exercise called ``name``; InputError listing the names otherwise."""
     try:
         return EXERCISES[name]
     except KeyError:
-        raise ValueError(f"unknown exercise {name!r}; choose one of: {', '.join(EXERCISES)}") from None
+        raise InputError(f"unknown exercise {name!r}; choose one of: {', '.join(EXERCISES)}") from None

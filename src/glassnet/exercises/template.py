@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import InputError
 from ..io.atomic import write_text
 from .catalog import EXERCISES, get
 
@@ -58,6 +59,6 @@ def start(name, directory, force=False) -> str:
     text = render(name)
     path = os.path.join(directory, f"{name}.py")
     if os.path.exists(path) and not force:
-        raise ValueError(f"{path} already exists; add --force to overwrite it")
+        raise InputError(f"{path} already exists; add --force to overwrite it")
     write_text(path, text)
     return path
