@@ -5,11 +5,7 @@
 set -euo pipefail
 
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    bash "$(dirname "$0")/apt_install.sh" chromium chromium-driver
 fi
 chromium --version
 chromedriver --version

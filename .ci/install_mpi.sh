@@ -4,11 +4,7 @@
 set -euo pipefail
 
 if ! command -v mpirun >/dev/null 2>&1 || ! command -v mpicc >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev >/dev/null
+    bash "$(dirname "$0")/apt_install.sh" openmpi-bin libopenmpi-dev
 fi
 mpirun --version | head -n 1
 
