@@ -294,3 +294,15 @@ def test_check_module_is_usable_under_the_default_dtype_context():
     with backend.default_dtype(np.float64):
         layer = nn.Linear(3, 2, rng=np.random.default_rng(0))
         assert check_module(layer, randn(0, 2, 3)).passed(TOL)
+
+
+# ------------------------------------------------------------------ `glassnet gradcheck`'s suite
+def test_standard_suite_checks_every_layer_class_of_glassnet_nn():
+    import inspect
+
+    from glassnet import nn
+    from glassnet.diagnostics.layer_checks import _layer_cases
+
+    checked = {type(factory()) for _, factory, _ in _layer_cases(np.random.default_rng(0))}
+    layers = {c for c in vars(nn).values() if inspect.isclass(c) and issubclass(c, nn.Module)}
+    assert layers - checked == {nn.Module, nn.Sequential}, "not in glassnet gradcheck's table"

@@ -18,15 +18,17 @@ def run(args) -> int:
         raise InputError(f"--tol must be > 0, got {args.tol}")
     results = run_all(args.seed)
     width = max(len(r.name) for r in results)
-    print(f"{'layer / loss':<{width}}  {'gradient':<12} {'rel. error':>10}  verdict")
-    print("-" * (width + 36))
+    gwidth = max(len("gradient"), *(len(k) for r in results for k in r.errors))
+    rule = "-" * (width + gwidth + 24)
+    print(f"{'layer / loss':<{width}}  {'gradient':<{gwidth}} {'rel. error':>10}  verdict")
+    print(rule)
     failed = 0
     for r in results:
         for k, err in r.errors.items():
             ok = err < args.tol
             failed += not ok
-            print(f"{r.name:<{width}}  {k:<12} {err:10.2e}  {'ok' if ok else 'FAIL'}")
+            print(f"{r.name:<{width}}  {k:<{gwidth}} {err:10.2e}  {'ok' if ok else 'FAIL'}")
     total = sum(len(r.errors) for r in results)
-    print("-" * (width + 36))
+    print(rule)
     print(f"{total - failed} of {total} gradients within {args.tol:g}")
     return 1 if failed else 0

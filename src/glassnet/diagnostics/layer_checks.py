@@ -33,6 +33,26 @@ def _layer_cases(rng):
         ("BatchNorm1d (eval)", lambda: nn.BatchNorm1d(5).eval(), rng.standard_normal((6, 5))),
         ("BatchNorm2d (train)", lambda: nn.BatchNorm2d(3), img),
         ("BatchNorm2d (eval)", lambda: nn.BatchNorm2d(3).eval(), img),
+        *_modern_cases(rng, img, seeded),
+    ]
+
+
+def _modern_cases(rng, img, seeded):
+    """Dilated, grouped and 1-D convolutions, 1-D pooling and batch norm on (N, C, L), residual blocks."""
+    signal = rng.standard_normal((2, 3, 9))
+    distinct_signal = rng.permutation(2 * 3 * 9).reshape(2, 3, 9) / 10.0
+    return [
+        ("Conv2d dilation 2, groups 3", lambda: nn.Conv2d(3, 6, 3, padding=2, dilation=2, groups=3, rng=seeded), img),
+        ("Conv1d stride 2 pad 1 dilation 2", lambda: nn.Conv1d(3, 4, 3, stride=2, padding=1, dilation=2, rng=seeded),
+         signal),
+        ("MaxPool1d 3 stride 2 (overlapping)", lambda: nn.MaxPool1d(3, stride=2), distinct_signal),
+        ("AvgPool1d 2", lambda: nn.AvgPool1d(2), signal),
+        ("GlobalAvgPool1d", nn.GlobalAvgPool1d, signal),
+        ("BatchNorm1d on (N, C, L) (train)", lambda: nn.BatchNorm1d(3), signal),
+        ("Residual, projection shortcut", lambda: nn.Residual(
+            nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, rng=seeded), nn.Tanh()), nn.Conv2d(3, 4, 1, rng=seeded)), img),
+        ("Residual, identity shortcut", lambda: nn.Residual(
+            nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, rng=seeded), nn.Tanh())), img),
     ]
 
 
