@@ -123,6 +123,18 @@ def test_affine_bn_relu_train_bias_gradient_is_zero_because_batch_norm_removes_t
     np.testing.assert_allclose(db, 0.0, atol=1e-12)
 
 
+def test_conv_sandwiches_pass_dilation_and_groups_to_the_convolution():
+    x, w, b = randn(0, 2, 4, 9, 9), randn(1, 6, 2, 3, 3), randn(2, 6)
+
+    def torch_fn(x, w, b):
+        return TF.max_pool2d(TF.relu(TF.conv2d(x, w, b, stride=1, padding=2, dilation=2, groups=2)), 2, 2)
+
+    forward = partial(F.conv_relu_pool_forward, stride=1, pad=2, dilation=2, groups=2)
+    assert_matches_torch(forward, F.conv_relu_pool_backward, torch_fn, x, w, b, seed=0)
+    assert_matches_torch(partial(F.conv_relu_forward, pad=2, dilation=2, groups=2), F.conv_relu_backward,
+                         lambda x, w, b: TF.relu(TF.conv2d(x, w, b, padding=2, dilation=2, groups=2)), x, w, b, seed=1)
+
+
 # ------------------------------------------------------------------ contracts
 def test_conv_relu_pool_equals_its_parts_one_after_the_other():
     x, w, b = randn(0, 2, 3, 6, 6), randn(1, 4, 3, 3, 3), randn(2, 4)

@@ -61,9 +61,9 @@ def affine_bn_relu_backward(dout, cache):
     return dx, dw, db, dgamma, dbeta
 
 
-def conv_relu_forward(x, w, b, stride=1, pad=0):
-    """out = max(0, conv(x, w) + b): :func:`conv_forward` (same stride, pad) followed by ReLU."""
-    return _then_relu(conv_forward, x, w, b, stride, pad)
+def conv_relu_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
+    """out = max(0, conv(x, w) + b): :func:`conv_forward` (same stride, pad, dilation, groups) followed by ReLU."""
+    return _then_relu(conv_forward, x, w, b, stride, pad, dilation, groups)
 
 
 def conv_relu_backward(dout, cache):
@@ -71,12 +71,13 @@ def conv_relu_backward(dout, cache):
     return _then_relu_backward(conv_backward, dout, cache)
 
 
-def conv_relu_pool_forward(x, w, b, stride=1, pad=0, pool_size=2, pool_stride=2):
-    """out = maxpool(max(0, conv(x, w) + b)): conv (stride, pad), ReLU, max pooling (pool_size, pool_stride).
+def conv_relu_pool_forward(x, w, b, stride=1, pad=0, pool_size=2, pool_stride=2, dilation=1, groups=1):
+    """out = maxpool(max(0, conv(x, w) + b)): conv (stride, pad, dilation, groups), ReLU, max pooling
+    (pool_size, pool_stride).
 
     x (N, C, H, W) -> (N, F, Ho, Wo) after the convolution -> (N, F, (Ho - pool_size) // pool_stride + 1, ...).
     """
-    r, conv_relu_cache = conv_relu_forward(x, w, b, stride, pad)
+    r, conv_relu_cache = conv_relu_forward(x, w, b, stride, pad, dilation, groups)
     out, pool_cache = max_pool_forward(r, pool_size, pool_stride)
     return out, (conv_relu_cache, pool_cache)
 
