@@ -172,6 +172,22 @@ def test_infinite_loop_is_stopped_reported_and_the_next_file_still_graded(tmp_pa
     assert next_result.passed, next_result.table()
 
 
+def test_a_runaway_allocation_fails_in_its_own_part_under_the_memory_cap(tmp_path):
+    hog = _write(tmp_path, "relu", "import numpy as np\n\ndef relu_forward(x):\n"
+                 "    np.empty(2 << 30, dtype=np.uint8)  # 2 GiB of address space, never touched\n"
+                 "    return np.maximum(x, 0), x\n\ndef relu_backward(dout, cache):\n    return dout * (cache > 0)\n")
+    capped = grade(hog, timeout=30, memory_mb=1024)
+    assert not capped.passed and "relu_forward raised MemoryError" in capped.table()
+    assert "Traceback" not in _all_messages(capped)
+    assert grade(hog, timeout=30, memory_mb=8192).passed   # the same file with room for it
+
+
+def test_exercise_check_refuses_a_memory_cap_too_small_for_the_grader(tmp_path, capsys):
+    path = _write(tmp_path, "relu", "def relu_forward(x):\n    return x, x\n")
+    assert main(["exercise", "check", str(path), "--memory", "100"]) == 2
+    assert "--memory must be at least 256 MiB" in capsys.readouterr().err
+
+
 def test_sys_exit_os_exit_and_syntax_errors_become_verdicts(tmp_path):
     files = {
         "exits": ("relu", "import sys\ndef relu_forward(x):\n    sys.exit(3)\n\ndef relu_backward(dout, cache):\n    return dout\n"),

@@ -23,6 +23,8 @@ def add_arguments(p):
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the report and hints")
     check.add_argument("--timeout", type=float, default=60.0, help="seconds the file's code may run in all (an endless loop is stopped then)")
+    check.add_argument("--memory", type=int, default=4096, metavar="MB",
+                       help="address space the file's code may use, in MiB (a runaway allocation fails as a MemoryError)")
 
 
 def run(args) -> int:
@@ -41,7 +43,9 @@ def run(args) -> int:
         return 0
     if args.timeout <= 0:
         raise InputError(f"--timeout must be positive, got {args.timeout:g}")
-    result = exercises.grade(args.file, exercise=args.exercise, timeout=args.timeout)
+    if args.memory < 256:
+        raise InputError(f"--memory must be at least 256 MiB (the grader itself needs them), got {args.memory}")
+    result = exercises.grade(args.file, exercise=args.exercise, timeout=args.timeout, memory_mb=args.memory)
     if args.json:
         print(json.dumps(result.to_dict(args.lang), ensure_ascii=False, indent=2))
     else:

@@ -18,7 +18,7 @@ import os
 from ..errors import InputError, MissingInputError
 from .catalog import EXERCISES, Exercise
 from .report import GradeResult
-from .runner import grade_files
+from .runner import DEFAULT_MEMORY_MB, grade_files
 from .template import exercise_of, start
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -39,14 +39,18 @@ def resolve(path, exercise=None) -> str:
     return found
 
 
-def grade(path, exercise=None, timeout=DEFAULT_TIMEOUT_S) -> GradeResult:
-    """Grade one learner file; ``result.passed`` is True only when every part passes."""
-    return grade_files([(path, resolve(path, exercise))], timeout)[0]
+def grade(path, exercise=None, timeout=DEFAULT_TIMEOUT_S, memory_mb=DEFAULT_MEMORY_MB) -> GradeResult:
+    """Grade one learner file; ``result.passed`` is True only when every part passes.
+
+    The file's code runs in a separate process for at most ``timeout`` seconds, with at most
+    ``memory_mb`` MiB of address space (POSIX).
+    """
+    return grade_files([(path, resolve(path, exercise))], timeout, memory_mb)[0]
 
 
-def grade_many(paths, timeout=DEFAULT_TIMEOUT_S) -> list:
+def grade_many(paths, timeout=DEFAULT_TIMEOUT_S, memory_mb=DEFAULT_MEMORY_MB) -> list:
     """Grade several files in one worker process (a fresh one after a file that hangs or crashes)."""
-    return grade_files([(p, resolve(p)) for p in paths], timeout)
+    return grade_files([(p, resolve(p)) for p in paths], timeout, memory_mb)
 
 
 __all__ = ["EXERCISES", "Exercise", "GradeResult", "grade", "grade_many", "resolve", "start"]

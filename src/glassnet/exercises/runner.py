@@ -5,7 +5,9 @@ part to a file. The parent polls it: a file whose grading runs past ``timeout`` 
 worker killed, its unfinished part marked "stopped after the time limit" and the rest "not run";
 a worker that dies (``os._exit``, a crash) marks the part it was on the same way with its exit
 code. Grading then resumes with a fresh worker from the next file, so one bad file never costs
-the others their grade and the grader itself never hangs.
+the others their grade and the grader itself never hangs. On POSIX the worker's address space is
+capped (``memory_mb``), so a file that allocates without bound fails with a MemoryError in its own
+part instead of swapping the machine to a halt.
 """
 from __future__ import annotations
 
@@ -21,6 +23,20 @@ from .report import GradeResult
 
 POLL_S = 0.02
 START_LIMIT_S = 120.0   # importing numpy and glassnet in the worker, on a very busy machine
+DEFAULT_MEMORY_MB = 4096  # the worker's address space: numpy, glassnet and the cases need a few hundred MB
+
+
+def _memory_cap(memory_mb):
+    """A preexec_fn limiting the child's address space to ``memory_mb`` MiB (None where POSIX limits are missing)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits; the time limit still holds
+        return None
+    limit = int(memory_mb) * 1024 * 1024
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return cap
 
 
 def _worker_env():
@@ -45,7 +61,7 @@ def _read_events(handle):
         events.append(json.loads(line))
 
 
-def _run_worker(jobs, timeout, on_event):
+def _run_worker(jobs, timeout, memory_mb, on_event):
     """Grade ``jobs`` in one worker; return (index of the unfinished job or None, 'timeout'|'crashed', code)."""
     with tempfile.TemporaryDirectory(prefix="glassnet-grade-") as tmp:
         events_path = os.path.join(tmp, "events.jsonl")
@@ -53,7 +69,7 @@ def _run_worker(jobs, timeout, on_event):
         proc = subprocess.Popen(
             [sys.executable, "-m", "glassnet.exercises.worker", events_path, json.dumps(jobs)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=_worker_env(), cwd=tmp,
+            env=_worker_env(), cwd=tmp, preexec_fn=_memory_cap(memory_mb),
         )
         current, started = None, time.monotonic()
         with open(events_path, encoding="utf-8") as events:
@@ -81,8 +97,9 @@ def _run_worker(jobs, timeout, on_event):
         return None, None, None
 
 
-def grade_files(files, timeout=60.0):
-    """Grade ``files`` ([(path, exercise name)]) with ``timeout`` seconds per file; a GradeResult each."""
+def grade_files(files, timeout=60.0, memory_mb=DEFAULT_MEMORY_MB):
+    """Grade ``files`` ([(path, exercise name)]) with ``timeout`` seconds per file and at most ``memory_mb``
+    MiB of address space for the worker; a GradeResult each."""
     results = [GradeResult(exercise, os.fspath(path)) for path, exercise in files]
     jobs = [[os.path.abspath(path), exercise] for path, exercise in files]
     first = 0
@@ -95,7 +112,7 @@ def grade_files(files, timeout=60.0):
             elif "load_error" in event:
                 result.parts.append(Part("all", "load", message=tuple(event["load_error"])).as_dict())
 
-        stopped, why, code = _run_worker(jobs[first:], timeout, on_event)
+        stopped, why, code = _run_worker(jobs[first:], timeout, memory_mb, on_event)
         if stopped is None:
             break
         index = first + stopped
