@@ -405,10 +405,10 @@ def test_full_disk_during_a_run_is_one_line_and_keeps_the_last_checkpoint(tmp_pa
     before = snapshot(copy)
     result = glassnet("train", "--resume", copy, "--epochs", "2", "--no-progress")
     assert_fails_cleanly(result, 1, "the disk is full")
-    # config.json takes the new --epochs and metrics.csv logs epoch 2 before its checkpoint fails to fit; the
-    # checkpoint and the model stay the last good ones (a resume rewrites the log from the checkpoint)
+    # config.json takes the new --epochs; the checkpoint, the model and the log stay the last good ones
+    # (metrics.csv is written after the checkpoint, so it never logs an epoch the checkpoint lacks)
     after = snapshot(copy)
-    kept = ("checkpoint.safetensors", "model.safetensors", "summary.json", "history.png", "confusion.png")
+    kept = ("checkpoint.safetensors", "model.safetensors", "metrics.csv", "summary.json", "history.png", "confusion.png")
     assert {k: after[k] for k in kept} == {k: before[k] for k in kept}
     read(copy / "checkpoint.safetensors")
     assert not list(copy.glob(".*.tmp"))

@@ -165,13 +165,13 @@ class Solver:
                 self.best_val_acc, self.best_epoch = val["accuracy"], self.epoch
                 self.best_state = {k: backend.to_numpy(v).copy() for k, v in self.model.state_dict().items()}
             self.stale = 0 if improved else self.stale + 1
-            self._report(record)
             for cb in self.callbacks:
                 cb(self, record)
             stop = self._stopped()
             if self.out_dir is not None and self.is_main and (self.epoch % self.checkpoint_every == 0 or stop
                                                               or self.epoch == self.epochs):
                 self.save_checkpoint()
+            self._report(record)  # after the checkpoint: metrics.csv never logs an epoch the checkpoint lacks
             if stop:
                 break
         if self.out_dir is not None and self.is_main and self.history["epoch"]:
