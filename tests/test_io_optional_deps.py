@@ -46,5 +46,7 @@ def test_interop_without_the_package_says_what_to_install():
             except ImportError as exc:
                 print(exc)
     """)
-    assert out.splitlines() == ["PyTorch interop needs PyTorch: pip install glassnet[torch]"] * 2 + [
+    assert out.splitlines() == ["PyTorch interop needs torch: install it with `pip install 'glassnet[torch]' (on a "
+                                "machine without a GPU, the CPU wheel: pip install torch --index-url "
+                                "https://download.pytorch.org/whl/cpu)`"] * 2 + [
         "ONNX export needs the onnx package: pip install glassnet[onnx]"]

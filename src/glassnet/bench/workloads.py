@@ -20,6 +20,7 @@ from ..io import to_torch
 from ..models.zoo import cnn1d, lenet5, resnet20, vgg_small
 from ..models.zoo import mlp as zoo_mlp
 from ..optim import SGD
+from ..optional import TORCH_INSTALL, require
 
 LR, MOMENTUM = 0.01, 0.9
 
@@ -152,15 +153,7 @@ def torch_step(torch, layers, workload, x, y):
 # ------------------------------------------------------------------------------------------ twin
 def import_torch():
     """Import PyTorch or explain how to get it (it is an optional dependency of glassnet)."""
-    try:
-        import torch  # noqa: PLC0415 - optional dependency, imported only by the benchmark
-    except ImportError as exc:
-        raise RuntimeError(
-            "glassnet bench compares against PyTorch, which is not installed: "
-            "pip install 'glassnet[torch]' (or the CPU wheel: pip install torch --index-url "
-            "https://download.pytorch.org/whl/cpu)"
-        ) from exc
-    return torch
+    return require("torch", "glassnet bench (it compares against PyTorch)", TORCH_INSTALL)
 
 
 def torch_twin(model):

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import InputError, MissingPackageError
 from ..explain import write_page
 from ..explain.texts import LANGS
+from ..optional import TORCH_INSTALL
 from ..train.run import load_run
 from .predict import load_input
 
@@ -41,7 +42,7 @@ def resolve_target(target, classes):
 
 def run(args) -> int:
     if args.check_torch and importlib.util.find_spec("torch") is None:
-        raise MissingPackageError("--check-torch needs PyTorch: pip install torch (or glassnet[torch])")
+        raise MissingPackageError(f"--check-torch needs PyTorch: {TORCH_INSTALL}")
     model, _, meta = load_run(args.run_dir)
     x = load_input(args.input, meta, args.invert)
     classes = list(meta["classes"])

@@ -1,7 +1,7 @@
 """The 8x8 handwritten digits bundled with scikit-learn (1797 images, no download)."""
 from __future__ import annotations
 
-from ._optional import require
+from ..optional import require
 from .splits import DataSplits, make_splits, stratified_split
 
 DIGITS_PIXEL_MAX = 16.0

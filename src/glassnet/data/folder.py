@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, MissingInputError
-from ._optional import require
+from ..optional import require
 from .splits import DataSplits, make_splits, stratified_split
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

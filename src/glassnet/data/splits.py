@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import backend
 from ..errors import InputError
-from ._optional import require
+from ..optional import require
 from .dataset import ArrayDataset
 
 

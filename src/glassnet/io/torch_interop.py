@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, nn
+from ..optional import TORCH_INSTALL, require
 
 SUPPORTED_TORCH = (
     "Linear, Conv1d, Conv2d (any dilation and groups, zero padding), MaxPool1d/2d, AvgPool1d/2d, "
@@ -33,11 +34,7 @@ _torch_classes = {}
 
 
 def _torch():
-    try:
-        import torch  # noqa: PLC0415 - PyTorch is an optional dependency
-    except ImportError as exc:
-        raise ImportError("PyTorch interop needs PyTorch: pip install glassnet[torch]") from exc
-    return torch
+    return require("torch", "PyTorch interop", TORCH_INSTALL)
 
 
 def torch_residual_class():
