@@ -215,6 +215,9 @@ def test_one_dimensional_layers_are_drawn_as_rows_whose_units_add_up(browser, tm
     assert data["layers"][0]["out_shape"] == [4, 8] and data["layers"][0]["details"]["pad"] == [0, 1]
     assert data["layers"][3]["details"]["dilation"] == [1, 2] and data["layers"][3]["details"]["groups"] == 2
     _open(browser, path)
+    strips = browser.execute_script("""return [...document.querySelectorAll('canvas.heat[data-layer="0"]')].map((c) => {
+        const r = c.getBoundingClientRect(); return [c.height, c.width, r.height, r.width]; })""")
+    assert all(h == 1 and w == 8 and height >= 16 and width >= 8 * 12 for h, w, height, width in strips), strips
     for k, flat in ((0, 8 + 7), (0, 0), (1, 5), (2, 2 * 4 + 3), (3, 3 * 4 + 1), (3, 0), (4, 5), (6, 1)):
         panel = _click_unit(browser, k, flat)
         assert (panel["layer"], panel["index"]) == (k, flat)

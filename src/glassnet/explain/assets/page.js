@@ -97,6 +97,7 @@
     return c;
   }
   const cellFor = (h, w) => Math.max(2, Math.min(12, Math.floor(96 / Math.max(h, w))));
+  const SIGNAL_STRIP_PX = 16;
 
   // ------------------------------------------------------------------ heat maps of one array
   // kind: "act" or "grad"; layer: index (-1 for the input). Each channel is a clickable canvas.
@@ -110,9 +111,11 @@
     const shown = Math.min(C, DATA.caps.max_channels);
     box.append(scaleLegend(s));
     const maps = el("div", { class: "maps" });
-    const cell = shape.length === 1 ? 12 : cellFor(H, W);
+    const signal = shape.length === 2;  // (C, L): each channel a strip of L cells, widened and raised to be seen and clicked
+    const cell = shape.length === 1 ? 12 : signal ? Math.max(2, Math.min(12, Math.floor(240 / W))) : cellFor(H, W);
     for (let c = 0; c < shown; c++) {
       const canvas = drawMap(values, c * H * W, H, W, s, cell, Math.min(H * W, n - c * H * W));
+      if (signal) canvas.style.height = SIGNAL_STRIP_PX + "px";
       canvas.className = "heat";
       Object.assign(canvas.dataset, { layer: String(layer), channel: String(c), kind });
       canvas.addEventListener("click", (e) => {
