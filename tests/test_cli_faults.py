@@ -168,6 +168,7 @@ OTHER_COMMANDS = [
     (["export", "{run}", "{tmp}/m.onnx", "--input-shape", "0", "8", "8"], "--input-shape sizes must be >= 1"),
     (["features", "{run}", "--epochs", "0"], "--epochs must be >= 1"),
     (["features", "{run}", "--lr", "-1"], "--lr must be > 0"),
+    (["features", "{run}", "--reg", "inf"], "--reg must be a finite number, got inf"),
     (["gradcheck", "--tol", "0"], "--tol must be > 0"),
     (["experiments", "no_such_claim"], "unknown experiment(s) no_such_claim"),
     (["evaluate", "{tmp}/missing"], "no model.safetensors"),
@@ -594,3 +595,10 @@ def test_resume_with_fewer_epochs_than_trained_is_refused_and_keeps_the_run(tmp_
     result = glassnet("train", "--resume", copy, "--epochs", "1", "--no-progress")
     assert_fails_cleanly(result, 2, "--epochs (1) must not be below the 2 epochs", copy)
     assert snapshot(copy) == before
+
+
+def test_evaluate_on_the_validation_split_of_a_run_without_one_is_one_line(tmp_path):
+    out = tmp_path / "r"
+    assert glassnet("train", *TINY, "--epochs", "1", "--val-fraction", "0", "--out", out).returncode == 0
+    result = glassnet("evaluate", out, "--split", "val")
+    assert_fails_cleanly(result, 2, f"{out}: the run has no val examples (it was trained with --val-fraction 0)")

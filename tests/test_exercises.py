@@ -172,6 +172,22 @@ def test_infinite_loop_is_stopped_reported_and_the_next_file_still_graded(tmp_pa
     assert next_result.passed, next_result.table()
 
 
+def test_each_file_imports_its_own_folders_helpers_when_graded_in_one_worker(tmp_path):
+    relu = "from helpers import forward, backward\n\ndef relu_forward(x):\n    return forward(x)\n\n" \
+           "def relu_backward(dout, cache):\n    return backward(dout, cache)\n"
+    helpers = {"right": "import numpy as np\ndef forward(x):\n    return np.maximum(x, 0), x\n"
+                        "def backward(dout, x):\n    return dout * (x > 0)\n",
+               "wrong": "def forward(x):\n    return abs(x), x\n\ndef backward(dout, x):\n    return dout\n"}
+    paths = []
+    for student in ("right", "wrong"):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "helpers.py").write_text(helpers[student])
+        paths.append(_write(tmp_path / student, "relu", relu))
+    right, wrong = grade_many(paths, timeout=30)
+    assert right.passed, right.table()
+    assert not wrong.passed
+
+
 def test_a_runaway_allocation_fails_in_its_own_part_under_the_memory_cap(tmp_path):
     hog = _write(tmp_path, "relu", "import numpy as np\n\ndef relu_forward(x):\n"
                  "    np.empty(2 << 30, dtype=np.uint8)  # 2 GiB of address space, never touched\n"
@@ -182,10 +198,16 @@ def test_a_runaway_allocation_fails_in_its_own_part_under_the_memory_cap(tmp_pat
     assert grade(hog, timeout=30, memory_mb=8192).passed   # the same file with room for it
 
 
-def test_exercise_check_refuses_a_memory_cap_too_small_for_the_grader(tmp_path, capsys):
+@pytest.mark.parametrize("option, message", [
+    (["--memory", "100"], "--memory must be at least 256 MiB"),
+    (["--timeout", "0"], "--timeout must be a positive number of seconds, got 0"),
+    (["--timeout", "nan"], "--timeout must be a positive number of seconds, got nan"),
+    (["--timeout", "inf"], "--timeout must be a positive number of seconds, got inf"),
+])
+def test_exercise_check_refuses_limits_it_cannot_keep(tmp_path, capsys, option, message):
     path = _write(tmp_path, "relu", "def relu_forward(x):\n    return x, x\n")
-    assert main(["exercise", "check", str(path), "--memory", "100"]) == 2
-    assert "--memory must be at least 256 MiB" in capsys.readouterr().err
+    assert main(["exercise", "check", str(path), *option]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_sys_exit_os_exit_and_syntax_errors_become_verdicts(tmp_path):

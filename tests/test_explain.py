@@ -150,6 +150,12 @@ def test_a_model_ending_in_softmax_uses_the_negative_log_probability(float64):
     np.testing.assert_array_equal(decode(data["probs"]), probs)
 
 
+@pytest.mark.parametrize("dim", [1, -1])
+def test_softmax_unit_axis_is_the_class_axis_whichever_way_dim_counts(dim):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 4, rng=np.random.default_rng(0)), nn.Softmax(dim=dim))
+    assert page_data(model, _digit())["layers"][-1]["details"] == {"axis": 0}
+
+
 class Doubler(nn.Module):
     def forward(self, x):
         return 2 * x
@@ -218,6 +224,19 @@ def test_page_is_one_self_contained_file_with_a_csp_that_forbids_the_network(tmp
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)
     assert "http://" not in html and "https://" not in html
     assert read_data(path) == data
+
+
+def test_names_with_markup_are_text_on_the_page_never_markup(tmp_path):
+    path = tmp_path / "page.html"
+    title = "net </title><script>alert(1)</script> & co"
+    label = "x</script><script>alert(2)</script>.npy"
+    data = write_page(build_model("two_layer_net", DIGIT, 3), _digit(), path, title=title, input_label=label,
+                      classes=["<b>a</b>", "b", "c"])
+    html = path.read_text(encoding="utf-8")
+    assert "<title>glassnet explain: net &lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; co</title>" in html
+    assert "alert(1)</script>" not in html and "alert(2)</script>" not in html and "<b>a</b>" not in html
+    assert read_data(path) == data
+    assert (data["model"]["name"], data["input"]["label"], data["classes"][0]) == (title, label, "<b>a</b>")
 
 
 def test_caps_leave_out_large_arrays_and_the_other_targets_weight_gradients():
@@ -297,6 +316,18 @@ def test_explain_command_missing_input_file_is_an_error_message(capsys, run_and_
     run, _ = run_and_digit
     assert main(["explain", str(run), str(tmp_path / "nothing.png")]) == 2
     assert "nothing.png" in capsys.readouterr().err
+
+
+def test_check_torch_without_pytorch_says_how_to_install_it(capsys, monkeypatch, run_and_digit, tmp_path):
+    import sys
+
+    run, digit = run_and_digit
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails as if it were not installed
+    assert main(["explain", str(run), str(digit), "--check-torch", "--out", str(tmp_path / "p.html")]) == 1
+    assert "--check-torch needs torch: install it with `pip install 'glassnet[torch]'" in capsys.readouterr().err
+    assert not (tmp_path / "p.html").exists()
+    with pytest.raises(ImportError, match=r"--check-torch\) needs torch"):
+        page_data(build_model("two_layer_net", DIGIT, 3), _digit(), check_torch=True)
 
 
 def test_explain_help_names_its_options(capsys):

@@ -305,3 +305,13 @@ def test_the_examples_in_the_layer_docstrings_run_and_print_what_they_show(name)
     module = importlib.import_module(f"glassnet.nn.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_to_dtype_casts_parameters_gradients_and_buffers_in_place_like_torch():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, rng=np.random.default_rng(0)), nn.BatchNorm2d(2))
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    assert model.to(dtype=np.float64) is model
+    for name, value in model.state_dict().items():
+        assert value.dtype == np.float64 and np.array_equal(value, before[name]), name
+    assert all(p.grad.dtype == np.float64 for p in model.parameters())
+    assert model[1].running_var is model.state_dict()["1.running_var"]  # the attribute follows the buffer

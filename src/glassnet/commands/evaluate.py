@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from ..nn import CrossEntropyLoss
 from ..train import confusion_matrix, evaluate
 from ..train.run import load_run, load_splits
@@ -19,6 +20,9 @@ def run(args) -> int:
     model, cfg, meta = load_run(args.run_dir)
     splits = load_splits(cfg)
     data = getattr(splits, args.split)
+    if len(data) == 0:
+        raise InputError(f"{args.run_dir}: the run has no {args.split} examples"
+                         + (" (it was trained with --val-fraction 0)" if args.split == "val" else ""))
     result = evaluate(model, data, CrossEntropyLoss(), use_plan=True)
     cm = confusion_matrix(data.y, result["predictions"], splits.num_classes)
     print(f"{cfg['model']} on {cfg['data']} ({args.split}, {len(data.y)} samples): "

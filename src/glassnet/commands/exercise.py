@@ -5,6 +5,10 @@ writes DIR/NAME.py to fill in, `check FILE` grades it (exit 0 only when every pa
 from __future__ import annotations
 
 import json
+import math
+
+from ..errors import InputError
+from ..exercises.runner import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 
 HELP = "cs231n-style exercises graded offline against glassnet's kernels, with hints"
 
@@ -22,14 +26,14 @@ def add_arguments(p):
     check.add_argument("--exercise", default=None, help="grade FILE as this exercise (default: from its header or name)")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the report and hints")
-    check.add_argument("--timeout", type=float, default=60.0, help="seconds the file's code may run in all (an endless loop is stopped then)")
-    check.add_argument("--memory", type=int, default=4096, metavar="MB",
+    check.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                       help="seconds the file's code may run in all (an endless loop is stopped then)")
+    check.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB, metavar="MB",
                        help="address space the file's code may use, in MiB (a runaway allocation fails as a MemoryError)")
 
 
 def run(args) -> int:
     from .. import exercises
-    from ..errors import InputError
 
     if args.action == "list":
         width = max(map(len, exercises.EXERCISES))
@@ -37,12 +41,11 @@ def run(args) -> int:
             print(f"{name:<{width}}  {exercise.summary_en}")
         return 0
     if args.action == "start":
-        exercises.catalog.get(args.name)
         path = exercises.start(args.name, args.dir, force=args.force)
         print(f"wrote {path}; fill it in, then run: glassnet exercise check {path}")
         return 0
-    if args.timeout <= 0:
-        raise InputError(f"--timeout must be positive, got {args.timeout:g}")
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise InputError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
     if args.memory < 256:
         raise InputError(f"--memory must be at least 256 MiB (the grader itself needs them), got {args.memory}")
     result = exercises.grade(args.file, exercise=args.exercise, timeout=args.timeout, memory_mb=args.memory)

@@ -3,13 +3,12 @@ layer's activations, weights and gradients with the real numbers, a click-throug
 unit, and a numerical gradient check beside each layer. The page works offline (open it from disk)."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-from ..errors import InputError, MissingPackageError
+from ..errors import InputError
 from ..explain import write_page
 from ..explain.texts import LANGS
-from ..optional import TORCH_INSTALL
+from ..optional import TORCH_INSTALL, require
 from ..train.run import load_run
 from .predict import load_input
 
@@ -41,8 +40,8 @@ def resolve_target(target, classes):
 
 
 def run(args) -> int:
-    if args.check_torch and importlib.util.find_spec("torch") is None:
-        raise MissingPackageError(f"--check-torch needs PyTorch: {TORCH_INSTALL}")
+    if args.check_torch:  # before any work: a missing PyTorch is refused at once
+        require("torch", "--check-torch", TORCH_INSTALL)
     model, _, meta = load_run(args.run_dir)
     x = load_input(args.input, meta, args.invert)
     classes = list(meta["classes"])

@@ -2,6 +2,8 @@
 SVM (hinge loss) on the features, and compare its test accuracy with the softmax head's."""
 from __future__ import annotations
 
+import math
+
 from ..errors import InputError
 from ..nn import CrossEntropyLoss
 from ..svm import LinearSVM, extract_features
@@ -34,7 +36,9 @@ def run(args) -> int:
                                     ("--lr", args.lr, args.lr > 0, "> 0"),
                                     ("--reg", args.reg, args.reg >= 0, ">= 0"),
                                     ("--delta", args.delta, args.delta > 0, "> 0")):
-        if not ok or value != value:  # value != value: NaN
+        if not math.isfinite(value):
+            raise InputError(f"{option} must be a finite number, got {value}")
+        if not ok:
             raise InputError(f"{option} must be {rule}, got {value}")
     model, cfg, _ = load_run(args.run_dir)
     r = compare(model, load_splits(cfg), args.reg, args.delta, args.epochs, args.lr, cfg["seed"])

@@ -18,10 +18,9 @@ import os
 from ..errors import InputError, MissingInputError
 from .catalog import EXERCISES, Exercise
 from .report import GradeResult
-from .runner import DEFAULT_MEMORY_MB, grade_files
+from .runner import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, grade_files
 from .template import exercise_of, start
 
-DEFAULT_TIMEOUT_S = 60.0
 
 
 def resolve(path, exercise=None) -> str:

@@ -23,6 +23,7 @@ from .report import GradeResult
 
 POLL_S = 0.02
 START_LIMIT_S = 120.0   # importing numpy and glassnet in the worker, on a very busy machine
+DEFAULT_TIMEOUT_S = 60.0   # what the learner's file may take in all
 DEFAULT_MEMORY_MB = 4096  # the worker's address space: numpy, glassnet and the cases need a few hundred MB
 
 
@@ -73,19 +74,24 @@ def _run_worker(jobs, timeout, memory_mb, on_event):
         )
         current, started = None, time.monotonic()
         with open(events_path, encoding="utf-8") as events:
+            def drain():
+                nonlocal current, started
+                for event in _read_events(events):
+                    if event.get("start"):
+                        current, started = event["job"], time.monotonic()
+                    on_event(event)
+
             try:
                 while True:
                     finished = proc.poll() is not None
-                    for event in _read_events(events):
-                        if event.get("start"):
-                            current, started = event["job"], time.monotonic()
-                        on_event(event)
+                    drain()
                     if finished:
                         break
                     limit = timeout if current is not None else START_LIMIT_S
                     if time.monotonic() - started > limit:
                         proc.kill()
                         proc.wait()
+                        drain()  # parts finished in the last poll interval still count
                         return (current if current is not None else 0), "timeout", None
                     time.sleep(POLL_S)
             finally:
@@ -97,7 +103,7 @@ def _run_worker(jobs, timeout, memory_mb, on_event):
         return None, None, None
 
 
-def grade_files(files, timeout=60.0, memory_mb=DEFAULT_MEMORY_MB):
+def grade_files(files, timeout=DEFAULT_TIMEOUT_S, memory_mb=DEFAULT_MEMORY_MB):
     """Grade ``files`` ([(path, exercise name)]) with ``timeout`` seconds per file and at most ``memory_mb``
     MiB of address space for the worker; a GradeResult each."""
     results = [GradeResult(exercise, os.fspath(path)) for path, exercise in files]

@@ -8,6 +8,7 @@ parent knows how far a file got if its code hangs or kills the process):
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -16,11 +17,27 @@ import sys
 from .checks import Grader, Verdict, learner_line
 
 
-def load(path, index):
-    """Import the learner's file as a fresh module (its folder importable, as when run as a script)."""
+@contextlib.contextmanager
+def learner_folder(path):
+    """The folder of ``path`` importable (as when the file runs as a script) while it is graded; afterwards
+    the folder leaves sys.path and the modules imported from it leave sys.modules, so the next file
+    graded by this worker (another learner's) cannot import this one's helpers."""
     folder = os.path.dirname(os.path.abspath(path))
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    before = set(sys.modules)
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        sys.path.remove(folder)
+        inside = os.path.join(os.path.realpath(folder), "")
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None)
+            if file and os.path.realpath(file).startswith(inside):
+                del sys.modules[name]
+
+
+def load(path, index):
+    """Import the learner's file as a fresh module."""
     spec = importlib.util.spec_from_file_location(f"_glassnet_exercise_{index}", path)
     module = importlib.util.module_from_spec(spec)
     try:
@@ -44,13 +61,14 @@ def main(events_path, jobs_json):
 
         for index, (path, exercise) in enumerate(jobs):
             emit(job=index, start=True)
-            try:
-                module = load(path, index)
-            except Verdict as v:
-                emit(job=index, load_error=list(v.message))
-                continue
-            for part in Grader(exercise, module, path).run():
-                emit(job=index, part=part.as_dict())
+            with learner_folder(path):
+                try:
+                    module = load(path, index)
+                except Verdict as v:
+                    emit(job=index, load_error=list(v.message))
+                    continue
+                for part in Grader(exercise, module, path).run():
+                    emit(job=index, part=part.as_dict())
 
 
 if __name__ == "__main__":

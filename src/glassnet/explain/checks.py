@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import nn
 from ..diagnostics.gradcheck import relative_error
+from ..optional import TORCH_INSTALL, require
 
 SAMPLES = 4
 """Entries checked per array (input, weight, bias) of each layer."""
@@ -67,11 +68,11 @@ def torch_differences(model64, fwd, back):
     """The largest |glassnet - torch autograd| for the same input, weights and loss, float64.
 
     Returns (per layer {"output", "output_grad", param name: max difference}, for dL/dx, for the loss).
-    PyTorch is imported here only (ImportError without it).
+    PyTorch is imported here only (MissingPackageError, saying how to install it, without it).
     """
-    import torch  # noqa: PLC0415 - optional: only for --check-torch
-
     from ..io import to_torch  # noqa: PLC0415
+
+    torch = require("torch", "the comparison with PyTorch autograd (--check-torch)", TORCH_INSTALL)
 
     tmodel = to_torch(model64).eval()
     modules = dict(tmodel.named_modules())

@@ -23,14 +23,7 @@ from ..functional import softmax, softmax_loss
 
 def float64_copy(model):
     """A float64 NumPy copy of ``model`` in eval mode (the model itself is left unchanged)."""
-    copied = copy.deepcopy(model)
-    for m in copied.modules():
-        for p in m._parameters.values():
-            p.data = np.array(backend.to_numpy(p.data), dtype=np.float64)
-            p.grad = np.zeros_like(p.data)
-        for name, b in list(m._buffers.items()):
-            m.register_buffer(name, np.array(backend.to_numpy(b), dtype=np.float64))
-    return copied.eval()
+    return copy.deepcopy(model).to("cpu", dtype=np.float64).eval()
 
 
 def ends_in_softmax(model) -> bool:

@@ -126,7 +126,8 @@ def _children(module):
 
 
 def _softmax(layer, x, out):
-    return {"axis": layer.dim - 1}
+    """The axis of the sample (no batch axis) that softmax normalises: ``dim`` may count from the end."""
+    return {"axis": layer.dim % (x.ndim + 1) - 1}
 
 
 register(nn.Conv2d, "conv", _conv)

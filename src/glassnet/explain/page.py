@@ -6,6 +6,7 @@ element (see :mod:`glassnet.explain.data`), which tools read back with :func:`re
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 from importlib import resources
@@ -21,8 +22,9 @@ def _asset(name: str) -> str:
 
 def render(data: dict) -> str:
     """The HTML text of the page for ``data``."""
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    parts = {"lang": data["lang"], "title": data["model"]["name"], "style": _asset("page.css"),
+    # "<" as \u003c: no text in the data (a file or model name) can close the script element or open another
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+    parts = {"lang": html.escape(data["lang"]), "title": html.escape(data["model"]["name"]), "style": _asset("page.css"),
              "script": _asset("page.js"), "data": payload}
     return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], _asset("page.html"))
 

@@ -176,14 +176,18 @@ class Module:
         fn(self)
         return self
 
-    def to(self, device: str):
-        """Move parameters (data and grad) and buffers to ``device`` ("cpu" or "cuda") in place."""
+    def to(self, device: str | None = None, dtype=None):
+        """Move parameters (data and grad) and buffers to ``device`` ("cpu" or "cuda") and/or cast them
+        to ``dtype`` (e.g. ``np.float64``), in place, as ``torch.nn.Module.to`` does; returns self."""
+        def convert(a):
+            a = a if device is None else backend.to_device(a, device)
+            return a if dtype is None else a.astype(dtype, copy=False)
+
         for m in self.modules():
             for p in m._parameters.values():
-                p.data = backend.to_device(p.data, device)
-                p.grad = backend.to_device(p.grad, device)
+                p.data, p.grad = convert(p.data), convert(p.grad)
             for name, b in list(m._buffers.items()):
-                m.register_buffer(name, backend.to_device(b, device))
+                m.register_buffer(name, convert(b))
         return self
 
     # ---------------------------------------------------------------- state

@@ -122,16 +122,17 @@ def check_config(cfg: dict):
 
 
 def check_splits(splits, cfg: dict):
-    """Refuse data that would fail only after training: empty parts, test images of another size."""
+    """Refuse data that would fail only after training: empty parts, test inputs of another shape."""
     what = f"dataset {cfg['data']!r}" + (f" in {cfg['data_dir']}" if cfg.get("data_dir") else "")
+    kind, axes = ("images", "channels, height, width") if len(splits.input_shape) == 3 else ("signals", "channels, length")
     for part in ("train", "test"):
         if len(getattr(splits, part)) == 0:
             raise InputError(f"the {part} part of {what} is empty")
     for part in ("val", "test"):
         data = getattr(splits, part)
         if len(data) and tuple(data.x.shape[1:]) != tuple(splits.input_shape):
-            raise InputError(f"the {part} images of {what} have shape {tuple(data.x.shape[1:])} but the training "
-                             f"images have shape {tuple(splits.input_shape)} (channels, height, width)")
+            raise InputError(f"the {part} {kind} of {what} have shape {tuple(data.x.shape[1:])} but the training "
+                             f"{kind} have shape {tuple(splits.input_shape)} ({axes})")
 
 
 def check_run_dir(out: Path, resume: bool, overwrite: bool):
