@@ -98,6 +98,26 @@ def test_unknown_kernel_choice_is_rejected():
 
 
 @pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("variable, value, message", [
+    ("GLASSNET_KERNELS", "bogus", "GLASSNET_KERNELS='bogus': expected one of auto, numpy, numba"),
+    ("GLASSNET_NUM_THREADS", "abc", "GLASSNET_NUM_THREADS='abc': expected a whole number of threads >= 1"),
+    ("GLASSNET_NUM_THREADS", "0", "GLASSNET_NUM_THREADS='0': expected a whole number of threads >= 1"),
+])
+def test_a_bad_kernel_environment_variable_is_one_line_naming_it(tmp_path, variable, value, message):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, variable: value}
+    glassnet = [sys.executable, "-c", "import sys; from glassnet.cli import main; sys.exit(main(sys.argv[1:]))"]
+    help_run = subprocess.run([*glassnet, "--help"], env=env, capture_output=True, text=True)
+    assert help_run.returncode == 0, help_run.stderr  # importing glassnet does not read the kernels' settings
+    run = subprocess.run([*glassnet, "train", "--epochs", "1", "--limit", "100",
+                          "--no-progress", "--out", str(tmp_path / "r")], env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == f"glassnet train: error: {message}"
+
+
 def test_compiled_batchnorm_refuses_training_on_one_value_per_channel_like_the_reference():
     running = {"mean": np.zeros(2), "var": np.ones(2)}
     with pytest.raises(ValueError, match="more than one value per channel"):
@@ -151,3 +171,25 @@ def test_kernels_using_restores_the_choice_and_the_thread_count():
     with kernels.using("numpy", threads=3):
         assert (kernels.current(), kernels.get_num_threads()) == ("numpy", 3)
     assert (kernels.current(), kernels.get_num_threads()) == before
+
+
+def test_nan_and_inf_upstream_gradients_reach_the_same_units_under_both_kernels():
+    import torch
+
+    x = np.array([[[[1.0, -2.0, 3.0, 0.5], [-1.0, 4.0, -0.5, 2.0], [0.0, -3.0, 1.5, 2.5], [5.0, -1.0, 0.25, -4.0]]]])
+    dout = np.array([[[[np.nan, 1.0], [np.inf, -np.inf]]]])
+    relu_dout = np.where(np.arange(16).reshape(x.shape) % 3 == 0, np.nan, 1.0)
+    results = {}
+    for choice in ("numpy", "numba"):
+        with kernels.using(choice):
+            r, relu_cache = F.relu_forward(x)
+            p, pool_cache = F.max_pool_forward(x, 2, 2)
+            results[choice] = F.relu_backward(relu_dout, relu_cache), F.max_pool_backward(dout, pool_cache)
+    t = torch.tensor(x, requires_grad=True)
+    torch.relu(t).backward(torch.tensor(relu_dout))
+    torch_relu = t.grad.numpy().copy()
+    t.grad = None
+    torch.nn.functional.max_pool2d(t, 2, 2).backward(torch.tensor(dout))
+    for relu_dx, pool_dx in results.values():
+        np.testing.assert_array_equal(relu_dx, torch_relu)   # NaN where torch has NaN, and nowhere else
+        np.testing.assert_array_equal(pool_dx, t.grad.numpy())

@@ -36,14 +36,18 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .errors import SetupError
+
 CHOICES = ("auto", "numpy", "numba")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _default_threads():
-    env = os.environ.get("GLASSNET_NUM_THREADS")
+    env = os.environ.get("GLASSNET_NUM_THREADS", "").strip()
     if env:
-        return max(1, int(env))
+        if not env.isdigit() or int(env) < 1:
+            raise SetupError(f"GLASSNET_NUM_THREADS={env!r}: expected a whole number of threads >= 1")
+        return int(env)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -57,11 +61,19 @@ def _checked(choice):
     return choice
 
 
-_state = {"choice": "auto", "threads": None, "numba": None}
-try:
-    _state["choice"] = _checked(os.environ.get("GLASSNET_KERNELS", "auto") or "auto")
-except ValueError as exc:
-    raise ValueError(f"GLASSNET_KERNELS: {exc}") from None
+_state = {"choice": None, "threads": None, "numba": None}  # None: not read yet (GLASSNET_KERNELS, at first use)
+
+
+def _choice() -> str:
+    """The current choice; the first call reads GLASSNET_KERNELS (a bad value is a SetupError naming it,
+    raised where kernels are first needed, not while glassnet is imported)."""
+    if _state["choice"] is None:
+        env = os.environ.get("GLASSNET_KERNELS", "").strip() or "auto"
+        try:
+            _state["choice"] = _checked(env)
+        except ValueError:
+            raise SetupError(f"GLASSNET_KERNELS={env!r}: expected one of {', '.join(CHOICES)}") from None
+    return _state["choice"]
 
 
 def numba_available() -> bool:
@@ -80,13 +92,13 @@ def use(choice: str):
     """Select the kernels for NumPy arrays: "auto", "numpy" or "numba" (see the module docstring)."""
     choice = _checked(choice)
     if choice == "numba" and not numba_available():
-        raise RuntimeError("kernels 'numba' need numba: pip install numba")
+        raise SetupError("kernels 'numba' need numba: pip install numba")
     _state["choice"] = choice
 
 
 def current() -> str:
     """The current choice: "auto", "numpy" or "numba"."""
-    return _state["choice"]
+    return _choice()
 
 
 def set_num_threads(n: int):
@@ -110,7 +122,7 @@ def get_num_threads() -> int:
 @contextmanager
 def using(choice: str | None = None, *, threads: int | None = None):
     """Run a block with the given kernels and/or thread count, then restore both as they were."""
-    saved = _state["choice"], get_num_threads()
+    saved = _choice(), get_num_threads()
     try:
         if choice is not None:
             use(choice)
@@ -124,7 +136,7 @@ def using(choice: str | None = None, *, threads: int | None = None):
 def compiled_for(*arrays) -> bool:
     """Whether the compiled twins run on ``arrays``: the choice is not "numpy", numba is importable
     and every array is a NumPy array of float32 or float64, all of one dtype."""
-    if _state["choice"] == "numpy":
+    if _choice() == "numpy":
         return False
     dtype = None
     for a in arrays:
@@ -133,14 +145,14 @@ def compiled_for(*arrays) -> bool:
         dtype = a.dtype
     if not numba_available():
         if _state["choice"] == "numba":
-            raise RuntimeError("GLASSNET_KERNELS=numba but numba is not installed: pip install numba")
+            raise SetupError("kernels 'numba' (GLASSNET_KERNELS or kernels.use) need numba: pip install numba")
         return False
     return True
 
 
 def describe() -> str:
     """One line naming the kernels that NumPy arrays get now."""
-    if _state["choice"] == "numpy":
+    if _choice() == "numpy":
         return "numpy (reference; kernels.use('numpy') or GLASSNET_KERNELS=numpy)"
     if not numba_available():
         return "numpy (reference; numba not installed)"

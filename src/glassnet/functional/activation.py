@@ -21,12 +21,16 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    """d relu / dx = 1 where x > 0 else 0  =>  dx = dout * (x > 0), with x > 0 <=> out > 0."""
+    """d relu / dx = 1 where x > 0 else 0  =>  dx = dout where x > 0 else 0, with x > 0 <=> out > 0.
+
+    Written as a selection, not ``dout * (out > 0)``: a NaN or infinite dout stays out of the units ReLU
+    shut (NaN * 0 would be NaN), as in PyTorch and the compiled twin.
+    """
     compiled = _numba.backward_twin("relu", cache)
     if compiled:
         return compiled(dout, cache)
     out = cache
-    return dout * (out > 0)
+    return array_module(dout).where(out > 0, dout, dout.dtype.type(0))
 
 
 def leaky_relu_forward(x, slope=0.01):

@@ -56,13 +56,13 @@ def max_pool_backward(dout, cache):
     for k in range(kh * kw):
         v = offset_view(x, k // kw, k % kw, ho, wo, sh, sw)
         hit = ((v == out) | (v != v)) & ~taken
-        offset_view(dx, k // kw, k % kw, ho, wo, sh, sw)[...] += dout * hit
+        offset_view(dx, k // kw, k % kw, ho, wo, sh, sw)[...] += xp.where(hit, dout, dout.dtype.type(0))  # a NaN dout: to the winner only
         taken |= hit
     return dx
 
 
 def avg_pool_forward(x, size=2, stride=2):
-    """Mean pooling: out[n, c, i, j] = (1 / size^2) * sum_{a,b} x[n, c, i*stride + a, j*stride + b]."""
+    """Mean pooling: out[n, c, i, j] = (1 / (kh*kw)) * sum_{a,b} x[n, c, i*sh + a, j*sw + b] over the kh x kw window."""
     (kh, kw), (sh, sw), (ho, wo) = _pool_shape("avg_pool_forward", x, size, stride)
     out = offset_view(x, 0, 0, ho, wo, sh, sw).copy()
     for k in range(1, kh * kw):
@@ -72,7 +72,7 @@ def avg_pool_forward(x, size=2, stride=2):
 
 
 def avg_pool_backward(dout, cache):
-    """Each input in a window receives dout / size^2 (summed over the windows that contain it)."""
+    """Each input in a window receives dout / (kh*kw) (summed over the windows that contain it)."""
     x_shape, (kh, kw), (sh, sw) = cache
     xp = array_module(dout)
     ho, wo = dout.shape[2], dout.shape[3]
