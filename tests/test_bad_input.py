@@ -41,3 +41,16 @@ def test_mismatched_state_dict_shapes_name_key_layer_and_both_shapes(error_model
     message = str(excinfo.value)
     assert re.search(r"1\.running_mean: expected shape \(4,\), got \(5,\) \(layer '1'\)", message)
     assert re.search(r"5\.weight: expected shape \(4, 2\), got \(2, 4\) \(layer '5'\)", message)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: nn.Conv2d(3, 4, 0), "Conv2d: kernel_size must be >= 1, got 0"),
+    (lambda: nn.Conv1d(3, 4, 3, stride=0), "Conv1d: stride must be >= 1, got 0"),
+    (lambda: nn.Conv2d(3, 4, 3, padding=-1), "Conv2d: padding must be >= 0, got -1"),
+    (lambda: nn.Conv2d(3, 4, 3, dilation=(1, 0)), r"Conv2d: dilation must be >= 1, got \(1, 0\)"),
+    (lambda: nn.MaxPool2d(0), "MaxPool2d: kernel_size must be >= 1, got 0"),
+    (lambda: nn.AvgPool1d(2, stride=0), "AvgPool1d: stride must be >= 1, got 0"),
+])
+def test_window_layers_refuse_sizes_that_cannot_slide_when_built_naming_the_layer(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

@@ -74,6 +74,8 @@ def _bad(**changes):
     (_bad(x_train=np.zeros((20, 2, 32), bool)), r"x_train must hold real numbers, got dtype bool"),
     (_bad(x_test=np.zeros((0, 2, 32), np.float32), y_test=np.zeros(0, np.int64)), r"x_test holds no examples"),
     (_bad(classes=np.array(["a", "b"])), r"'classes' must name the 3 classes 0..2"),
+    (_bad(y_train=np.arange(20) % 2 * 5), r"y_train has no example of label\(s\) 1, 2, 3, 4; labels must be 0..5"),
+    (_bad(y_train=np.append(np.arange(19) % 3, 10**9)), r"y_train's largest label is 1000000000 but it has only 20 examples"),
 ])
 def test_malformed_npz_files_are_refused_naming_the_file_the_array_and_the_expectation(tmp_path, arrays, message):
     path = save(tmp_path, **arrays)

@@ -113,6 +113,8 @@ def test_input_shape_is_inferred_from_a_leading_linear_layer(tmp_path):
     x = sample_input((6,), batch=7, dtype=np.float32)
     assert np.abs(run_onnx(session(tmp_path / "m.onnx"), x) - eval_output(model, x)).max() <= TOL
     assert infer_input_shape(nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 1))) == (3,)
+    # BatchNorm1d takes (N, C, L) too: before a Conv1d the length is unknown, so the caller must give the shape
+    assert infer_input_shape(nn.Sequential(nn.BatchNorm1d(2), nn.Conv1d(2, 4, 3))) is None
 
 
 @pytest.mark.parametrize("model", [

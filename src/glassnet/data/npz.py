@@ -103,6 +103,14 @@ def npz_dataset(path, seed: int = 0, val_fraction: float = 0.1, limit: int | Non
     k = int(y_train.max()) + 1
     if k < 2:
         raise InputError(f"{path}: y_train holds a single class (label 0); a classifier needs at least two")
+    if k > len(y_train):
+        raise InputError(f"{path}: y_train's largest label is {k - 1} but it has only {len(y_train)} examples; "
+                         f"labels must be 0..K-1 with a training example for every class")
+    missing = np.setdiff1d(np.arange(k), y_train)
+    if len(missing):
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        raise InputError(f"{path}: y_train has no example of label(s) {shown}; labels must be 0..{k - 1} "
+                         f"(K = 1 + the largest label) with a training example for every class")
     if y_test.max() >= k:
         raise InputError(f"{path}: y_test has label {int(y_test.max())}, but the training labels only go up to "
                          f"{k - 1} (classes 0..{k - 1})")

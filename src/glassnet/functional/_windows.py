@@ -4,22 +4,30 @@ from __future__ import annotations
 from ..backend import array_module
 
 
-def pair(v, name="value"):
-    """``v`` as an (int, int) pair: 3 -> (3, 3), (2, 1) -> (2, 1)."""
+def pair(v, name="value", least=None):
+    """``v`` as an (int, int) pair: 3 -> (3, 3), (2, 1) -> (2, 1); ValueError if below ``least``."""
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+        out = int(v[0]), int(v[1])
+    else:
+        out = int(v), int(v)
+    return _at_least(out, out, name, least, v)
 
 
-def single(v, name="value"):
-    """``v`` as one int: 3 -> 3, (3,) -> 3 (PyTorch's 1-D layers accept both)."""
+def single(v, name="value", least=None):
+    """``v`` as one int: 3 -> 3, (3,) -> 3 (PyTorch's 1-D layers accept both); ValueError if below ``least``."""
     if isinstance(v, (tuple, list)):
         if len(v) != 1:
             raise ValueError(f"{name} must be an int or a 1-tuple for a 1-D layer, got {v!r}")
-        return int(v[0])
-    return int(v)
+        v = v[0]
+    return _at_least(int(v), (int(v),), name, least, v)
+
+
+def _at_least(out, values, name, least, given):
+    if least is not None and min(values) < least:
+        raise ValueError(f"{name} must be >= {least}, got {given!r}")
+    return out
 
 
 def output_size(name, size, kernel, stride, pad, dilation=1):

@@ -50,16 +50,14 @@ def _onnx():
 def infer_input_shape(model) -> tuple | None:
     """The input shape (without the batch axis) that ``model`` itself determines, or None.
 
-    A model whose first layer with a fixed input size (after element-wise layers) is a Linear or a
-    BatchNorm1d takes ``(in_features,)`` vectors; anything else (convolutions, pooling, a leading
-    Flatten of an unknown image shape) cannot tell.
+    A model whose first layer with a fixed input size (after element-wise layers and BatchNorm1d,
+    which takes (N, C) as well as (N, C, L)) is a Linear takes ``(in_features,)`` vectors; anything
+    else (convolutions, pooling, a leading Flatten of an unknown image shape) cannot tell.
     """
     for layer in nn.leaf_layers(model):
         if isinstance(layer, nn.Linear):
             return (layer.in_features,)
-        if isinstance(layer, nn.BatchNorm1d):
-            return (layer.num_features,)
-        if not isinstance(layer, _ELEMENTWISE):
+        if not isinstance(layer, (*_ELEMENTWISE, nn.BatchNorm1d)):
             return None
     return None
 

@@ -29,7 +29,6 @@ SUPPORTED_TORCH = (
 _MAKES_RANK = {nn.Conv2d: 4, nn.MaxPool2d: 4, nn.AvgPool2d: 4, nn.BatchNorm2d: 4,
                nn.Conv1d: 3, nn.MaxPool1d: 3, nn.AvgPool1d: 3,
                nn.Linear: 2, nn.Flatten: 2, nn.GlobalAvgPool2d: 2, nn.GlobalAvgPool1d: 2}
-_GAP = {1: nn.GlobalAvgPool1d, 2: nn.GlobalAvgPool2d}
 _torch_classes = {}
 
 

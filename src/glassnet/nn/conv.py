@@ -25,9 +25,11 @@ class _Conv(Layer):
                  init="default", rng=None):
         super().__init__()
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        size = type(self)._size
-        self.kernel_size, self.stride, self.padding = size(kernel_size, "kernel_size"), size(stride, "stride"), size(padding, "padding")
-        self.dilation = size(dilation, "dilation")
+        size, layer = type(self)._size, type(self).__name__
+        self.kernel_size = size(kernel_size, f"{layer}: kernel_size", least=1)
+        self.stride = size(stride, f"{layer}: stride", least=1)
+        self.padding = size(padding, f"{layer}: padding", least=0)
+        self.dilation = size(dilation, f"{layer}: dilation", least=1)
         if self.groups < 1 or self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"{type(self).__name__}: groups={groups} must be a positive divisor of both in_channels "
                              f"({in_channels}) and out_channels ({out_channels})")
@@ -119,7 +121,7 @@ class Conv2d(_Conv):
 
     _forward = staticmethod(F.conv_forward)
     _backward = staticmethod(F.conv_backward)
-    _size = staticmethod(lambda v, name="value": pair(v, name))
+    _size = staticmethod(pair)
     _layout = "(N, {}, H, W)"
 
 
@@ -141,5 +143,5 @@ class Conv1d(_Conv):
 
     _forward = staticmethod(F.conv1d_forward)
     _backward = staticmethod(F.conv1d_backward)
-    _size = staticmethod(lambda v, name="value": single(v, name))
+    _size = staticmethod(single)
     _layout = "(N, {}, L)"

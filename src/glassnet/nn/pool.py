@@ -18,8 +18,9 @@ class _Pool(Layer):
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
-        self.kernel_size = type(self)._size(kernel_size, "kernel_size")
-        self.stride = type(self)._size(stride, "stride") if stride is not None else self.kernel_size
+        size, layer = type(self)._size, type(self).__name__
+        self.kernel_size = size(kernel_size, f"{layer}: kernel_size", least=1)
+        self.stride = size(stride, f"{layer}: stride", least=1) if stride is not None else self.kernel_size
 
     def forward(self, x):
         self._expect_input(x, self._ndim, self._layout)
@@ -45,11 +46,11 @@ class _Pool(Layer):
 
 
 class _Pool2d(_Pool):
-    _size = staticmethod(lambda v, name="value": pair(v, name))
+    _size = staticmethod(pair)
 
 
 class _Pool1d(_Pool):
-    _size = staticmethod(lambda v, name="value": single(v, name))
+    _size = staticmethod(single)
     _ndim, _layout = 3, "(N, C, L)"
 
 
