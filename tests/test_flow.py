@@ -10,7 +10,6 @@ from glassnet.diagnostics.flow import (
     activation_sparsity,
     fraction_below,
     gradient_flow,
-    leaf_layers,
     trace_forward,
     weight_grad_norms,
     weight_sparsity,
@@ -22,17 +21,18 @@ def small_mlp(seed=0, activation=nn.ReLU):
     return nn.Sequential(nn.Flatten(), nn.Linear(6, 5, rng=rng), activation(), nn.Linear(5, 3, rng=rng))
 
 
-def test_leaf_layers_expands_nested_sequentials_with_dotted_names():
+def test_named_leaf_layers_expands_nested_sequentials_with_dotted_names_and_leaf_layers_drops_them():
     inner = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
     model = nn.Sequential(nn.Flatten(), inner, nn.Linear(4, 2))
-    names = [name for name, _ in leaf_layers(model)]
+    names = [name for name, _ in nn.named_leaf_layers(model)]
     assert names == ["0", "1.0", "1.1", "2"]
-    assert [type(layer) for _, layer in leaf_layers(model)] == [nn.Flatten, nn.Linear, nn.ReLU, nn.Linear]
+    assert [type(layer) for _, layer in nn.named_leaf_layers(model)] == [nn.Flatten, nn.Linear, nn.ReLU, nn.Linear]
+    assert list(nn.leaf_layers(model)) == [layer for _, layer in nn.named_leaf_layers(model)]
 
 
-def test_leaf_layers_of_a_single_layer_is_that_layer():
+def test_named_leaf_layers_of_a_single_layer_is_that_layer_named_after_its_type():
     layer = nn.ReLU()
-    assert leaf_layers(layer) == [("ReLU", layer)]
+    assert list(nn.named_leaf_layers(layer)) == [("ReLU", layer)]
 
 
 def test_trace_forward_output_equals_model_forward_and_records_each_layer(float64):

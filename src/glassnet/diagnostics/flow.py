@@ -17,21 +17,10 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import backend
-from ..nn import LeakyReLU, ReLU, Sigmoid, Tanh
-from ..nn.module import Sequential
+from ..nn import LeakyReLU, ReLU, Sigmoid, Tanh, named_leaf_layers
 
 ACTIVATIONS = (ReLU, LeakyReLU, Sigmoid, Tanh)
 """Layer types :func:`activation_sparsity` looks at (each is "active" where its input is > 0)."""
-
-
-def leaf_layers(model, prefix: str = "") -> list:
-    """``[(name, layer), ...]`` in execution order: Sequentials expanded, other modules kept whole."""
-    if not isinstance(model, Sequential):
-        return [(prefix or type(model).__name__, model)]
-    leaves = []
-    for name, child in model.named_children():
-        leaves += leaf_layers(child, f"{prefix}.{name}" if prefix else name)
-    return leaves
 
 
 def _norm(a) -> float:
@@ -47,7 +36,7 @@ def trace_forward(model, x):
     """
     trace = []
     h = x
-    for name, layer in leaf_layers(model):
+    for name, layer in named_leaf_layers(model):
         out = layer.forward(h)
         trace.append((name, layer, h, out))
         h = out

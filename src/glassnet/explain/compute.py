@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend, nn
-from ..diagnostics.flow import leaf_layers, trace_forward
+from ..diagnostics.flow import trace_forward
 from ..errors import InputError
 from ..functional import softmax, softmax_loss
 
@@ -28,8 +28,8 @@ def float64_copy(model):
 
 def ends_in_softmax(model) -> bool:
     """True when the model's last layer is Softmax (its output is probabilities, not logits)."""
-    leaves = leaf_layers(model)
-    return bool(leaves) and isinstance(leaves[-1][1], nn.Softmax)
+    leaves = list(nn.leaf_layers(model))
+    return bool(leaves) and isinstance(leaves[-1], nn.Softmax)
 
 
 def loss_and_grad(output, target: int, probabilities: bool):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..diagnostics.flow import leaf_layers
+from ..nn import leaf_layers
 from ..errors import InputError
 from . import texts
 from .arrays import encode, encode_capped
@@ -107,7 +107,7 @@ def page_data(model, x, target=None, classes=None, lang="en", check_torch=False,
         raise InputError(f"explain: unknown language {lang!r}; choose one of {', '.join(texts.LANGS)}")
     x = check_input(x)
     model64 = float64_copy(model)
-    for _, layer in leaf_layers(model64):
+    for layer in leaf_layers(model64):
         kind_of(layer)  # refuse an unsupported layer before computing anything
     with kernels.using("numpy"):
         fwd = forward(model64, x)

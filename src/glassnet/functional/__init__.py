@@ -30,7 +30,7 @@ from .layer_utils import (
 from .linear import affine_backward, affine_forward
 from .loss import bce_loss, bce_with_logits_loss, mse_loss, softmax_loss, svm_loss
 from .norm import batchnorm_backward, batchnorm_forward
-from ._windows import pair
+from ._windows import output_size, pair, single, spatial
 from .pool import (
     avg_pool1d_backward,
     avg_pool1d_forward,
@@ -44,4 +44,4 @@ from .pool import (
     max_pool_forward,
 )
 
-__all__ = [name for name in dir() if name.endswith(("_forward", "_backward", "_loss")) or name in ("sigmoid", "softmax", "pair")]
+__all__ = [name for name in dir() if name.endswith(("_forward", "_backward", "_loss")) or name in ("sigmoid", "softmax", "pair", "single", "spatial", "output_size")]

@@ -24,6 +24,11 @@ def single(v, name="value", least=None):
     return _at_least(int(v), (int(v),), name, least, v)
 
 
+def spatial(v) -> tuple:
+    """A layer's size argument as a tuple over its spatial axes: a pair as it is, a 1-D layer's int as (k,)."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
 def _at_least(out, values, name, least, given):
     if least is not None and min(values) < least:
         raise ValueError(f"{name} must be >= {least}, got {given!r}")

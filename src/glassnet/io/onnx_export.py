@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import backend, nn
 from ..errors import InputError, MissingPackageError, option_error
+from ..functional import spatial
 from .atomic import atomic_path
 
 DEFAULT_OPSET = 17
@@ -81,11 +82,6 @@ class _Graph:
         return out
 
 
-def _axes(v):
-    """A layer's size argument as a tuple over its spatial axes (1-D layers keep plain ints)."""
-    return v if isinstance(v, tuple) else (v,)
-
-
 def _emit(g: _Graph, layer, x: str, rank, prefix: str):
     """Add the nodes of ``layer`` applied to tensor ``x`` (of rank ``rank``); return (output, rank)."""
     if type(layer) is nn.Sequential:
@@ -102,14 +98,14 @@ def _emit(g: _Graph, layer, x: str, rank, prefix: str):
         inputs = [x, g.constant(f"{prefix}weight", layer.weight.data)]
         if layer.bias is not None:
             inputs.append(g.constant(f"{prefix}bias", layer.bias.data))
-        pads = list(_axes(layer.padding))
-        return g.node("Conv", inputs, where, kernel_shape=list(_axes(layer.kernel_size)),
-                      strides=list(_axes(layer.stride)), pads=pads + pads, dilations=list(_axes(layer.dilation)),
+        pads = list(spatial(layer.padding))
+        return g.node("Conv", inputs, where, kernel_shape=list(spatial(layer.kernel_size)),
+                      strides=list(spatial(layer.stride)), pads=pads + pads, dilations=list(spatial(layer.dilation)),
                       group=layer.groups), 2 + len(pads)
     if kind in (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d):
         op = "MaxPool" if kind in (nn.MaxPool1d, nn.MaxPool2d) else "AveragePool"
-        kernel = list(_axes(layer.kernel_size))
-        return g.node(op, [x], where, kernel_shape=kernel, strides=list(_axes(layer.stride))), 2 + len(kernel)
+        kernel = list(spatial(layer.kernel_size))
+        return g.node(op, [x], where, kernel_shape=kernel, strides=list(spatial(layer.stride))), 2 + len(kernel)
     if kind in (nn.GlobalAvgPool1d, nn.GlobalAvgPool2d):
         return g.node("Flatten", [g.node("GlobalAveragePool", [x], where)], where, axis=1), 2
     if kind is nn.Flatten:

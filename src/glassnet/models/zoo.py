@@ -13,10 +13,7 @@ import numpy as np
 
 from .. import nn
 from ..errors import InputError
-
-
-def _conv_out(size, kernel, pad, stride=1):
-    return (size + 2 * pad - kernel) // stride + 1
+from ..functional import output_size
 
 
 ACTIVATION = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -102,7 +99,7 @@ def lenet5(input_shape, num_classes, dropout=0.0, seed=0):
     for out_c in (6, 16):
         pad = 0 if min(h, w) >= 32 or (out_c == 16 and min(h, w) >= 10) else 2
         layers += [nn.Conv2d(c, out_c, 5, padding=pad, init="he", rng=rng), nn.ReLU()]
-        h, w = _conv_out(h, 5, pad), _conv_out(w, 5, pad)
+        h, w = output_size("lenet5", h, 5, 1, pad), output_size("lenet5", w, 5, 1, pad)
         if min(h, w) >= 2:
             layers.append(nn.MaxPool2d(2))
             h, w = h // 2, w // 2

@@ -7,7 +7,7 @@ from .conv import Conv1d, Conv2d
 from .dropout import Dropout
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SVMLoss
-from .module import Module, Parameter, Sequential, leaf_layers
+from .module import Module, Parameter, Sequential, leaf_layers, named_leaf_layers
 from .norm import BatchNorm1d, BatchNorm2d
 from .pool import AvgPool1d, AvgPool2d, Flatten, GlobalAvgPool1d, GlobalAvgPool2d, MaxPool1d, MaxPool2d
 from .residual import Residual
@@ -24,5 +24,5 @@ LAYERS = {
 LOSSES = {cls.__name__: cls for cls in (CrossEntropyLoss, SVMLoss, BCELoss, BCEWithLogitsLoss, MSELoss)}
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "Residual", "leaf_layers", "LAYERS", "LOSSES", *LAYERS, *LOSSES,
+    "Module", "Parameter", "Sequential", "Residual", "leaf_layers", "named_leaf_layers", "LAYERS", "LOSSES", *LAYERS, *LOSSES,
 ]

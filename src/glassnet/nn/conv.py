@@ -4,10 +4,9 @@ from __future__ import annotations
 from math import prod
 
 from .. import functional as F
-from ..functional import pair
-from ..functional._windows import single
+from ..functional import pair, single, spatial
 from .init import init_weight_and_bias
-from .layer import Layer
+from .layer import Layer, size_config
 from .module import Parameter
 
 
@@ -34,29 +33,24 @@ class _Conv(Layer):
             raise ValueError(f"{type(self).__name__}: groups={groups} must be a positive divisor of both in_channels "
                              f"({in_channels}) and out_channels ({out_channels})")
         self.init = init
-        cg, taps = self.in_channels // self.groups, prod(self._axes(self.kernel_size))
-        shape = (self.out_channels, cg, *self._axes(self.kernel_size))
+        cg, taps = self.in_channels // self.groups, prod(spatial(self.kernel_size))
+        shape = (self.out_channels, cg, *spatial(self.kernel_size))
         w, b = init_weight_and_bias(shape, cg * taps, self.out_channels * taps, init, rng, bias)
         self.weight = Parameter(w)
         self.bias = Parameter(b) if bias else None
 
     def forward(self, x):
         self._expect_input(x, self.weight.data.ndim, self._layout.format(self.in_channels), channels=self.in_channels)
-        spans = [d * (k - 1) + 1 for k, d in zip(self._axes(self.kernel_size), self._axes(self.dilation))]
-        if any(size + 2 * p < span for size, p, span in zip(x.shape[2:], self._axes(self.padding), spans)):
+        spans = [d * (k - 1) + 1 for k, d in zip(spatial(self.kernel_size), spatial(self.dilation))]
+        if any(size + 2 * p < span for size, p, span in zip(x.shape[2:], spatial(self.padding), spans)):
             kernel = f"kernel {self.kernel_size}" + (f" dilated by {self.dilation} (spans {tuple(spans)})"
-                                                     if max(self._axes(self.dilation)) > 1 else "")
+                                                     if max(spatial(self.dilation)) > 1 else "")
             raise ValueError(f"{self.describe()}: input spatial size {tuple(x.shape[2:])} (padded by {self.padding}) "
                              f"is smaller than the {kernel}")
         b = self.bias.data if self.bias is not None else 0
         out, self._cache = type(self)._forward(x, self.weight.data, b, self.stride, self.padding, self.dilation,
                                                self.groups)
         return out
-
-    @staticmethod
-    def _axes(v):
-        """A size argument as a tuple over the spatial axes."""
-        return v if isinstance(v, tuple) else (v,)
 
     can_skip_input_grad = True
 
@@ -80,14 +74,9 @@ class _Conv(Layer):
         return s + ("" if self.bias is not None else ", bias=False")
 
     def get_config(self):
-        def js(v):
-            return list(v) if isinstance(v, tuple) else v
-
-        return {
-            "in_channels": self.in_channels, "out_channels": self.out_channels,
-            "kernel_size": js(self.kernel_size), "stride": js(self.stride), "padding": js(self.padding),
-            "dilation": js(self.dilation), "groups": self.groups, "bias": self.bias is not None,
-        }
+        sizes = {k: size_config(getattr(self, k)) for k in ("kernel_size", "stride", "padding", "dilation")}
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels, **sizes, "groups": self.groups,
+                "bias": self.bias is not None}
 
 
 class Conv2d(_Conv):

@@ -40,3 +40,8 @@ class Layer(Module):
             raise RuntimeError(f"{self.describe()}: backward called {why}")
         self._cache = None
         return cache
+
+
+def size_config(v):
+    """A layer's size argument as JSON for its config: a pair as a list, a 1-D layer's int as it is."""
+    return list(v) if isinstance(v, tuple) else v

@@ -331,10 +331,17 @@ class Sequential(Module):
         return None if not need_input_grad else dout
 
 
+def named_leaf_layers(model, prefix: str = ""):
+    """``(dotted name, layer)`` for the layers of ``model`` in execution order, nested Sequentials
+    flattened (a non-Sequential is one layer; a model that is one layer is named after its type)."""
+    if not isinstance(model, Sequential):
+        yield prefix or type(model).__name__, model
+        return
+    for name, child in model.named_children():
+        yield from named_leaf_layers(child, f"{prefix}.{name}" if prefix else name)
+
+
 def leaf_layers(model):
-    """The layers of ``model`` in order, nested Sequentials flattened (a non-Sequential is one layer)."""
-    if isinstance(model, Sequential):
-        for child in model:
-            yield from leaf_layers(child)
-    else:
-        yield model
+    """The layers of ``model`` in execution order (:func:`named_leaf_layers` without the names)."""
+    for _, layer in named_leaf_layers(model):
+        yield layer

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..functional import pair
-from ..functional._windows import single
-from .layer import Layer
+from ..functional import pair, single, spatial
+from .layer import Layer, size_config
 
 
 class _Pool(Layer):
@@ -24,8 +23,7 @@ class _Pool(Layer):
 
     def forward(self, x):
         self._expect_input(x, self._ndim, self._layout)
-        window = self.kernel_size if isinstance(self.kernel_size, tuple) else (self.kernel_size,)
-        if any(size < k for size, k in zip(x.shape[2:], window)):
+        if any(size < k for size, k in zip(x.shape[2:], spatial(self.kernel_size))):
             raise ValueError(
                 f"{self.describe()}: input spatial size {tuple(x.shape[2:])} is smaller than the window {self.kernel_size}"
             )
@@ -39,10 +37,7 @@ class _Pool(Layer):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
     def get_config(self):
-        def js(v):
-            return list(v) if isinstance(v, tuple) else v
-
-        return {"kernel_size": js(self.kernel_size), "stride": js(self.stride)}
+        return {"kernel_size": size_config(self.kernel_size), "stride": size_config(self.stride)}
 
 
 class _Pool2d(_Pool):
