@@ -54,3 +54,16 @@ def test_mismatched_state_dict_shapes_name_key_layer_and_both_shapes(error_model
 def test_window_layers_refuse_sizes_that_cannot_slide_when_built_naming_the_layer(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.conv1d_forward(np.zeros((2, 4, 10)), np.zeros((4, 3, 3)), 0),
+     r"conv1d_forward: input has 4 channels but the filters expect 3 \(x \(2, 4, 10\), w \(4, 3, 3\)\)"),
+    (lambda: F.conv1d_forward(np.zeros((2, 4, 10)), np.zeros((4, 4, 13)), 0),
+     r"conv1d_forward: kernel size 13 is larger than the \(padded\) input size 10"),
+    (lambda: F.max_pool1d_forward(np.zeros((2, 3, 10)), size=13), r"max_pool1d_forward: kernel size 13 is larger"),
+    (lambda: F.avg_pool1d_forward(np.zeros((2, 3, 10)), stride=0), r"avg_pool1d_forward: stride must be >= 1, got 0"),
+])
+def test_one_dimensional_kernels_report_mistakes_in_the_signals_shapes(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

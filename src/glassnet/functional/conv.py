@@ -7,7 +7,7 @@ import numpy as np
 
 from ..backend import array_module
 from . import _numba
-from ._windows import col2im, im2col, pair, single, window_grid
+from ._windows import col2im, im2col, output_size, pair, single, window_grid
 
 
 def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
@@ -109,6 +109,9 @@ def conv1d_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     if w.ndim != 3:
         raise ValueError(f"conv1d_forward: expected weight of shape (F, C/groups, K), got {tuple(w.shape)}")
     s, p, d = single(stride, "stride"), single(pad, "pad"), single(dilation, "dilation")
+    # checked here so that a mistake is reported in the signal's terms, not the height-1 image's
+    groups = _check_groups("conv1d_forward", x.shape[1], w.shape[0], w.shape[1], groups, x.shape, w.shape)
+    output_size("conv1d_forward", x.shape[2], w.shape[2], s, p, d)
     out, cache = conv_forward(x[:, :, None, :], w[:, :, None, :], b, (1, s), (0, p), (1, d), groups)
     return out[:, :, 0, :], cache
 

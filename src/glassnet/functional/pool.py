@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..backend import array_module
 from . import _numba
-from ._windows import offset_view, pair, single, window_grid
+from ._windows import offset_view, output_size, pair, single, window_grid
 
 
 def _pool_shape(name, x, size, stride):
@@ -103,7 +103,9 @@ def _as_image(name, x, size, stride):
     """Signal x (N, C, L) as the image (N, C, 1, L), with the window (1, size) and stride (1, stride)."""
     if x.ndim != 3:
         raise ValueError(f"{name}: expected input of shape (N, C, L), got {tuple(x.shape)}")
-    return x[:, :, None, :], (1, single(size, "size")), (1, single(stride, "stride"))
+    size, stride = single(size, "size"), single(stride, "stride")
+    output_size(name, x.shape[2], size, stride, 0)  # a mistake named in the signal's terms
+    return x[:, :, None, :], (1, size), (1, stride)
 
 
 def max_pool1d_forward(x, size=2, stride=2):
