@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import io
 from ..errors import InputError, MissingInputError
+from ..train.run import run_model_path
 
 HELP = "export a trained run (or a .safetensors model file) to ONNX"
 
@@ -29,10 +30,7 @@ def model_path(source) -> Path:
     """The model file of a run directory (or the file itself)."""
     source = Path(source)
     if source.is_dir():
-        path = source / "model.safetensors"
-        if not path.is_file():
-            raise MissingInputError(f"{source}: no model.safetensors here - is this a finished glassnet run directory?")
-        return path
+        return run_model_path(source)
     if not source.is_file():
         raise MissingInputError(f"{source}: no such run directory or model file")
     return source

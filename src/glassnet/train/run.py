@@ -276,11 +276,17 @@ def run_metadata(cfg, splits) -> dict:
             "pixel_scale": float(splits.pixel_scale), "data": cfg["data"], "model": cfg["model"]}
 
 
+def run_model_path(run_dir) -> Path:
+    """The model file of a finished run directory; MissingInputError if it has none."""
+    path = Path(run_dir) / "model.safetensors"
+    if not path.is_file():
+        raise MissingInputError(f"{run_dir}: no model.safetensors here - is this a finished glassnet run directory?")
+    return path
+
+
 def load_run(run_dir):
     """(model, config, metadata) of a finished run directory."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "model.safetensors").is_file():
-        raise MissingInputError(f"{run_dir}: no model.safetensors here - is this a finished glassnet run directory?")
-    cfg = read_config(run_dir)
-    model, meta = io.load(run_dir / "model.safetensors", return_metadata=True)
+    path = run_model_path(run_dir)
+    cfg = read_config(Path(run_dir))
+    model, meta = io.load(path, return_metadata=True)
     return model.eval(), cfg, meta
