@@ -71,6 +71,14 @@ def test_run_workload_reports_times_ratio_throughput_flops_and_profile():
     assert "lenet-train-64" in text and "per-layer profile" in text and "speed ratio" in text
 
 
+def test_profile_of_a_model_that_starts_with_flatten_times_every_layer():
+    res = run_workload(torch, tiny("mlp-train-256"), steps=1, warmup=0, peak_gflops=None, memory=False,
+                       profile=True, profile_repeats=1)
+    rows_g, rows_t = res["profile"]["glassnet"], res["profile"]["torch"]
+    assert rows_t[0][0].endswith("Flatten") and len(rows_g) == len(rows_t) == len(tiny("mlp-train-256").build()) + 2
+    assert all(fwd >= 0 and bwd >= 0 for _, fwd, bwd in rows_t[:-2])
+
+
 def test_inference_workload_has_no_backward_column():
     res = run_workload(torch, tiny("cifar-infer-128", batch=2), steps=2, warmup=0, peak_gflops=None, memory=False,
                        profile=True, profile_repeats=1)

@@ -255,7 +255,8 @@ def profile_torch(torch, twins, workload, x, y, repeats, clock="wall"):
         grad = logits.grad
         for i in reversed(range(len(twins))):
             t0 = now()
-            outputs[i].backward(grad)
+            if outputs[i].requires_grad:  # not so for a first Flatten: nothing before it needs a gradient
+                outputs[i].backward(grad)
             bwd[i].append(now() - t0)
             grad = inputs[i].grad
         t0 = now()
