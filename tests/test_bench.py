@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from glassnet import cli  # noqa: E402
 from glassnet.bench import WORKLOADS, format_report, run_scaling, run_workload  # noqa: E402
-from glassnet.bench.measure import peak_step_memory, set_threads, sgemm_peak, summarize  # noqa: E402
+from glassnet.bench.measure import peak_step_memory, set_threads, sgemm_peak, summarize, time_interleaved  # noqa: E402
 from glassnet.bench.workloads import layer_flops, step_flops, torch_twin  # noqa: E402
 from glassnet import kernels  # noqa: E402
 
@@ -51,6 +51,17 @@ def test_torch_twin_computes_the_same_forward_as_the_glassnet_model(name):
     with torch.no_grad():
         expected = twin(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_time_interleaved_alternates_sides_and_settles_each_timed_call_with_untimed_calls_of_its_own_side():
+    calls = []
+    sides = [lambda: calls.append("g"), lambda: calls.append("t")]
+    times = time_interleaved(*sides, steps=3, warmup=1, settle=1)
+    assert [len(t) for t in times] == [3, 3]
+    assert "".join(calls) == "gt" + "ggtt" + "ttgg" + "ggtt"  # warm-up, then rounds alternating who goes first
+    calls.clear()
+    time_interleaved(*sides, steps=2, warmup=0)
+    assert "".join(calls) == "gttg"
 
 
 def test_run_workload_reports_times_ratio_throughput_flops_and_profile():
