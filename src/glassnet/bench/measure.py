@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from .. import kernels
+from .. import allocator, kernels
 
 
 # ------------------------------------------------------------------------------------------ threads
@@ -92,6 +92,7 @@ def machine_info(torch=None):
         "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                                 "OMP_NUM_THREADS", "GLASSNET_KERNELS")},
     }
+    info["malloc_kept"] = allocator.kept()
     try:
         info["load_average"] = os.getloadavg()
     except OSError:

@@ -229,6 +229,9 @@ def format_machine(report):
         lines.append(f"{k}: {'set to ' + repr(env[k]) if env.get(k) is not None else 'not set'}")
     if any(env.get(k) is not None for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
         lines.append("  (these can slow NumPy's OpenBLAS; compare with: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE glassnet bench)")
+    if "malloc_kept" in m:
+        lines.append("malloc: " + ("glibc keeps freed memory (glassnet.allocator; for both sides: they share the process)"
+                                   if m["malloc_kept"] else "glibc's default thresholds (glassnet.allocator not applied)"))
     s = report["sgemm"]
     parts = ", ".join(f"{k} {s[k]:.1f}" for k in ("numpy", "torch") if k in s)
     lines.append(f"sgemm peak ({s['n']}^3 float32 matmul, {report['threads']} threads, best of {s['repeats']}): "
