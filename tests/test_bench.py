@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from glassnet import cli  # noqa: E402
 from glassnet.bench import WORKLOADS, format_report, run_scaling, run_workload  # noqa: E402
-from glassnet.bench.measure import peak_step_memory, set_threads, sgemm_peak, summarize  # noqa: E402
+from glassnet.bench.measure import peak_step_memory, set_threads, sgemm_peak, summarize, time_interleaved  # noqa: E402
 from glassnet.bench.workloads import layer_flops, step_flops, torch_twin  # noqa: E402
 from glassnet import kernels  # noqa: E402
 
@@ -53,6 +53,17 @@ def test_torch_twin_computes_the_same_forward_as_the_glassnet_model(name):
     np.testing.assert_allclose(model(x), expected, rtol=1e-4, atol=1e-4)
 
 
+def test_time_interleaved_alternates_sides_and_settles_each_timed_call_with_untimed_calls_of_its_own_side():
+    calls = []
+    sides = [lambda: calls.append("g"), lambda: calls.append("t")]
+    times = time_interleaved(*sides, steps=3, warmup=1, settle=1)
+    assert [len(t) for t in times] == [3, 3]
+    assert "".join(calls) == "gt" + "ggtt" + "ttgg" + "ggtt"  # warm-up, then rounds alternating who goes first
+    calls.clear()
+    time_interleaved(*sides, steps=2, warmup=0)
+    assert "".join(calls) == "gttg"
+
+
 def test_run_workload_reports_times_ratio_throughput_flops_and_profile():
     res = run_workload(torch, tiny("lenet-train-64"), steps=3, warmup=1, peak_gflops=50.0, memory=False,
                        profile=True, profile_repeats=1)
@@ -69,6 +80,14 @@ def test_run_workload_reports_times_ratio_throughput_flops_and_profile():
                                       "glassnet_kernels": "k", "blas": [], "env": {}},
                           "sgemm": {"numpy": 50.0, "peak": 50.0, "n": 64, "repeats": 1}, "results": [res]})
     assert "lenet-train-64" in text and "per-layer profile" in text and "speed ratio" in text
+
+
+def test_profile_of_a_model_that_starts_with_flatten_times_every_layer():
+    res = run_workload(torch, tiny("mlp-train-256"), steps=1, warmup=0, peak_gflops=None, memory=False,
+                       profile=True, profile_repeats=1)
+    rows_g, rows_t = res["profile"]["glassnet"], res["profile"]["torch"]
+    assert rows_t[0][0].endswith("Flatten") and len(rows_g) == len(rows_t) == len(tiny("mlp-train-256").build()) + 2
+    assert all(fwd >= 0 and bwd >= 0 for _, fwd, bwd in rows_t[:-2])
 
 
 def test_inference_workload_has_no_backward_column():

@@ -4,7 +4,9 @@ and the peak memory of a step (in a fresh subprocess per side).
 Timing method: after ``warmup`` steps on each side, ``steps`` rounds run one glassnet step and one
 PyTorch step back to back, alternating which goes first, with the garbage collector paused. Both
 sides see the same load on the (possibly shared) machine, so the per-round ratio
-``t_torch / t_glassnet`` is steadier than either time; we report its median and quartiles.
+``t_torch / t_glassnet`` is steadier than either time; we report its median and quartiles. With
+several threads each timed step follows an untimed step of the same side (``settle``), so that the
+other side's spinning threads have gone quiet (see :func:`time_interleaved`).
 
 Memory method: ``peak_step_memory`` starts ``python -m glassnet.bench.memory`` for one side only (so
 neither side's libraries, caches or arrays count for the other), builds the model and batch, runs
@@ -24,7 +26,7 @@ import time
 
 import numpy as np
 
-from .. import kernels
+from .. import allocator, kernels
 
 
 # ------------------------------------------------------------------------------------------ threads
@@ -90,6 +92,7 @@ def machine_info(torch=None):
         "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                                 "OMP_NUM_THREADS", "GLASSNET_KERNELS")},
     }
+    info["malloc_kept"] = allocator.kept()
     try:
         info["load_average"] = os.getloadavg()
     except OSError:
@@ -141,9 +144,13 @@ which leaves out the time other processes hold the cores - with 1 thread per sid
 measure on a shared machine; with more threads it adds the threads' times (spin-waits included)."""
 
 
-def time_interleaved(*fns, steps, warmup, clock="wall"):
-    """Run ``warmup`` calls of each function, then ``steps`` rounds of one call each, the order
-    rotating from round to round (with two: alternating which goes first).
+def time_interleaved(*fns, steps, warmup, clock="wall", settle=0):
+    """Run ``warmup`` calls of each function, then ``steps`` rounds of one timed call each, the order
+    rotating from round to round (with two: alternating which goes first). With ``settle`` > 0 each
+    timed call follows that many untimed calls of the same function: a library whose threads spin
+    after its step (PyTorch's OpenMP workers ~10 ms, onnxruntime's pool) then no longer takes the
+    cores from the next side's timed step. (Measured, MLP at 2 threads: glassnet 13.9 ms right after
+    a PyTorch step, 9.2 ms after one of its own; PyTorch's times do not change.)
 
     Returns one list of times per function (seconds of ``clock``, see CLOCKS); the garbage
     collector is paused.
@@ -160,6 +167,8 @@ def time_interleaved(*fns, steps, warmup, clock="wall"):
         for i in range(steps):
             for k in range(len(fns)):
                 j = (i + k) % len(fns)
+                for _ in range(settle):
+                    fns[j]()
                 t0 = now()
                 fns[j]()
                 times[j].append(now() - t0)
@@ -255,7 +264,8 @@ def profile_torch(torch, twins, workload, x, y, repeats, clock="wall"):
         grad = logits.grad
         for i in reversed(range(len(twins))):
             t0 = now()
-            outputs[i].backward(grad)
+            if outputs[i].requires_grad:  # not so for a first Flatten: nothing before it needs a gradient
+                outputs[i].backward(grad)
             bwd[i].append(now() - t0)
             grad = inputs[i].grad
         t0 = now()

@@ -28,7 +28,8 @@ def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threa
                      "torch": torch_step(torch, torch_twin(model), workload, x, y)}
     if ort is not None and not workload.train:
         steps_by_side["onnxruntime"] = ort_step(OrtModel(ort, model, workload.input_shape, threads), workload, x)
-    times = measure.time_interleaved(*steps_by_side.values(), steps=steps, warmup=warmup, clock=clock)
+    times = measure.time_interleaved(*steps_by_side.values(), steps=steps, warmup=warmup, clock=clock,
+                                     settle=1 if threads > 1 else 0)
     times = {side: np.asarray(t) / workload.calls for side, t in zip(steps_by_side, times)}
     flops = step_flops(workload, model)
     res = {"name": workload.name, "description": workload.description, "batch": workload.batch,
@@ -64,7 +65,7 @@ def ort_step(runner, workload, x):
     return infer
 
 
-def run_scaling(torch, steps, warmup, batches=SCALING_BATCHES, name="lenet-train-64", clock="wall"):
+def run_scaling(torch, steps, warmup, batches=SCALING_BATCHES, name="lenet-train-64", clock="wall", threads=1):
     """LeNet training step time at each batch size (interleaved, like the main table).
 
     Returns rows (batch, glassnet median s, torch median s, ratio median) and the least-squares
@@ -73,7 +74,7 @@ def run_scaling(torch, steps, warmup, batches=SCALING_BATCHES, name="lenet-train
     rows = []
     for batch in batches:
         workload = replace(WORKLOADS[name], batch=batch, name=f"lenet-train-{batch}")
-        res = run_workload(torch, workload, steps, warmup, None, memory=False, clock=clock)
+        res = run_workload(torch, workload, steps, warmup, None, memory=False, threads=threads, clock=clock)
         rows.append({"batch": batch, "glassnet": res["glassnet"]["median"], "torch": res["torch"]["median"],
                      "ratio": res["ratio"]["median"]})
     fits = {}
@@ -114,7 +115,7 @@ def benchmark(names=None, steps=20, warmup=3, threads=None, memory=True, profile
     if scaling or scaling_only:
         if progress:
             progress("scaling")
-        report["scaling"] = run_scaling(torch, steps, warmup, clock=clock)
+        report["scaling"] = run_scaling(torch, steps, warmup, clock=clock, threads=threads)
     if first_run:
         if progress:
             progress("first run of the default glassnet train (twice, in fresh processes)")
@@ -228,6 +229,9 @@ def format_machine(report):
         lines.append(f"{k}: {'set to ' + repr(env[k]) if env.get(k) is not None else 'not set'}")
     if any(env.get(k) is not None for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
         lines.append("  (these can slow NumPy's OpenBLAS; compare with: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE glassnet bench)")
+    if "malloc_kept" in m:
+        lines.append("malloc: " + ("glibc keeps freed memory (glassnet.allocator; for both sides: they share the process)"
+                                   if m["malloc_kept"] else "glibc's default thresholds (glassnet.allocator not applied)"))
     s = report["sgemm"]
     parts = ", ".join(f"{k} {s[k]:.1f}" for k in ("numpy", "torch") if k in s)
     lines.append(f"sgemm peak ({s['n']}^3 float32 matmul, {report['threads']} threads, best of {s['repeats']}): "
@@ -239,8 +243,10 @@ def format_machine(report):
 def format_report(report, markdown=False):
     out = [format_machine(report), ""]
     if report["results"]:
+        settled = "; each after an untimed step of its own side" if report["threads"] > 1 else ""
         out += [f"timing ({report['clock']} clock): median [quartiles] of {report['steps']} interleaved steps after "
-                f"{report['warmup']} warm-up steps; speed ratio = t_PyTorch / t_glassnet per round (> 1: glassnet faster)", ""]
+                f"{report['warmup']} warm-up steps{settled}; speed ratio = t_PyTorch / t_glassnet per round "
+                "(> 1: glassnet faster)", ""]
         out.append(format_table(report["results"], markdown))
         ort_table = format_ort_table(report["results"], markdown)
         if ort_table:

@@ -2,7 +2,8 @@
 
 Each workload runs warm-up steps, then interleaved glassnet and PyTorch steps with the same number
 of threads on both sides (torch.set_num_threads, threadpoolctl for NumPy's BLAS, glassnet's
-kernel threads).
+kernel threads); with several threads each timed step follows an untimed step of its own side, so
+the other side's spinning threads (PyTorch's OpenMP workers) are quiet.
 It prints the median and quartiles of the step time, images/s, the speed ratio
 t_PyTorch / t_glassnet (> 1: glassnet is faster), achieved GFLOP/s against this machine's measured
 sgemm peak, and the peak memory of a step (one fresh process per side). PyTorch must be installed.

@@ -14,9 +14,9 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
   kernel offset for a band of output rows are one contiguous run of the input; a column row is one
   copy plus zeroing the wrapped-around edge pixels, and col2im one contiguous ``+=`` per kernel
   offset. Other convolutions gather row by row.
-* **Threads.** The tiles are cut into parts at image boundaries; each thread multiplies its parts'
-  tiles with a single-threaded BLAS (``threads.run_tiles``), and the weight gradient adds the
-  parts' sums in a fixed order.
+* **Threads.** The tiles are cut into parts at image boundaries; the threads claim parts one at a
+  time and multiply their tiles with a single-threaded BLAS (``threads.run_tiles``; ``work`` yields
+  one result per part), and the weight gradient adds the parts' sums in a fixed order.
 """
 from __future__ import annotations
 
@@ -275,7 +275,7 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
                 else:
                     np.matmul(wb, plan.by_group(cols[:, :k]), out=plan.by_group(o))
                     o += bias[:, None]
-        return [None] * len(parts)
+            yield None  # the output is written in place: no result per part
 
     run_tiles(plan.tiles, work)
     return out.reshape(plan.n, f, ho, wo), CompiledCache(("conv", x, wb, w.shape, plan))
@@ -305,7 +305,6 @@ def conv_backward(dout, cache, need_dx=True):
 
     def work(parts):
         buf, dbuf = plan.scratch(backward=True)
-        sums = []
         for part in parts:
             # groups = 1: [dw | db].T (K + 1, F) (cols @ dout.T runs faster than dout @ cols.T); else dw (G, F/G, K/G)
             acc = np.zeros((k + 1, f) if groups == 1 else wb.shape, dtype=x.dtype)
@@ -326,8 +325,7 @@ def conv_backward(dout, cache, need_dx=True):
                 else:
                     np.matmul(w_t, d4, out=plan.by_group(dcols))
                 plan.col2im(dcols, n0, i0, i1, dx)
-            sums.append(acc)
-        return sums
+            yield acc
 
     total = sum(run_tiles(plan.tiles, work))
     if groups == 1:

@@ -41,13 +41,19 @@ def _parts(rows, macs):
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
-def _run(parts, product):
-    """product(r0, r1) for every part, the parts shared between the threads, BLAS on one thread each."""
+def _run(tasks):
+    """product(r0, r1) for every task (product, (r0, r1)), the tasks shared between the threads (one
+    hand-off for all of them), BLAS on one thread each."""
     with blas_one_thread():
-        if len(parts) == 1:
-            product(*parts[0])
+        if len(tasks) == 1:
+            product, (r0, r1) = tasks[0]
+            product(r0, r1)
         else:
-            parallel(len(parts), lambda lo, hi: [product(r0, r1) for r0, r1 in parts[lo:hi]])
+            parallel(len(tasks), lambda lo, hi: [product(r0, r1) for product, (r0, r1) in tasks[lo:hi]])
+
+
+def _tasks(product, parts):
+    return [(product, part) for part in parts]
 
 
 def affine_forward(x, w, b):
@@ -59,21 +65,21 @@ def affine_forward(x, w, b):
         np.matmul(x2[r0:r1], w, out=out[r0:r1])
         out[r0:r1] += b
 
-    _run(_parts(x2.shape[0], x2.size * w.shape[1]), product)
+    _run(_tasks(product, _parts(x2.shape[0], x2.size * w.shape[1])))
     return out, CompiledCache(("affine", x, w))
 
 
 def affine_backward(dout, cache, need_dx=True):
-    """dx = dout @ w.T (None if not ``need_dx``), dw = x2.T @ dout, db = sum_n dout[n]."""
+    """dx = dout @ w.T (None if not ``need_dx``), dw = x2.T @ dout, db = sum_n dout[n]; the parts of
+    dx and dw are shared between the threads together."""
     _, x, w = cache
     x2 = np.ascontiguousarray(x).reshape(x.shape[0], -1)
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     macs = x2.size * w.shape[1]
-    dx = None
-    if need_dx:
-        dx2 = np.empty_like(x2)
-        _run(_parts(x2.shape[0], macs), lambda r0, r1: np.matmul(dout[r0:r1], w.T, out=dx2[r0:r1]))
-        dx = dx2.reshape(x.shape)
     dw = np.empty(w.shape, dtype=x.dtype)
-    _run(_parts(w.shape[0], macs), lambda r0, r1: np.matmul(x2[:, r0:r1].T, dout, out=dw[r0:r1]))
-    return dx, dw, dout.sum(axis=0)
+    tasks = _tasks(lambda r0, r1: np.matmul(x2[:, r0:r1].T, dout, out=dw[r0:r1]), _parts(w.shape[0], macs))
+    dx2 = np.empty_like(x2) if need_dx else None
+    if need_dx:
+        tasks += _tasks(lambda r0, r1: np.matmul(dout[r0:r1], w.T, out=dx2[r0:r1]), _parts(x2.shape[0], macs))
+    _run(tasks)
+    return (dx2.reshape(x.shape) if need_dx else None), dw, dout.sum(axis=0)

@@ -1,15 +1,21 @@
-"""glassnet's pool of threads for the compiled kernels: one hand-off per layer.
+"""glassnet's pool of threads for the compiled kernels: one hand-off per layer, work claimed piece by piece.
 
 Every compiled kernel is serial and releases the GIL (``nogil``); :func:`parallel` and
-:func:`run_tiles` split a layer's work into shares run by ``glassnet.kernels.get_num_threads()``
-threads, the calling thread included. numba's OpenMP layer is not used: its spinning workers
-fought BLAS's for the cores (an MLP step at 2 threads: 40 ms, against 7 ms), and one pool that
-sleeps when idle is easier to reason about.
+:func:`run_tiles` cut a layer's work into pieces that ``glassnet.kernels.get_num_threads()``
+threads, the calling thread included, claim one at a time until none is left. numba's OpenMP
+layer is not used: its spinning workers fought BLAS's for the cores (an MLP step at 2 threads:
+40 ms, against 7 ms), and one pool that sleeps when idle is easier to reason about.
 
-Results do not depend on the thread count: element-wise kernels and per-channel sums compute each
-value in one thread whatever the split, and :func:`run_tiles` returns one partial result per part
-of the tiles, parts fixed by the tiles alone, so the caller adds them in the same order for any
-number of threads.
+Why claiming rather than one fixed share per thread: a pool thread asleep between layers takes
+80-170 us to start on the 2-core virtual machine of BENCHMARKS.md (more than a ReLU of a LeNet
+batch takes). With fixed shares the caller would wait for it; here the caller starts on the first
+piece at once, a late helper takes what is left, and the caller waits only for pieces a helper
+has actually claimed.
+
+Results do not depend on the thread count nor on which thread ran which piece: element-wise
+kernels and per-channel sums compute each value in one piece, and :func:`run_tiles` returns one
+partial result per part of the tiles, parts fixed by the tiles alone, so the caller adds them in
+the same order for any number of threads.
 """
 from __future__ import annotations
 
@@ -20,8 +26,14 @@ import numpy as np
 
 from ... import kernels
 
-PARALLEL_MIN = 1 << 16
-"""Element-wise kernels on fewer elements than this run in the calling thread (a hand-off costs more)."""
+PARALLEL_MIN = 1 << 20
+"""Element-wise kernels on fewer elements than this run in the calling thread. Measured (ReLU, max
+pool; 2 threads on 2 cores): below ~1M float32 elements a pass takes < 0.2 ms and a second thread
+gains nothing that pays for waking it; at 8M elements it saves 25-45 %."""
+
+PIECES_PER_THREAD = 4
+""":func:`parallel` cuts range(n) into this many pieces per thread (at most n): a helper that starts
+late still finds work, and the caller rarely waits long for the last piece."""
 
 SUM_PARTS = 16
 """The tiles of a layer are cut into at most this many parts (at image boundaries) whose partial
@@ -40,19 +52,84 @@ def _executor(workers):
         return _pool["executor"]
 
 
-def parallel(n, fn, size=None):
-    """[fn(lo, hi) for the shares of range(n)], the first share in this thread, the others in the pool.
+class _Claims:
+    """Items 0 .. count-1 claimed one at a time by whichever thread asks first.
 
-    One share per thread (at most n); a problem of fewer than PARALLEL_MIN elements (``size``) is
-    one share. Returns the results in order.
+    ``drain(run)`` calls ``run(items)`` with an iterator that claims item indices as it is advanced;
+    ``run`` returns one result per item it was given, in order, and these land at the items' indices
+    in ``results``. :meth:`wait` returns once every claimed item's result is stored. A helper that
+    arrives after the last claim returns at once and is never waited for.
+    """
+
+    def __init__(self, count):
+        self.count, self.next, self.active = count, 0, 0
+        self.results = [None] * count
+        self.error = None
+        self.cond = threading.Condition(threading.Lock())
+
+    def _claim(self):
+        with self.cond:
+            if self.next >= self.count:
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def drain(self, run):
+        with self.cond:
+            if self.next >= self.count:  # a late helper: nothing left
+                return
+            self.active += 1
+        claimed = []
+
+        def items():
+            while (i := self._claim()) is not None:
+                claimed.append(i)
+                yield i
+
+        try:
+            for i, result in zip(claimed, list(run(items()))):
+                self.results[i] = result
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by wait()
+            with self.cond:
+                self.error = self.error or exc
+                self.next = self.count  # nobody claims more
+        finally:
+            with self.cond:
+                self.active -= 1
+                self.cond.notify_all()
+
+    def wait(self):
+        with self.cond:
+            self.cond.wait_for(lambda: self.active == 0)
+        if self.error is not None:
+            raise self.error
+        return self.results
+
+
+def _shared(count, run, workers):
+    """``run`` (see :class:`_Claims`) over items 0..count-1 on ``workers`` threads, the caller one of
+    them; returns the results in item order."""
+    claims = _Claims(count)
+    pool = _executor(workers - 1)
+    for _ in range(workers - 1):
+        pool.submit(claims.drain, run)
+    claims.drain(run)
+    return claims.wait()
+
+
+def parallel(n, fn, size=None):
+    """[fn(lo, hi) for the pieces (lo, hi) of range(n)], run by the calling thread and the pool.
+
+    range(n) is cut into PIECES_PER_THREAD pieces per thread (at most n), claimed one at a time
+    (:class:`_Claims`). With one thread, or a problem of fewer than PARALLEL_MIN elements
+    (``size``), it is one piece run here. Returns the results in order.
     """
     workers = min(kernels.get_num_threads(), n)
     if workers <= 1 or (size is not None and size < PARALLEL_MIN):
         return [fn(0, n)]
-    bounds = np.linspace(0, n, workers + 1).astype(np.int64)
-    futures = [_executor(workers - 1).submit(fn, int(lo), int(hi)) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    first = fn(0, int(bounds[1]))
-    return [first] + [f.result() for f in futures]
+    bounds = np.linspace(0, n, min(n, PIECES_PER_THREAD * workers) + 1).astype(np.int64).tolist()
+    pieces = list(zip(bounds[:-1], bounds[1:]))
+    return _shared(len(pieces), lambda items: [fn(*pieces[i]) for i in items], workers)
 
 
 class _OneThreadBlas:
@@ -101,15 +178,16 @@ def tile_parts(tiles):
 
 
 def run_tiles(tiles, work):
-    """work(list of parts) -> [result of each part]; returns the results of all parts in order.
+    """work(parts) yields one result per part it is given; returns the results of all parts in order.
 
-    With one thread this is a single call. With T threads the parts are split into T contiguous
-    shares, and BLAS runs single-threaded meanwhile: each thread multiplies its own tiles, so a
-    layer costs one hand-off instead of one parallel region per tile.
+    ``tiles`` are cut into parts (:func:`tile_parts`). With one thread ``work`` gets them all. With
+    T threads each thread calls ``work`` once with an iterator that claims parts one at a time
+    (so its scratch buffers are made once per thread, and one layer costs one hand-off), while BLAS
+    runs single-threaded: each thread multiplies its own tiles.
     """
     parts = tile_parts(tiles)
     with blas_one_thread():  # also for one share: a BLAS on several threads would spin between tiles
-        if kernels.get_num_threads() <= 1 or len(parts) < 2:
-            return work(parts)
-        shares = parallel(len(parts), lambda lo, hi: work(parts[lo:hi]))
-    return [result for share in shares for result in share]
+        workers = min(kernels.get_num_threads(), len(parts))
+        if workers <= 1:
+            return list(work(parts))
+        return _shared(len(parts), lambda items: work(parts[i] for i in items), workers)
