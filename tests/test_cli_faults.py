@@ -170,6 +170,7 @@ OTHER_COMMANDS = [
     (["features", "{run}", "--lr", "-1"], "--lr must be > 0"),
     (["features", "{run}", "--reg", "inf"], "--reg must be a finite number, got inf"),
     (["gradcheck", "--tol", "0"], "--tol must be > 0"),
+    (["bench", "--quick", "--json", "{tmp}/missing/report.json"], "/missing does not exist"),
     (["experiments", "no_such_claim"], "unknown experiment(s) no_such_claim"),
     (["evaluate", "{tmp}/missing"], "no model.safetensors"),
     (["evaluate", "{run}", "--split", "everything"], "invalid choice: 'everything'"),

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from ..errors import InputError
+from ..io.atomic import write_text
 
 HELP = "benchmark glassnet against PyTorch and onnxruntime on the CPU (needs torch)"
 
@@ -52,6 +54,8 @@ def run(args) -> int:
         raise InputError("--steps must be >= 1 and --warmup >= 0")
     if args.threads is not None and args.threads < 1:
         raise InputError("--threads must be >= 1")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise InputError(f"--json {args.json}: the folder {Path(args.json).resolve().parent} does not exist")
     if steps < 20 and not args.quick:
         print(f"note: {steps} steps (the reported medians want >= 20)", file=sys.stderr)
     report = benchmark(
@@ -63,6 +67,5 @@ def run(args) -> int:
     )
     print(format_report(report, markdown=args.markdown))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1, default=str)
+        write_text(args.json, json.dumps(report, indent=1, default=str))
     return 0
