@@ -14,6 +14,7 @@ from ..functional._numba.activation import _relu
 from ..functional._numba.conv import _im2col, _im2col_same
 from ..functional._numba.norm import _normalize
 from ..functional._numba.pool import _max_pool
+from ..functional._numba.winograd import conv_images as _winograd_images
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -43,6 +44,26 @@ def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, same, relu, pool, y, cols, out
             np.dot(wb, cols[0], y.reshape(f, ho * wo))
             _max_pool(y, pool[0], pool[1], pool[2], pool[3], out[n], 0, f)
         if relu:
+            flat = out[n].reshape(-1)
+            _relu(flat, flat, 0, flat.size)
+
+
+@njit(**_JIT)
+def winograd_conv_relu_pool(x, u, bias, ph, pw, relu, pool, fused_pool, group, scratch, y, out, lo, hi):  # pragma: no cover
+    """conv_relu_pool for a 3x3 stride-1 convolution by Winograd F(2x2, 3x3)
+    (``functional/_numba/winograd.py``; ``u`` its transformed filters, ``scratch`` its buffers for
+    ``group`` images per product): a 2x2 max pool with stride 2 (``fused_pool``) is taken inside
+    its output transform, any other pool image by image on ``y`` (1, F, Ho, Wo) afterwards."""
+    xp, s, vbuf, mbuf, zbuf = scratch
+    f = u.shape[1]
+    if fused_pool or pool[0] == 0:
+        _winograd_images(x, lo, hi, group, u, bias, ph, pw, fused_pool, xp, s, vbuf, mbuf, zbuf, out[lo:hi])
+    else:
+        for n in range(lo, hi):
+            _winograd_images(x, n, n + 1, 1, u, bias, ph, pw, False, xp, s, vbuf, mbuf, zbuf, y)
+            _max_pool(y[0], pool[0], pool[1], pool[2], pool[3], out[n], 0, f)
+    if relu:
+        for n in range(lo, hi):
             flat = out[n].reshape(-1)
             _relu(flat, flat, 0, flat.size)
 

@@ -3,6 +3,8 @@
     plan = InferencePlan(model)        # folds BN, fuses conv + bias + ReLU + max pool (see fold.py)
     scores = plan(x)                   # = model.eval() forward on x, without caches
 
+3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) (``functional/_numba/winograd.py``; a 2x2
+max pool after one is taken inside its output transform), the others as im2col + BLAS.
 For each input shape the plan prepares its steps once (output buffers, column scratch per thread);
 later calls of that shape allocate nothing but the returned copy of the scores. With the compiled
 kernels and several threads, the batch is split into one share of images per thread and each thread
@@ -34,6 +36,8 @@ class _Step:
 
 class _ConvStep(_Step):
     def __init__(self, op, in_shape, dtype, shares):
+        from ..functional._numba import winograd  # noqa: PLC0415 - imports numba: only for a compiled plan
+
         n, c, h, w = in_shape
         f, cw, kh, kw = op.weight.shape
         if c != cw:
@@ -41,22 +45,38 @@ class _ConvStep(_Step):
         (sh, sw), (ph, pw) = pair(op.stride), pair(op.padding)
         ho, wo = output_size("conv", h, kh, sh, ph), output_size("conv", w, kw, sw, pw)
         self.op, self.geometry = op, (kh, kw, sh, sw, ph, pw)
-        self.same = (sh, sw) == (1, 1) and wo == w and ph < kh and pw < kw
-        self.wb = np.empty((f, c * kh * kw + 1), dtype)
-        self.wb[:, :-1] = op.weight.reshape(f, -1)
-        self.wb[:, -1] = op.bias
         if op.pool:
             (pkh, pkw), (psh, psw) = pair(op.pool[0]), pair(op.pool[1])
             self.pool = np.array([pkh, pkw, psh, psw], np.int64)
             out_hw = (output_size("max_pool", ho, pkh, psh, 0), output_size("max_pool", wo, pkw, psw, 0))
         else:
             self.pool, out_hw = np.zeros(4, np.int64), (ho, wo)
-        self.scratch = [(np.empty((f, ho, wo), dtype), np.empty((1, c * kh * kw + 1, ho * wo), dtype)) for _ in range(shares)]
+        self.winograd = winograd.applies((kh, kw), (sh, sw), (1, 1), 1, (ho, wo), c)
+        if self.winograd:
+            self.u = winograd.transform_filters(op.weight, dtype)
+            self.bias = np.ascontiguousarray(op.bias, dtype)
+            self.fused_pool = tuple(self.pool) == (2, 2, 2, 2)
+            self.group = winograd.group_size(ho, wo) if self.fused_pool or not op.pool else 1
+            self.scratch = [(winograd.scratch(c, f, ho, wo, self.group, dtype), np.empty((1, f, ho, wo), dtype))
+                            for _ in range(shares)]
+        else:
+            self.same = (sh, sw) == (1, 1) and wo == w and ph < kh and pw < kw
+            self.wb = np.empty((f, c * kh * kw + 1), dtype)
+            self.wb[:, :-1] = op.weight.reshape(f, -1)
+            self.wb[:, -1] = op.bias
+            self.scratch = [(np.empty((f, ho, wo), dtype), np.empty((1, c * kh * kw + 1, ho * wo), dtype))
+                            for _ in range(shares)]
         self.out = np.empty((n, f, *out_hw), dtype)
 
     def run(self, x, lo, hi, share):
-        y, cols = self.scratch[share]
-        _compiled().conv_relu_pool(x, self.wb, *self.geometry, self.same, self.op.relu, self.pool, y, cols, self.out, lo, hi)
+        if self.winograd:
+            buffers, y = self.scratch[share]
+            _compiled().winograd_conv_relu_pool(x, self.u, self.bias, *self.geometry[4:], self.op.relu, self.pool,
+                                                self.fused_pool, self.group, buffers, y, self.out, lo, hi)
+        else:
+            y, cols = self.scratch[share]
+            _compiled().conv_relu_pool(x, self.wb, *self.geometry, self.same, self.op.relu, self.pool, y, cols,
+                                       self.out, lo, hi)
         return self.out
 
     @staticmethod
@@ -68,7 +88,7 @@ class _ConvStep(_Step):
 
     def describe(self):
         parts = ["conv+bias"] + (["relu"] if self.op.relu else []) + (["maxpool"] if self.op.pool else [])
-        return "+".join(parts)
+        return "+".join(parts) + (" (winograd)" if self.winograd else "")
 
 
 class _LinearStep(_Step):

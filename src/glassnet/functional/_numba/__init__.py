@@ -4,7 +4,8 @@
 reference             compiled twin               kernels
 ====================  ==========================  =========================================
 functional/conv.py    functional/_numba/conv.py   conv_forward, conv_backward (grouped, dilated;
-                                                  depthwise as direct loops)
+                                                  depthwise as direct loops; 3x3 stride 1 by
+                                                  Winograd, functional/_numba/winograd.py)
 functional/pool.py    functional/_numba/pool.py   max_pool_forward, max_pool_backward
 functional/norm.py    functional/_numba/norm.py   batchnorm_forward, batchnorm_backward (N, C, L),
                                                   (N, C, H, W)
@@ -18,7 +19,8 @@ Each twin has the reference's name, signature and variable names and returns the
 (tested against PyTorch with the same tolerances); its docstring says which reference lines it
 computes and how it differs. What makes them fast (measured in BENCHMARKS.md): convolution as
 tiled im2col + BLAS (tiles sized for the L2 cache, no stored columns), element-wise work in one
-pass reading and writing each array once, and every kernel serial and GIL-free with the work
+pass reading and writing each array once, 3x3 convolutions by Winograd's F(2x2, 3x3) (2.25x fewer
+multiplications), and every kernel serial and GIL-free with the work
 split between glassnet's own threads (``threads.py``). They are compiled with ``cache=True``
 (on-disk cache next to the files) and ``nogil=True``.
 

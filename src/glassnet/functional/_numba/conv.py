@@ -17,6 +17,11 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
 * **Threads.** The tiles are cut into parts at image boundaries; the threads claim parts one at a
   time and multiply their tiles with a single-threaded BLAS (``threads.run_tiles``; ``work`` yields
   one result per part), and the weight gradient adds the parts' sums in a fixed order.
+* **Winograd.** 3x3 stride-1 convolutions with an even output and at least
+  ``winograd.MIN_CHANNELS`` input channels (most of a VGG or ResNet) skip the columns: forward, dx
+  and dw run by Winograd's F(2x2, 3x3) (``winograd.py``), 2.25x fewer multiplications. Measured
+  (batch 128, one thread, forward + backward): 32 channels on 32x32 images 38 + 76 ms by columns,
+  25 + 43 ms by Winograd; 16 channels 15 + 30 against 10 + 17.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from numba import njit
 from numba import uint64 as u8
 
 from .._windows import pair, window_grid
-from . import CompiledCache
+from . import CompiledCache, winograd
 from .threads import parallel, run_tiles
 
 TILE_BYTES = 1 << 20
@@ -255,6 +260,9 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     if groups > 1 and cg == 1:
         return _depthwise_forward(x, np.ascontiguousarray(w, dtype=x.dtype), bias, stride, pad, dilation, ho, wo)
     plan = _ConvPlan(x.shape, w.shape, stride, pad, dilation, groups, ho, wo, x.dtype)
+    if winograd.applies((kh, kw), stride, dilation, groups, (ho, wo), x.shape[1]):
+        out = _winograd_forward(x, winograd.transform_filters(w, x.dtype), bias, pad, ho, wo)
+        return out, CompiledCache(("conv", x, np.asarray(w, dtype=x.dtype), w.shape, plan))
     k = plan.k
     if groups == 1:
         wb = np.empty((f, k + 1), dtype=x.dtype)  # [W | b]: the bias rides on the row of ones
@@ -297,11 +305,22 @@ def conv_backward(dout, cache, need_dx=True):
         return (dx if need_dx else None), dw, db
     k, f, wo, groups = plan.k, plan.f, plan.wo, plan.groups
     dout3 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(plan.n, f, plan.ho * wo)
+    if wb.ndim == 4:  # the forward ran by Winograd and kept the weights
+        dout4 = dout3.reshape(plan.n, f, plan.ho, wo)
+        dx = _winograd_dx(dout4, wb, x.shape, plan) if need_dx and _winograd_dx_applies(plan, x.shape) else None
+        if dx is not None or not need_dx:
+            return dx, _winograd_filter_gradient(x, dout4, plan).astype(x.dtype), dout3.sum(axis=(0, 2))
+        wb = np.concatenate([wb.reshape(f, k), np.zeros((f, 1), x.dtype)], axis=1)  # dx by the column tiles
+    dx_by_winograd = need_dx and _winograd_dx_applies(plan, x.shape)
+    if dx_by_winograd:
+        dx = _winograd_dx(dout3.reshape(plan.n, f, plan.ho, wo), wb[:, :k].reshape(w_shape), x.shape, plan)
+        need_dx = False
     if groups == 1:
         w_t = np.ascontiguousarray(wb[:, :k].T)  # (C*kh*kw, F)
     else:
         w_t = np.ascontiguousarray(wb.transpose(0, 2, 1))  # (G, C/G*kh*kw, F/G)
-    dx = np.zeros_like(x) if need_dx else None
+    if not dx_by_winograd:
+        dx = np.zeros_like(x) if need_dx else None
 
     def work(parts):
         buf, dbuf = plan.scratch(backward=True)
@@ -332,6 +351,66 @@ def conv_backward(dout, cache, need_dx=True):
         dwb = total.T
         return dx, dwb[:, :k].reshape(w_shape), dwb[:, k].copy()
     return dx, total.reshape(w_shape), dout3.sum(axis=(0, 2))
+
+
+# ----------------------------------------------------------------------- Winograd (3x3, stride 1)
+# 3x3 stride-1 convolutions with an even output and at least winograd.MIN_CHANNELS input channels
+# run by Winograd F(2x2, 3x3) (``winograd.py``): the forward, and the backward's dx, which is the
+# same kind of convolution of dout. The weight gradient keeps the column tiles above.
+def _winograd_forward(x, u, bias, pad, ho, wo):
+    """out (N, F, Ho, Wo) = conv3x3(x, stride 1, pad) + bias from the transformed filters u (16, F, C),
+    a group of images per product (``winograd.conv_images``); the images are cut into parts as for
+    the column tiles (``run_tiles``)."""
+    n, c = x.shape[:2]
+    f = u.shape[1]
+    group = winograd.group_size(ho, wo)
+    out = np.empty((n, f, ho, wo), dtype=x.dtype)
+
+    def work(parts):
+        buffers = winograd.scratch(c, f, ho, wo, group, x.dtype)
+        for part in parts:
+            lo, hi = part[0][0], part[-1][1]
+            winograd.conv_images(x, lo, hi, group, u, bias, pad[0], pad[1], False, *buffers, out[lo:hi])
+            yield None
+
+    run_tiles([(i, i + 1, 0, ho) for i in range(n)], work)
+    return out
+
+
+def _winograd_filter_gradient(x, dout, plan):
+    """dw (F, C, 3, 3) in float64: dU summed per part of the images (parts as for the column tiles),
+    the parts added in order, then transformed back (``winograd.filter_gradient``)."""
+    n, c = x.shape[:2]
+    f, ho, wo = plan.f, plan.ho, plan.wo
+    group = winograd.group_size(ho, wo)
+
+    def work(parts):
+        xp, s, vbuf, dbuf, _ = winograd.scratch(c, f, ho, wo, group, x.dtype)
+        prod = np.empty((f, c), x.dtype)
+        for part in parts:
+            du = np.zeros((16, f, c), dtype=x.dtype)
+            winograd.filter_grad_images(x, dout, part[0][0], part[-1][1], group, plan.ph, plan.pw, xp, s, vbuf, dbuf,
+                                        prod, du)
+            yield du
+
+    return winograd.filter_gradient(sum(run_tiles([(i, i + 1, 0, ho) for i in range(n)], work)))
+
+
+def _winograd_dx_applies(plan, x_shape):
+    """dx of this convolution is a convolution Winograd computes (see :func:`_winograd_dx`)."""
+    return ((plan.kh, plan.kw, plan.ph, plan.pw) == (3, 3, min(plan.ph, 2), min(plan.pw, 2))
+            and winograd.applies((3, 3), (plan.sh, plan.sw), (plan.dh, plan.dw), plan.groups, x_shape[2:], plan.f))
+
+
+def _winograd_dx(dout, w, x_shape, plan):
+    """dx[n, c, i, j] = sum_{f,a,b} dout[n, f, i + ph - a, j + pw - b] * w[f, c, a, b]
+
+    which is the stride-1 correlation of dout, padded by (2 - ph, 2 - pw), with the filters flipped
+    and transposed, w'[c, f, a', b'] = w[f, c, 2 - a', 2 - b'] (a' = 2 - a): an H x W output."""
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    u = winograd.transform_filters(flipped, dout.dtype)
+    no_bias = np.zeros(x_shape[1], dtype=dout.dtype)
+    return _winograd_forward(dout, u, no_bias, (2 - plan.ph, 2 - plan.pw), x_shape[2], x_shape[3])
 
 
 # ---------------------------------------------------------------------------------------- depthwise

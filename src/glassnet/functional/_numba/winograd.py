@@ -1,0 +1,265 @@
+"""Winograd's minimal filtering F(2x2, 3x3): a 3x3 stride-1 convolution with 2.25x fewer multiplications.
+
+For one input channel, a 4x4 patch ``d`` of the (padded) input and a 3x3 filter ``g`` give the 2x2
+outputs of the cross-correlation at the patch's top-left corner as (Lavin and Gray, 2015)::
+
+    y = A^T [ (G g G^T) * (B^T d B) ] A          (* element by element; 16 products instead of 36)
+
+        B^T = [1  0 -1  0]     G = [ 1    0    0 ]     A^T = [1  1  1  0]
+              [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
+              [0 -1  1  0]         [1/2 -1/2  1/2]
+              [0  1  0 -1]         [ 0    0    1 ]
+
+Summed over the input channels the element-wise products become 16 matrix products, one per
+position e of the 4x4 transformed tile::
+
+    U[e] = (G w[f, c] G^T)[e]       (16, F, C)   the filters, transformed once
+    V[e] = (B^T d[c, tile] B)[e]    (16, C, T)   every 2x2-output tile of one image (T tiles)
+    M[e] = U[e] @ V[e]              (16, F, T)   16 small BLAS products
+    y[f, tile] = A^T M[:, f, tile] A + b[f]      (2x2 outputs per tile)
+
+The transforms only add and subtract (and halve, in G), so the result differs from the direct sum
+by rounding alone: ~1e-16 relative in float64, ~1e-7 in float32 (tested against PyTorch).
+
+The filter gradient follows from y = A^T (U * V) A by the chain rule, per tile::
+
+    dP = A dy A^T                   (4x4 from the tile's 2x2 output gradient dy)
+    dU[e] = sum over images and tiles of dP[e, f, tile] V[e, c, tile]   16 products (F, T) @ (T, C)
+    dw[f, c] = G^T dU[:, f, c] G    (3x3 from 4x4)
+
+which is the exact gradient of the convolution (the forward equals it exactly, up to rounding).
+
+Used where it applies (:func:`applies`: 3x3 kernel, stride 1, no dilation, one group, an even
+output height and width, at least MIN_CHANNELS input channels) by the compiled convolution (its
+forward, its dx, which is such a convolution of dout, and its filter gradient) and the inference
+plan. A 2x2 max pool with stride 2 after it is the maximum of each tile's four outputs, taken in
+the output transform (``pool``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba import uint64 as u8
+
+_JIT = dict(cache=True, nogil=True)
+
+MIN_CHANNELS = 8
+"""Fewest input channels for Winograd. With fewer (a first layer on RGB images) the 16 products
+have an inner dimension of C < 8, and the output transform, whose cost does not depend on C,
+outweighs the multiplications saved."""
+
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def applies(kernel, stride, dilation, groups, out_hw, in_channels):
+    """True if F(2x2, 3x3) computes this convolution (see the module docstring)."""
+    return (tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1
+            and out_hw[0] % 2 == 0 and out_hw[1] % 2 == 0 and in_channels >= MIN_CHANNELS)
+
+
+def transform_filters(w, dtype):
+    """U (16, F, C): U[4*i + j, f, c] = (G w[f, c] G^T)[i, j], computed in float64, rounded once."""
+    u = np.einsum("ia,fcab,jb->ijfc", _G, np.asarray(w, np.float64), _G)
+    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]), dtype=dtype)
+
+
+def filter_gradient(du):
+    """dw (F, C, 3, 3) = G^T dU G per (f, c) from dU (16, F, C), in float64."""
+    return np.einsum("ia,ijfc,jb->fcab", _G, np.asarray(du, np.float64).reshape(4, 4, *du.shape[1:]), _G)
+
+
+TILES_PER_PRODUCT = 64
+"""Images are grouped so that one product covers about this many tiles (four 8x8 images, one 16x16
+or larger): with one 8x8 image a product is (F, C) @ (C, 16), mostly overhead. Measured (filter
+gradient, batch 128, one thread): 64 channels on 8x8 images, one image per product 11.0 ms, four
+9.3 ms; 32 channels on 32x32 images, one image 23 ms, two 31 ms, four 52 ms (the buffers no longer
+stay in the cache)."""
+
+
+def group_size(ho, wo):
+    """Images per product (TILES_PER_PRODUCT tiles, at least one image)."""
+    return max(1, TILES_PER_PRODUCT // ((ho // 2) * (wo // 2)))
+
+
+def scratch(c, f, ho, wo, group, dtype):
+    """The flat buffers of one thread for ``group`` images per product: the padded image
+    (C, Ho+2, Wo+2), row sums (4, Wo+2), V (16, C, G*T), M or dP (16, F, G*T) and the output
+    transform's rows (4, F*G*T)."""
+    t = group * (ho // 2) * (wo // 2)
+    return (np.empty((c, ho + 2, wo + 2), dtype), np.empty((4, wo + 2), dtype), np.empty(16 * c * t, dtype),
+            np.empty(16 * f * t, dtype), np.empty(4 * f * t, dtype))
+
+
+@njit(**_JIT)
+def _pad_image(x, n, ph, pw, xp):  # pragma: no cover - compiled
+    """xp[c] = x[n, c] with ph rows and pw columns of zeros before it, and zeros after it up to xp's size."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    hp, wp = xp.shape[1], xp.shape[2]
+    for c in range(C):
+        for i in range(hp):
+            row = xp[c, i]
+            h = i - ph
+            if h < 0 or h >= H:
+                for j in range(u8(wp)):
+                    row[j] = 0
+                continue
+            src = x[n, c, h]
+            for j in range(u8(pw)):
+                row[j] = 0
+            for j in range(u8(W)):
+                row[u8(pw) + j] = src[j]
+            for j in range(u8(pw + W), u8(wp)):
+                row[j] = 0
+
+
+@njit(**_JIT)
+def _input_transform(xp, th_n, tw_n, s, v, off):  # pragma: no cover - compiled
+    """v[4*i + j, c, off + th*TW + tw] = (B^T d B)[i, j] for the 4x4 patch d of xp[c] at (2*th, 2*tw).
+
+    B^T d first, for a whole band of four padded rows at once (contiguous), then (.) B on every
+    tile of the band: columns 2*tw .. 2*tw + 3.
+    """
+    C, wp = xp.shape[0], xp.shape[2]
+    for c in range(C):
+        for th in range(th_n):
+            r0, r1, r2, r3 = xp[c, 2 * th], xp[c, 2 * th + 1], xp[c, 2 * th + 2], xp[c, 2 * th + 3]
+            for j in range(u8(wp)):
+                s[0, j] = r0[j] - r2[j]
+                s[1, j] = r1[j] + r2[j]
+                s[2, j] = r2[j] - r1[j]
+                s[3, j] = r1[j] - r3[j]
+            base = u8(off + th * tw_n)
+            for i in range(4):
+                si = s[i]
+                v0, v1, v2, v3 = v[4 * i, c], v[4 * i + 1, c], v[4 * i + 2, c], v[4 * i + 3, c]
+                for t in range(u8(tw_n)):
+                    a0, a1, a2, a3 = si[2 * t], si[2 * t + u8(1)], si[2 * t + u8(2)], si[2 * t + u8(3)]
+                    v0[base + t] = a0 - a2
+                    v1[base + t] = a1 + a2
+                    v2[base + t] = a2 - a1
+                    v3[base + t] = a1 - a3
+
+
+@njit(**_JIT)
+def _output_transform(m, bias, th_n, tw_n, pool, z, y):  # pragma: no cover - compiled
+    """y[g, f, 2*th + i, 2*tw + j] = (A^T m A)[i, j] + bias[f], m = M[:, f, (g*TH + th)*TW + tw] as a
+    4x4 tile, for the G images of y (G, F, Ho, Wo).
+
+    With ``pool``: y[g, f, th, tw] = the maximum of the tile's four outputs, plus bias[f] (a 2x2 max
+    pool with stride 2; a NaN output makes a NaN maximum, as in the max pool kernel). First the
+    four outputs of every tile in one flat pass (``z``), then their places in y.
+    """
+    n = m.shape[2] * m.shape[1]
+    mf = m.reshape(16, n)
+    m0, m1, m2, m3, m4, m5, m6, m7 = mf[0], mf[1], mf[2], mf[3], mf[4], mf[5], mf[6], mf[7]
+    m8, m9, m10, m11, m12, m13, m14, m15 = mf[8], mf[9], mf[10], mf[11], mf[12], mf[13], mf[14], mf[15]
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    for t in range(u8(n)):
+        # A^T m: rows 0 + 1 + 2 and 1 - 2 - 3 of the tile, for each of its four columns
+        a0, a1, a2, a3 = m0[t] + m4[t] + m8[t], m1[t] + m5[t] + m9[t], m2[t] + m6[t] + m10[t], m3[t] + m7[t] + m11[t]
+        b0, b1, b2, b3 = m4[t] - m8[t] - m12[t], m5[t] - m9[t] - m13[t], m6[t] - m10[t] - m14[t], m7[t] - m11[t] - m15[t]
+        # (.) A: columns 0 + 1 + 2 and 1 - 2 - 3
+        z0[t] = a0 + a1 + a2
+        z1[t] = a1 - a2 - a3
+        z2[t] = b0 + b1 + b2
+        z3[t] = b1 - b2 - b3
+    count = u8(tw_n)
+    for g in range(y.shape[0]):
+        for f in range(y.shape[1]):
+            b = bias[f]
+            for th in range(th_n):
+                base = u8((f * y.shape[0] + g) * th_n * tw_n + th * tw_n)
+                if pool:
+                    row = y[g, f, th]
+                    for t in range(count):
+                        p, q = z0[base + t], z1[base + t]
+                        p = p if (p >= q) | (p != p) else q
+                        r, s = z2[base + t], z3[base + t]
+                        r = r if (r >= s) | (r != r) else s
+                        row[t] = (p if (p >= r) | (p != p) else r) + b
+                else:
+                    y0, y1 = y[g, f, 2 * th], y[g, f, 2 * th + 1]
+                    for t in range(count):
+                        y0[2 * t] = z0[base + t] + b
+                        y0[2 * t + u8(1)] = z1[base + t] + b
+                        y1[2 * t] = z2[base + t] + b
+                        y1[2 * t + u8(1)] = z3[base + t] + b
+
+
+@njit(**_JIT)
+def conv_images(x, lo, hi, group, u, bias, ph, pw, pool, xp, s, vbuf, mbuf, zbuf, out):  # pragma: no cover - compiled
+    """out[n] (F, Ho, Wo), or (F, Ho/2, Wo/2) with ``pool``, = the 3x3 stride-1 convolution of image
+    n of x (N, C, H, W) with padding (ph, pw), plus bias, for lo <= n < hi: pad and transform
+    ``group`` images, 16 products, transform back (``out`` indexed from lo: out[n - lo])."""
+    c, f = u.shape[2], u.shape[1]
+    ho, wo = xp.shape[1] - 2, xp.shape[2] - 2
+    th_n, tw_n = ho // 2, wo // 2
+    tiles = th_n * tw_n
+    for g0 in range(lo, hi, group):
+        g1 = min(hi, g0 + group)
+        count = (g1 - g0) * tiles
+        v = vbuf[: 16 * c * count].reshape(16, c, count)
+        m = mbuf[: 16 * f * count].reshape(16, f, count)
+        for n in range(g0, g1):
+            _pad_image(x, n, ph, pw, xp)
+            _input_transform(xp, th_n, tw_n, s, v, (n - g0) * tiles)
+        for e in range(16):
+            np.dot(u[e], v[e], m[e])
+        _output_transform(m, bias, th_n, tw_n, pool, zbuf[: 4 * f * count].reshape(4, f * count),
+                          out[g0 - lo : g1 - lo])
+
+
+@njit(**_JIT)
+def _gradient_transform(dout, n, th_n, tw_n, d, off):  # pragma: no cover - compiled
+    """d[4*i + j, f, off + th*TW + tw] = (A dy A^T)[i, j] for the 2x2 block dy of dout[n, f] at (2*th, 2*tw).
+
+    With dy = [[a, b], [c, e]]: A dy has the rows (a, b), (a + c, b + e), (a - c, b - e), (-c, -e),
+    and each row (p, q) times A^T is (p, p + q, p - q, -q).
+    """
+    F = dout.shape[1]
+    for f in range(F):
+        for th in range(th_n):
+            y0, y1 = dout[n, f, 2 * th], dout[n, f, 2 * th + 1]
+            base = u8(off + th * tw_n)
+            for i in range(4):  # row i of A dy, then times A^T
+                d0, d1, d2, d3 = d[4 * i, f], d[4 * i + 1, f], d[4 * i + 2, f], d[4 * i + 3, f]
+                for t in range(u8(tw_n)):
+                    a, b, c, e = y0[2 * t], y0[2 * t + u8(1)], y1[2 * t], y1[2 * t + u8(1)]
+                    if i == 0:
+                        p, q = a, b
+                    elif i == 1:
+                        p, q = a + c, b + e
+                    elif i == 2:
+                        p, q = a - c, b - e
+                    else:
+                        p, q = -c, -e
+                    d0[base + t] = p
+                    d1[base + t] = p + q
+                    d2[base + t] = p - q
+                    d3[base + t] = -q
+
+
+@njit(**_JIT)
+def filter_grad_images(x, dout, lo, hi, group, ph, pw, xp, s, vbuf, dbuf, prod, du):  # pragma: no cover - compiled
+    """du (16, F, C) += sum over the tiles of images lo <= n < hi of dP[e] @ V[e].T (see the module
+    docstring), ``group`` images per product: V (16, C, G*T) and dP (16, F, G*T) are laid out in
+    the flat buffers ``vbuf`` and ``dbuf``; ``prod`` (F, C) holds one product."""
+    ho, wo = dout.shape[2], dout.shape[3]
+    th_n, tw_n = ho // 2, wo // 2
+    tiles = th_n * tw_n
+    f, c = prod.shape
+    for g0 in range(lo, hi, group):
+        g1 = min(hi, g0 + group)
+        count = (g1 - g0) * tiles
+        v = vbuf[: 16 * c * count].reshape(16, c, count)
+        d = dbuf[: 16 * f * count].reshape(16, f, count)
+        for n in range(g0, g1):
+            _pad_image(x, n, ph, pw, xp)
+            _input_transform(xp, th_n, tw_n, s, v, (n - g0) * tiles)
+            _gradient_transform(dout, n, th_n, tw_n, d, (n - g0) * tiles)
+        for e in range(16):
+            np.dot(d[e], v[e].T, prod)
+            acc = du[e]
+            for i in range(f):
+                for j in range(u8(c)):
+                    acc[i, j] += prod[i, j]

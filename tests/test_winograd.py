@@ -1,0 +1,118 @@
+"""Winograd F(2x2, 3x3) in the compiled convolution and the inference plan: the same results as
+PyTorch (forward, dx, dw, db) and as the layer-by-layer forward, whatever the thread count."""
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from tests.torch_parity import assert_matches_torch, randn, seeds
+
+import glassnet.functional as F
+from glassnet import backend, kernels, nn
+from glassnet.functional._numba import winograd
+from glassnet.inference import InferencePlan
+
+
+def ran_winograd(cache):
+    """The compiled forward took the Winograd path (its cache keeps the (F, C, 3, 3) weights)."""
+    return cache[2].ndim == 4
+
+
+@st.composite
+def winograd_cases(draw):
+    """3x3 stride-1 convolutions Winograd computes: >= MIN_CHANNELS inputs, even output sizes, any
+    padding up to 2 per side; filters below MIN_CHANNELS too (dx then by the column tiles)."""
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    ho, wo = 2 * draw(st.integers(1, 5)), 2 * draw(st.integers(1, 5))
+    return dict(n=draw(st.integers(1, 6)), c=draw(st.integers(winograd.MIN_CHANNELS, 12)), f=draw(st.integers(1, 12)),
+                ph=ph, pw=pw, h=ho + 2 - 2 * ph, w=wo + 2 - 2 * pw)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@settings(max_examples=40, deadline=None)
+@given(case=winograd_cases(), seed=seeds)
+def test_winograd_conv_matches_torch_forward_dx_dw_db(case, seed):
+    assume(case["h"] >= 1 and case["w"] >= 1)
+    x = randn(seed, case["n"], case["c"], case["h"], case["w"])
+    w, b = randn(seed + 1, case["f"], case["c"], 3, 3), randn(seed + 2, case["f"])
+    pad = (case["ph"], case["pw"])
+    assert ran_winograd(F.conv_forward(x, w, b, 1, pad)[1])
+    assert_matches_torch(partial(F.conv_forward, stride=1, pad=pad), F.conv_backward,
+                         partial(torch.conv2d, stride=1, padding=pad), x, w, b, seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("c, h, kernel, stride, pad", [
+    (winograd.MIN_CHANNELS - 1, 8, 3, 1, 1),  # too few input channels
+    (8, 7, 3, 1, 1),                          # odd output size
+    (8, 8, 5, 1, 2),                          # not 3x3
+    (8, 8, 3, 2, 1),                          # strided
+])
+def test_convolutions_winograd_does_not_compute_run_on_the_column_tiles_and_match_torch(c, h, kernel, stride, pad):
+    x, w, b = randn(0, 3, c, h, h), randn(1, 9, c, kernel, kernel), randn(2, 9)
+    assert not ran_winograd(F.conv_forward(x, w, b, stride, pad)[1])
+    assert_matches_torch(partial(F.conv_forward, stride=stride, pad=pad), F.conv_backward,
+                         partial(torch.conv2d, stride=stride, padding=pad), x, w, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_winograd_conv_on_two_threads_equals_one_thread_bit_for_bit(dtype):
+    x, w, b = randn(0, 13, 8, 8, 8, dtype=dtype), randn(1, 9, 8, 3, 3, dtype=dtype), randn(2, 9, dtype=dtype)
+    dout = randn(3, 13, 9, 8, 8, dtype=dtype)
+    results = []
+    for threads in (1, 2):
+        with kernels.using("numba", threads=threads):
+            out, cache = F.conv_forward(x, w, b, 1, 1)
+            assert ran_winograd(cache)
+            results.append((out, *F.conv_backward(dout, cache)))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_winograd_filter_gradient_groups_small_images_and_ends_with_a_partial_group():
+    """8x8 images go four to a product; a batch of 6 leaves a group of two."""
+    assert winograd.group_size(8, 8) == 4
+    x, w, b = randn(0, 6, 8, 8, 8), randn(1, 8, 8, 3, 3), randn(2, 8)
+    with kernels.using("numba", threads=1):
+        out, cache = F.conv_forward(x, w, b, 1, 1)
+        dx, dw, db = F.conv_backward(randn(3, 6, 8, 8, 8), cache)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    yt = torch.conv2d(xt, wt, torch.tensor(b), padding=1)
+    yt.backward(torch.tensor(randn(3, 6, 8, 8, 8)))
+    np.testing.assert_allclose(out, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-12, atol=1e-11)
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    with kernels.using("numba", threads=request.param):
+        yield request.param
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-9), (np.float32, 1e-5)])
+def test_plan_runs_winograd_convs_with_fused_and_separate_pooling_and_equals_the_layer_by_layer_forward(dtype, tol,
+                                                                                                         threads):
+    backend.set_default_dtype(dtype)
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, rng=rng), nn.ReLU(),                                      # 3 inputs: columns
+        nn.Conv2d(8, 12, 3, padding=1, rng=rng), nn.BatchNorm2d(12), nn.ReLU(), nn.MaxPool2d(2),  # pool in the transform
+        nn.Conv2d(12, 10, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(3, stride=1),           # pool afterwards
+        nn.Conv2d(10, 8, 3, padding=2, rng=rng),                                                 # padding 2
+        nn.Flatten(), nn.Linear(8 * 6 * 6, 5, rng=rng))
+    bn = model[3]
+    bn.running_mean[...] = rng.standard_normal(12).astype(dtype)
+    bn.running_var[...] = rng.uniform(0.5, 2.0, 12).astype(dtype)
+    x = rng.standard_normal((5, 3, 12, 12)).astype(dtype)
+    plan = InferencePlan(model)
+    program = plan.program(x.shape)
+    assert [getattr(step, "winograd", None) for step in program.steps[:4]] == [False, True, True, True]
+    model.eval()
+    with model.no_grad():
+        expected = model(x)
+    got = plan(x)
+    assert np.max(np.abs(got - expected)) <= tol * max(1.0, np.max(np.abs(expected)))
+    assert "(winograd)" in program.steps[1].describe()
