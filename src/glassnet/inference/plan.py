@@ -199,10 +199,16 @@ _STEPS = {ops.Conv: _ConvStep, ops.Linear: _LinearStep, ops.ChannelAffine: _Chan
           ops.GlobalAvgPool: _GlobalAvgPoolStep, ops.Layer: _LayerStep}
 
 
-def _compiled():
-    from . import _compiled as mod  # noqa: PLC0415 - imports numba: only when a compiled plan runs
+_kernels = {}
 
-    return mod
+
+def _compiled():
+    """The compiled kernels' module (imported, with numba, on first use: only when a compiled plan runs)."""
+    if not _kernels:
+        from . import _compiled as mod  # noqa: PLC0415
+
+        _kernels["module"] = mod
+    return _kernels["module"]
 
 
 class _Program:
