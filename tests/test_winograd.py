@@ -5,7 +5,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.torch_parity import assert_matches_torch, randn, seeds
 
@@ -22,10 +22,13 @@ def ran_winograd(cache):
 
 @st.composite
 def winograd_cases(draw):
-    """3x3 stride-1 convolutions Winograd computes: >= MIN_CHANNELS inputs, even output sizes, any
-    padding up to 2 per side; filters below MIN_CHANNELS too (dx then by the column tiles)."""
+    """3x3 stride-1 convolutions Winograd computes: >= MIN_CHANNELS inputs, even output sizes of at
+    least MIN_PIXELS, any padding up to 2 per side; filters below MIN_CHANNELS too (dx then by the
+    column tiles)."""
     ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
-    ho, wo = 2 * draw(st.integers(1, 5)), 2 * draw(st.integers(1, 5))
+    ho = 2 * draw(st.integers(2, 8))
+    least = -(-winograd.MIN_PIXELS // (2 * ho))  # half the narrowest width with Ho*Wo >= MIN_PIXELS
+    wo = 2 * draw(st.integers(least, max(least, 6)))
     return dict(n=draw(st.integers(1, 6)), c=draw(st.integers(winograd.MIN_CHANNELS, 12)), f=draw(st.integers(1, 12)),
                 ph=ph, pw=pw, h=ho + 2 - 2 * ph, w=wo + 2 - 2 * pw)
 
@@ -34,7 +37,6 @@ def winograd_cases(draw):
 @settings(max_examples=40, deadline=None)
 @given(case=winograd_cases(), seed=seeds)
 def test_winograd_conv_matches_torch_forward_dx_dw_db(case, seed):
-    assume(case["h"] >= 1 and case["w"] >= 1)
     x = randn(seed, case["n"], case["c"], case["h"], case["w"])
     w, b = randn(seed + 1, case["f"], case["c"], 3, 3), randn(seed + 2, case["f"])
     pad = (case["ph"], case["pw"])
@@ -47,6 +49,7 @@ def test_winograd_conv_matches_torch_forward_dx_dw_db(case, seed):
 @pytest.mark.parametrize("c, h, kernel, stride, pad", [
     (winograd.MIN_CHANNELS - 1, 8, 3, 1, 1),  # too few input channels
     (8, 7, 3, 1, 1),                          # odd output size
+    (8, 6, 3, 1, 1),                          # fewer than MIN_PIXELS outputs
     (8, 8, 5, 1, 2),                          # not 3x3
     (8, 8, 3, 2, 1),                          # strided
 ])
@@ -102,11 +105,11 @@ def test_plan_runs_winograd_convs_with_fused_and_separate_pooling_and_equals_the
         nn.Conv2d(8, 12, 3, padding=1, rng=rng), nn.BatchNorm2d(12), nn.ReLU(), nn.MaxPool2d(2),  # pool in the transform
         nn.Conv2d(12, 10, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(3, stride=1),           # pool afterwards
         nn.Conv2d(10, 8, 3, padding=2, rng=rng),                                                 # padding 2
-        nn.Flatten(), nn.Linear(8 * 6 * 6, 5, rng=rng))
+        nn.Flatten(), nn.Linear(8 * 8 * 8, 5, rng=rng))
     bn = model[3]
     bn.running_mean[...] = rng.standard_normal(12).astype(dtype)
     bn.running_var[...] = rng.uniform(0.5, 2.0, 12).astype(dtype)
-    x = rng.standard_normal((5, 3, 12, 12)).astype(dtype)
+    x = rng.standard_normal((5, 3, 16, 16)).astype(dtype)
     plan = InferencePlan(model)
     program = plan.program(x.shape)
     assert [getattr(step, "winograd", None) for step in program.steps[:4]] == [False, True, True, True]
