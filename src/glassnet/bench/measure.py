@@ -211,7 +211,10 @@ def profile_glassnet(model, workload, x, y, repeats, clock="wall"):
         extra["loss"].append(now() - t0)
         for i in reversed(range(len(layers))):
             t0 = now()
-            d = layers[i].backward(d)
+            if i == 0 and layers[0].can_skip_input_grad:  # as in a step (and PyTorch): no gradient for the input
+                layers[0].backward(d, need_input_grad=False)
+            else:
+                d = layers[i].backward(d)
             bwd[i].append(now() - t0)
         t0 = now()
         opt.step()
