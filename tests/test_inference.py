@@ -111,7 +111,21 @@ def test_plan_reuses_its_buffers_and_returns_results_later_calls_do_not_overwrit
     assert len(plan._programs) == 2
     for n in range(2, 12):  # ... and only the latest few shapes keep their buffers
         plan(np.zeros((n, 1, 28, 28), np.float32))
-    assert len(plan._programs) == 8 and (11, 1, 28, 28) in plan._programs and (4, 1, 28, 28) not in plan._programs
+    shapes = [shape for shape, _ in plan._programs]
+    assert len(shapes) == 8 and (11, 1, 28, 28) in shapes and (4, 1, 28, 28) not in shapes
+
+
+def test_plan_splits_the_batch_between_as_many_threads_as_are_set_when_it_runs():
+    model = build_model("lenet5", (1, 28, 28), 10).eval()
+    x = np.random.default_rng(5).standard_normal((6, 1, 28, 28)).astype(np.float32)
+    plan = InferencePlan(model)
+    with kernels.using("numba", threads=1):
+        one = plan(x)
+        assert len(plan.program(x.shape).shares) == 1
+    with kernels.using("numba", threads=2):
+        two = plan(x)
+        assert len(plan.program(x.shape).shares) == 2
+    np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-6)  # the BLAS may sum a 3-row product differently
 
 
 def test_plan_is_a_snapshot_that_leaves_the_model_as_it_was():

@@ -235,7 +235,8 @@ class _Program:
 
 
 MAX_PROGRAMS = 8
-"""Input shapes a plan keeps prepared (with their buffers) at once; a ninth drops the oldest."""
+"""(input shape, thread count) pairs a plan keeps prepared (with their buffers) at once; a ninth
+drops the oldest."""
 
 
 class InferencePlan:
@@ -269,14 +270,16 @@ class InferencePlan:
         return outs[0][0].copy()  # every share wrote its rows of the same output buffer
 
     def program(self, shape):
-        """The prepared steps for inputs of ``shape`` (built on first use)."""
-        key = tuple(shape)
+        """The prepared steps for inputs of ``shape`` and the current number of kernel threads (built
+        on first use; a later ``kernels.set_num_threads`` gets a program with as many shares)."""
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"InferencePlan: expected a batch of inputs (N, ...), got shape {shape}")
+        key = (shape, kernels.get_num_threads())
         if key not in self._programs:
-            if len(key) < 2:
-                raise ValueError(f"InferencePlan: expected a batch of inputs (N, ...), got shape {key}")
-            if len(self._programs) >= MAX_PROGRAMS:  # drop the oldest shape's buffers
+            if len(self._programs) >= MAX_PROGRAMS:  # drop the oldest program's buffers
                 self._programs.pop(next(iter(self._programs)))
-            self._programs[key] = _Program(self.ops, key, self.dtype, kernels.get_num_threads())
+            self._programs[key] = _Program(self.ops, shape, self.dtype, key[1])
         return self._programs[key]
 
     def profile(self, x, repeats=5, clock=None):
