@@ -119,3 +119,14 @@ def test_plan_runs_winograd_convs_with_fused_and_separate_pooling_and_equals_the
     got = plan(x)
     assert np.max(np.abs(got - expected)) <= tol * max(1.0, np.max(np.abs(expected)))
     assert "(winograd)" in program.steps[1].describe()
+
+
+def test_winograd_backward_uses_the_weights_of_its_forward_even_if_they_change_in_place():
+    x, w, b, dout = randn(0, 2, 8, 8, 8), randn(1, 8, 8, 3, 3), randn(2, 8), randn(3, 2, 8, 8, 8)
+    with kernels.using("numba", threads=1):
+        expected = F.conv_backward(dout, F.conv_forward(x, w, b, 1, 1)[1])
+        cache = F.conv_forward(x, w, b, 1, 1)[1]
+        w[...] = 0  # e.g. an optimizer step between forward and backward
+        got = F.conv_backward(dout, cache)
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(e, g)

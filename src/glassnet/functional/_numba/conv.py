@@ -262,7 +262,7 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     plan = _ConvPlan(x.shape, w.shape, stride, pad, dilation, groups, ho, wo, x.dtype)
     if winograd.applies((kh, kw), stride, dilation, groups, (ho, wo), x.shape[1]):
         out = _winograd_forward(x, winograd.transform_filters(w, x.dtype), bias, pad, ho, wo)
-        return out, CompiledCache(("conv", x, np.asarray(w, dtype=x.dtype), w.shape, plan))
+        return out, CompiledCache(("conv", x, np.array(w, dtype=x.dtype), w.shape, plan))  # the weights as they were
     k = plan.k
     if groups == 1:
         wb = np.empty((f, k + 1), dtype=x.dtype)  # [W | b]: the bias rides on the row of ones
