@@ -195,22 +195,32 @@ def _output_transform(m, bias, th_n, tw_n, pool, z, y):  # pragma: no cover - co
 
 
 @njit(**_JIT)
+def _transform_inputs(x, g0, g1, ph, pw, xp, s, vbuf):  # pragma: no cover - compiled
+    """V (16, C, G*T), a view of ``vbuf``: the transformed tiles of images g0 <= n < g1 of x, image
+    n's at columns (n - g0)*T .. (n - g0 + 1)*T - 1 (each image padded into ``xp`` first)."""
+    th_n, tw_n = (xp.shape[1] - 2) // 2, (xp.shape[2] - 2) // 2
+    tiles = th_n * tw_n
+    v = vbuf[: 16 * x.shape[1] * (g1 - g0) * tiles].reshape(16, x.shape[1], (g1 - g0) * tiles)
+    for n in range(g0, g1):
+        _pad_image(x, n, ph, pw, xp)
+        _input_transform(xp, th_n, tw_n, s, v, (n - g0) * tiles)
+    return v
+
+
+@njit(**_JIT)
 def conv_images(x, lo, hi, group, u, bias, ph, pw, pool, xp, s, vbuf, mbuf, zbuf, out):  # pragma: no cover - compiled
     """out[n] (F, Ho, Wo), or (F, Ho/2, Wo/2) with ``pool``, = the 3x3 stride-1 convolution of image
     n of x (N, C, H, W) with padding (ph, pw), plus bias, for lo <= n < hi: pad and transform
     ``group`` images, 16 products, transform back (``out`` indexed from lo: out[n - lo])."""
-    c, f = u.shape[2], u.shape[1]
+    f = u.shape[1]
     ho, wo = xp.shape[1] - 2, xp.shape[2] - 2
     th_n, tw_n = ho // 2, wo // 2
     tiles = th_n * tw_n
     for g0 in range(lo, hi, group):
         g1 = min(hi, g0 + group)
         count = (g1 - g0) * tiles
-        v = vbuf[: 16 * c * count].reshape(16, c, count)
+        v = _transform_inputs(x, g0, g1, ph, pw, xp, s, vbuf)
         m = mbuf[: 16 * f * count].reshape(16, f, count)
-        for n in range(g0, g1):
-            _pad_image(x, n, ph, pw, xp)
-            _input_transform(xp, th_n, tw_n, s, v, (n - g0) * tiles)
         for e in range(16):
             np.dot(u[e], v[e], m[e])
         _output_transform(m, bias, th_n, tw_n, pool, zbuf[: 4 * f * count].reshape(4, f * count),
@@ -259,11 +269,9 @@ def filter_grad_images(x, dout, lo, hi, group, ph, pw, xp, s, vbuf, dbuf, prod, 
     for g0 in range(lo, hi, group):
         g1 = min(hi, g0 + group)
         count = (g1 - g0) * tiles
-        v = vbuf[: 16 * c * count].reshape(16, c, count)
+        v = _transform_inputs(x, g0, g1, ph, pw, xp, s, vbuf)
         d = dbuf[: 16 * f * count].reshape(16, f, count)
         for n in range(g0, g1):
-            _pad_image(x, n, ph, pw, xp)
-            _input_transform(xp, th_n, tw_n, s, v, (n - g0) * tiles)
             _gradient_transform(dout, n, th_n, tw_n, d, (n - g0) * tiles)
         for e in range(16):
             np.dot(d[e], v[e].T, prod)
