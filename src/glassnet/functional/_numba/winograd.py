@@ -66,14 +66,19 @@ def applies(kernel, stride, dilation, groups, out_hw, in_channels):
 
 
 def transform_filters(w, dtype):
-    """U (16, F, C): U[4*i + j, f, c] = (G w[f, c] G^T)[i, j], computed in float64, rounded once."""
-    u = np.einsum("ia,fcab,jb->ijfc", _G, np.asarray(w, np.float64), _G)
-    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]), dtype=dtype)
+    """U (16, F, C): U[4*i + j, f, c] = (G w[f, c] G^T)[i, j], computed in float64, rounded once
+    (two tensordots: BLAS products over all filters at once)."""
+    gw = np.tensordot(_G, np.asarray(w, np.float64), axes=(1, 2))  # (i, F, C, b) = sum_a G[i, a] w[f, c, a, b]
+    u = np.tensordot(gw, _G, axes=(3, 1))                           # (i, F, C, j) = sum_b gw[i, f, c, b] G[j, b]
+    return np.ascontiguousarray(u.transpose(0, 3, 1, 2).reshape(16, w.shape[0], w.shape[1]), dtype=dtype)
 
 
 def filter_gradient(du):
-    """dw (F, C, 3, 3) = G^T dU G per (f, c) from dU (16, F, C), in float64."""
-    return np.einsum("ia,ijfc,jb->fcab", _G, np.asarray(du, np.float64).reshape(4, 4, *du.shape[1:]), _G)
+    """dw (F, C, 3, 3) = G^T dU G per (f, c) from dU (16, F, C), in float64 (two tensordots)."""
+    d = np.asarray(du, np.float64).reshape(4, 4, *du.shape[1:])
+    gd = np.tensordot(_G, d, axes=(0, 0))    # (a, j, F, C) = sum_i G[i, a] dU[i, j, f, c]
+    dw = np.tensordot(gd, _G, axes=(1, 0))   # (a, F, C, b) = sum_j gd[a, j, f, c] G[j, b]
+    return dw.transpose(1, 2, 0, 3)
 
 
 TILES_PER_PRODUCT = 64
