@@ -248,6 +248,8 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     over the groups plus the bias, writing straight into the (N, F, Ho*Wo) output. Depthwise
     convolutions (one input channel per filter) skip the columns: :func:`_depthwise` computes each
     output plane directly (a product per channel would be a 1 x kh*kw matrix: all overhead).
+    3x3 stride-1 convolutions that ``winograd.applies`` to run by :func:`_winograd_forward` instead
+    (their cache keeps a copy of the weights rather than [W | b]).
     ``b`` is an array (F,) or a scalar (0: no bias). Returns (out, CompiledCache); the cache holds x
     itself, not its columns.
     """
@@ -298,6 +300,9 @@ def conv_backward(dout, cache, need_dx=True):
     dcols[g] = w[g].reshape(F/G, -1).T @ dout[tile, g];  dx += col2im(dcols)
 
     The weight gradient is summed per part of the tiles (``threads.tile_parts``), then over the parts in order.
+    After a Winograd forward, dw comes from :func:`_winograd_filter_gradient` and dx from
+    :func:`_winograd_dx` where that applies (else from the tiles); after a forward by the tiles, dx
+    may still come from :func:`_winograd_dx` (fewer than ``winograd.MIN_CHANNELS`` inputs, more filters).
     """
     _, x, wb, w_shape, plan = cache
     if isinstance(plan, _DepthwisePlan):
