@@ -130,3 +130,12 @@ def test_winograd_backward_uses_the_weights_of_its_forward_even_if_they_change_i
         got = F.conv_backward(dout, cache)
     for e, g in zip(expected, got):
         np.testing.assert_array_equal(e, g)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_winograd_forward_with_padding_3_takes_dx_from_the_column_tiles_and_matches_torch():
+    """dx of a padding above 2 is not a convolution Winograd computes (it would need negative padding)."""
+    x, w, b = randn(0, 2, 8, 8, 8), randn(1, 8, 8, 3, 3), randn(2, 8)
+    assert ran_winograd(F.conv_forward(x, w, b, 1, 3)[1])
+    assert_matches_torch(partial(F.conv_forward, stride=1, pad=3), F.conv_backward,
+                         partial(torch.conv2d, stride=1, padding=3), x, w, b)
