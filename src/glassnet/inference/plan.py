@@ -59,6 +59,7 @@ class _ConvStep(_Step):
             self.group = winograd.group_size(ho, wo) if self.fused_pool or not op.pool else 1
             self.scratch = [(winograd.scratch(c, f, ho, wo, self.group, dtype), np.empty((1, f, ho, wo), dtype))
                             for _ in range(shares)]
+            self.kernel = _compiled().winograd_conv_relu_pool
         else:
             self.same = (sh, sw) == (1, 1) and wo == w and ph < kh and pw < kw
             self.wb = np.empty((f, c * kh * kw + 1), dtype)
@@ -66,17 +67,17 @@ class _ConvStep(_Step):
             self.wb[:, -1] = op.bias
             self.scratch = [(np.empty((f, ho, wo), dtype), np.empty((1, c * kh * kw + 1, ho * wo), dtype))
                             for _ in range(shares)]
+            self.kernel = _compiled().conv_relu_pool
         self.out = np.empty((n, f, *out_hw), dtype)
 
     def run(self, x, lo, hi, share):
         if self.winograd:
             buffers, y = self.scratch[share]
-            _compiled().winograd_conv_relu_pool(x, self.u, self.bias, *self.geometry[4:], self.op.relu, self.pool,
-                                                self.fused_pool, self.group, buffers, y, self.out, lo, hi)
+            self.kernel(x, self.u, self.bias, *self.geometry[4:], self.op.relu, self.pool, self.fused_pool, self.group,
+                        buffers, y, self.out, lo, hi)
         else:
             y, cols = self.scratch[share]
-            _compiled().conv_relu_pool(x, self.wb, *self.geometry, self.same, self.op.relu, self.pool, y, cols,
-                                       self.out, lo, hi)
+            self.kernel(x, self.wb, *self.geometry, self.same, self.op.relu, self.pool, y, cols, self.out, lo, hi)
         return self.out
 
     @staticmethod
@@ -97,11 +98,11 @@ class _LinearStep(_Step):
         if d != op.weight.shape[0]:
             raise ValueError(f"InferencePlan: layer {op.layers[0]} expects {op.weight.shape[0]} features, "
                              f"got input of shape {in_shape} ({d} per sample)")
-        self.op = op
+        self.op, self.kernel = op, _compiled().linear_relu
         self.out = np.empty((in_shape[0], op.weight.shape[1]), dtype)
 
     def run(self, x, lo, hi, share):
-        _compiled().linear_relu(x.reshape(x.shape[0], -1), self.op.weight, self.op.bias, self.op.relu, self.out, lo, hi)
+        self.kernel(x.reshape(x.shape[0], -1), self.op.weight, self.op.bias, self.op.relu, self.out, lo, hi)
         return self.out
 
     @staticmethod
@@ -117,12 +118,12 @@ class _ChannelAffineStep(_Step):
     def __init__(self, op, in_shape, dtype, shares):
         if len(in_shape) < 2 or in_shape[1] != op.scale.size:
             raise ValueError(f"InferencePlan: layer {op.layers[0]} expects {op.scale.size} channels, got input of shape {in_shape}")
-        self.op = op
+        self.op, self.kernel = op, _compiled().channel_affine
         self.out = np.empty(in_shape, dtype)
 
     def run(self, x, lo, hi, share):
         n, c = x.shape[0], x.shape[1]
-        _compiled().channel_affine(x.reshape(n, c, -1), self.op.scale, self.op.shift, self.op.relu,
+        self.kernel(x.reshape(n, c, -1), self.op.scale, self.op.shift, self.op.relu,
                                    self.out.reshape(n, c, -1), lo, hi)
         return self.out
 
@@ -155,10 +156,11 @@ class _GlobalAvgPoolStep(_Step):
     def __init__(self, op, in_shape, dtype, shares):
         if len(in_shape) != 4:
             raise ValueError(f"InferencePlan: layer {op.layers[0]} (GlobalAvgPool2d) expects (N, C, H, W), got {in_shape}")
+        self.kernel = _compiled().global_avg_pool
         self.out = np.empty(in_shape[:2], dtype)
 
     def run(self, x, lo, hi, share):
-        _compiled().global_avg_pool(x.reshape(x.shape[0], x.shape[1], -1), self.out, lo, hi)
+        self.kernel(x.reshape(x.shape[0], x.shape[1], -1), self.out, lo, hi)
         return self.out
 
     @staticmethod
@@ -199,16 +201,12 @@ _STEPS = {ops.Conv: _ConvStep, ops.Linear: _LinearStep, ops.ChannelAffine: _Chan
           ops.GlobalAvgPool: _GlobalAvgPoolStep, ops.Layer: _LayerStep}
 
 
-_kernels = {}
-
-
 def _compiled():
-    """The compiled kernels' module (imported, with numba, on first use: only when a compiled plan runs)."""
-    if not _kernels:
-        from . import _compiled as mod  # noqa: PLC0415
+    """The compiled kernels' module: imported (with numba) when a step is prepared, i.e. only for a
+    compiled plan; each step keeps its kernel, so running it imports nothing."""
+    from . import _compiled as mod  # noqa: PLC0415
 
-        _kernels["module"] = mod
-    return _kernels["module"]
+    return mod
 
 
 class _Program:
