@@ -17,8 +17,8 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
 * **Threads.** The tiles are cut into parts at image boundaries; the threads claim parts one at a
   time and multiply their tiles with a single-threaded BLAS (``threads.run_tiles``; ``work`` yields
   one result per part), and the weight gradient adds the parts' sums in a fixed order.
-* **Winograd.** 3x3 stride-1 convolutions with an even output and at least
-  ``winograd.MIN_CHANNELS`` input channels (most of a VGG or ResNet) skip the columns: forward, dx
+* **Winograd.** 3x3 stride-1 convolutions with an even output of at least ``winograd.MIN_PIXELS``
+  and at least ``winograd.MIN_CHANNELS`` input channels (most of a VGG or ResNet) skip the columns: forward, dx
   and dw run by Winograd's F(2x2, 3x3) (``winograd.py``), 2.25x fewer multiplications. Measured
   (batch 128, one thread, forward + backward): 32 channels on 32x32 images 38 + 76 ms by columns,
   25 + 43 ms by Winograd; 16 channels 15 + 30 against 10 + 17.
@@ -310,22 +310,23 @@ def conv_backward(dout, cache, need_dx=True):
         return (dx if need_dx else None), dw, db
     k, f, wo, groups = plan.k, plan.f, plan.wo, plan.groups
     dout3 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(plan.n, f, plan.ho * wo)
-    if wb.ndim == 4:  # the forward ran by Winograd and kept the weights
-        dout4 = dout3.reshape(plan.n, f, plan.ho, wo)
-        dx = _winograd_dx(dout4, wb, x.shape, plan) if need_dx and _winograd_dx_applies(plan, x.shape) else None
-        if dx is not None or not need_dx:
-            return dx, _winograd_filter_gradient(x, dout4, plan).astype(x.dtype), dout3.sum(axis=(0, 2))
-        wb = np.concatenate([wb.reshape(f, k), np.zeros((f, 1), x.dtype)], axis=1)  # dx by the column tiles
-    dx_by_winograd = need_dx and _winograd_dx_applies(plan, x.shape)
-    if dx_by_winograd:
-        dx = _winograd_dx(dout3.reshape(plan.n, f, plan.ho, wo), wb[:, :k].reshape(w_shape), x.shape, plan)
+    by_winograd = wb.ndim == 4  # the forward ran by Winograd and kept the weights (F, C, 3, 3)
+    dx = None
+    if need_dx and _winograd_dx_applies(plan, x.shape):
+        weights = wb if by_winograd else wb[:, :k].reshape(w_shape)
+        dx = _winograd_dx(dout3.reshape(plan.n, f, plan.ho, wo), weights, x.shape, plan)
         need_dx = False
+    if by_winograd and not need_dx:
+        dw = _winograd_filter_gradient(x, dout3.reshape(plan.n, f, plan.ho, wo), plan)
+        return dx, dw.astype(x.dtype), dout3.sum(axis=(0, 2))
+    if by_winograd:  # dx by the column tiles below, which give dw and db as well
+        wb = np.concatenate([wb.reshape(f, k), np.zeros((f, 1), x.dtype)], axis=1)
     if groups == 1:
         w_t = np.ascontiguousarray(wb[:, :k].T)  # (C*kh*kw, F)
     else:
         w_t = np.ascontiguousarray(wb.transpose(0, 2, 1))  # (G, C/G*kh*kw, F/G)
-    if not dx_by_winograd:
-        dx = np.zeros_like(x) if need_dx else None
+    if need_dx:
+        dx = np.zeros_like(x)
 
     def work(parts):
         buf, dbuf = plan.scratch(backward=True)
@@ -359,9 +360,9 @@ def conv_backward(dout, cache, need_dx=True):
 
 
 # ----------------------------------------------------------------------- Winograd (3x3, stride 1)
-# 3x3 stride-1 convolutions with an even output and at least winograd.MIN_CHANNELS input channels
-# run by Winograd F(2x2, 3x3) (``winograd.py``): the forward, and the backward's dx, which is the
-# same kind of convolution of dout. The weight gradient keeps the column tiles above.
+# 3x3 stride-1 convolutions that ``winograd.applies`` to (an even output of at least MIN_PIXELS,
+# at least MIN_CHANNELS inputs) run by Winograd F(2x2, 3x3) (``winograd.py``): the forward, the
+# backward's dx, which is the same kind of convolution of dout, and the filter gradient.
 def _winograd_forward(x, u, bias, pad, ho, wo):
     """out (N, F, Ho, Wo) = conv3x3(x, stride 1, pad) + bias from the transformed filters u (16, F, C),
     a group of images per product (``winograd.conv_images``); the images are cut into parts as for
@@ -402,9 +403,11 @@ def _winograd_filter_gradient(x, dout, plan):
 
 
 def _winograd_dx_applies(plan, x_shape):
-    """dx of this convolution is a convolution Winograd computes (see :func:`_winograd_dx`)."""
-    return ((plan.kh, plan.kw, plan.ph, plan.pw) == (3, 3, min(plan.ph, 2), min(plan.pw, 2))
-            and winograd.applies((3, 3), (plan.sh, plan.sw), (plan.dh, plan.dw), plan.groups, x_shape[2:], plan.f))
+    """dx of this convolution is a convolution Winograd computes (see :func:`_winograd_dx`: its
+    padding 2 - p must not be negative, and its output is the H x W input, from F channels)."""
+    return (plan.ph <= 2 and plan.pw <= 2
+            and winograd.applies((plan.kh, plan.kw), (plan.sh, plan.sw), (plan.dh, plan.dw), plan.groups,
+                                 x_shape[2:], plan.f))
 
 
 def _winograd_dx(dout, w, x_shape, plan):
