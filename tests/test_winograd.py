@@ -1,5 +1,6 @@
 """Winograd F(2x2, 3x3) in the compiled convolution and the inference plan: the same results as
-PyTorch (forward, dx, dw, db) and as the layer-by-layer forward, whatever the thread count."""
+PyTorch (forward, dx, dw, db), as central differences and as the layer-by-layer forward, whatever
+the thread count."""
 from functools import partial
 
 import numpy as np
@@ -11,6 +12,7 @@ from tests.torch_parity import assert_matches_torch, randn, seeds
 
 import glassnet.functional as F
 from glassnet import backend, kernels, nn
+from glassnet.diagnostics import check_function
 from glassnet.functional._numba import winograd
 from glassnet.inference import InferencePlan
 
@@ -139,3 +141,11 @@ def test_winograd_forward_with_padding_3_takes_dx_from_the_column_tiles_and_matc
     assert ran_winograd(F.conv_forward(x, w, b, 1, 3)[1])
     assert_matches_torch(partial(F.conv_forward, stride=1, pad=3), F.conv_backward,
                          partial(torch.conv2d, stride=1, padding=3), x, w, b)
+
+
+def test_winograd_conv_gradients_match_central_differences():
+    inputs = [randn(0, 1, 8, 8, 8), randn(1, 8, 8, 3, 3), randn(2, 8)]
+    with kernels.using("numba", threads=1):
+        assert ran_winograd(F.conv_forward(*inputs, 1, 1)[1])
+        result = check_function(partial(F.conv_forward, stride=1, pad=1), F.conv_backward, inputs, name="winograd conv")
+    assert result.passed(1e-7), result.errors
