@@ -18,8 +18,8 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
   time and multiply their tiles with a single-threaded BLAS (``threads.run_tiles``; ``work`` yields
   one result per part), and the weight gradient adds the parts' sums in a fixed order.
 * **Winograd.** 3x3 stride-1 convolutions with an even output of at least ``winograd.MIN_PIXELS``
-  and at least ``winograd.MIN_CHANNELS`` input channels (most of a VGG or ResNet) skip the columns: forward, dx
-  and dw run by Winograd's F(2x2, 3x3) (``winograd.py``), 2.25x fewer multiplications. Measured
+  and at least ``winograd.MIN_CHANNELS`` input channels (most of a VGG or ResNet) skip the columns:
+  forward, dx and dw run by Winograd's F(2x2, 3x3) (``winograd.py``), 2.25x fewer multiplications. Measured
   (batch 128, one thread, forward + backward): 32 channels on 32x32 images 38 + 76 ms by columns,
   25 + 43 ms by Winograd; 16 channels 15 + 30 against 10 + 17.
 """
@@ -310,14 +310,14 @@ def conv_backward(dout, cache, need_dx=True):
         return (dx if need_dx else None), dw, db
     k, f, wo, groups = plan.k, plan.f, plan.wo, plan.groups
     dout3 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(plan.n, f, plan.ho * wo)
+    dout4 = dout3.reshape(plan.n, f, plan.ho, wo)
     by_winograd = wb.ndim == 4  # the forward ran by Winograd and kept the weights (F, C, 3, 3)
     dx = None
     if need_dx and _winograd_dx_applies(plan, x.shape):
-        weights = wb if by_winograd else wb[:, :k].reshape(w_shape)
-        dx = _winograd_dx(dout3.reshape(plan.n, f, plan.ho, wo), weights, x.shape, plan)
+        dx = _winograd_dx(dout4, wb if by_winograd else wb[:, :k].reshape(w_shape), x.shape, plan)
         need_dx = False
     if by_winograd and not need_dx:
-        dw = _winograd_filter_gradient(x, dout3.reshape(plan.n, f, plan.ho, wo), plan)
+        dw = _winograd_filter_gradient(x, dout4, plan)
         return dx, dw.astype(x.dtype), dout3.sum(axis=(0, 2))
     if by_winograd:  # dx by the column tiles below, which give dw and db as well
         wb = np.concatenate([wb.reshape(f, k), np.zeros((f, 1), x.dtype)], axis=1)
@@ -363,23 +363,29 @@ def conv_backward(dout, cache, need_dx=True):
 # 3x3 stride-1 convolutions that ``winograd.applies`` to (an even output of at least MIN_PIXELS,
 # at least MIN_CHANNELS inputs) run by Winograd F(2x2, 3x3) (``winograd.py``): the forward, the
 # backward's dx, which is the same kind of convolution of dout, and the filter gradient.
+def _run_images(n, work):
+    """``run_tiles`` over one tile per image: ``work`` gets the parts as image ranges (lo, hi) and
+    yields one result per part; returns the results in part order."""
+    tiles = [(i, i + 1, 0, 1) for i in range(n)]
+    return run_tiles(tiles, lambda parts: work((part[0][0], part[-1][1]) for part in parts))
+
+
 def _winograd_forward(x, u, bias, pad, ho, wo):
     """out (N, F, Ho, Wo) = conv3x3(x, stride 1, pad) + bias from the transformed filters u (16, F, C),
     a group of images per product (``winograd.conv_images``); the images are cut into parts as for
-    the column tiles (``run_tiles``)."""
+    the column tiles (:func:`_run_images`)."""
     n, c = x.shape[:2]
     f = u.shape[1]
     group = winograd.group_size(ho, wo)
     out = np.empty((n, f, ho, wo), dtype=x.dtype)
 
-    def work(parts):
+    def work(ranges):
         buffers = winograd.scratch(c, f, ho, wo, group, x.dtype)
-        for part in parts:
-            lo, hi = part[0][0], part[-1][1]
+        for lo, hi in ranges:
             winograd.conv_images(x, lo, hi, group, u, bias, pad[0], pad[1], False, *buffers, out[lo:hi])
             yield None
 
-    run_tiles([(i, i + 1, 0, ho) for i in range(n)], work)
+    _run_images(n, work)
     return out
 
 
@@ -390,16 +396,15 @@ def _winograd_filter_gradient(x, dout, plan):
     f, ho, wo = plan.f, plan.ho, plan.wo
     group = winograd.group_size(ho, wo)
 
-    def work(parts):
+    def work(ranges):
         xp, s, vbuf, dbuf, _ = winograd.scratch(c, f, ho, wo, group, x.dtype)
         prod = np.empty((f, c), x.dtype)
-        for part in parts:
+        for lo, hi in ranges:
             du = np.zeros((16, f, c), dtype=x.dtype)
-            winograd.filter_grad_images(x, dout, part[0][0], part[-1][1], group, plan.ph, plan.pw, xp, s, vbuf, dbuf,
-                                        prod, du)
+            winograd.filter_grad_images(x, dout, lo, hi, group, plan.ph, plan.pw, xp, s, vbuf, dbuf, prod, du)
             yield du
 
-    return winograd.filter_gradient(sum(run_tiles([(i, i + 1, 0, ho) for i in range(n)], work)))
+    return winograd.filter_gradient(sum(_run_images(n, work)))
 
 
 def _winograd_dx_applies(plan, x_shape):

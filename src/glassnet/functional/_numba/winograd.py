@@ -30,9 +30,9 @@ The filter gradient follows from y = A^T (U * V) A by the chain rule, per tile::
 which is the exact gradient of the convolution (the forward equals it exactly, up to rounding).
 
 Used where it applies (:func:`applies`: 3x3 kernel, stride 1, no dilation, one group, an even
-output height and width of at least MIN_PIXELS pixels, at least MIN_CHANNELS input channels) by the compiled convolution (its
-forward, its dx, which is such a convolution of dout, and its filter gradient) and the inference
-plan. A 2x2 max pool with stride 2 after it is the maximum of each tile's four outputs, taken in
+output height and width of at least MIN_PIXELS pixels, at least MIN_CHANNELS input channels) by
+the compiled convolution (its forward, its dx, which is such a convolution of dout, and its filter
+gradient) and the inference plan. A 2x2 max pool with stride 2 after it is the maximum of each tile's four outputs, taken in
 the output transform (``pool``).
 """
 from __future__ import annotations
@@ -40,6 +40,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 from numba import uint64 as u8
+
+from .pool import _nanmax
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -185,11 +187,8 @@ def _output_transform(m, bias, th_n, tw_n, pool, z, y):  # pragma: no cover - co
                 if pool:
                     row = y[g, f, th]
                     for t in range(count):
-                        p, q = z0[base + t], z1[base + t]
-                        p = p if (p >= q) | (p != p) else q
-                        r, s = z2[base + t], z3[base + t]
-                        r = r if (r >= s) | (r != r) else s
-                        row[t] = (p if (p >= r) | (p != p) else r) + b
+                        top, bottom = _nanmax(z0[base + t], z1[base + t]), _nanmax(z2[base + t], z3[base + t])
+                        row[t] = _nanmax(top, bottom) + b
                 else:
                     y0, y1 = y[g, f, 2 * th], y[g, f, 2 * th + 1]
                     for t in range(count):
