@@ -54,10 +54,10 @@ _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.
 
 
 MIN_PIXELS = 64
-"""Smallest output (Ho*Wo) for Winograd: on 8x8 maps it still gains (64 channels, batch 128: forward
-7.3 ms against 9.2 by columns, backward even), on smaller ones the transforms of a few tiles gain
-nothing, and leaving them to the columns spares small models (the default digits run: 4x4 maps)
-compiling the Winograd kernels on first use."""
+"""Smallest output (Ho*Wo) for Winograd. Measured (64 channels, batch 128, one thread): on 8x8 maps
+forward 5.3 ms against 8.7 by columns, backward 13.0 against 18.6; on 4x4 maps it still gains a
+little (2.4 against 3.1, 6.2 against 7.3), but leaving maps under 8x8 to the columns spares small
+models (the default digits run: 4x4 maps) compiling the Winograd kernels on first use (BENCHMARKS.md)."""
 
 
 def applies(kernel, stride, dilation, groups, out_hw, in_channels):
@@ -85,10 +85,10 @@ def filter_gradient(du):
 
 TILES_PER_PRODUCT = 64
 """Images are grouped so that one product covers about this many tiles (four 8x8 images, one 16x16
-or larger): with one 8x8 image a product is (F, C) @ (C, 16), mostly overhead. Measured (filter
-gradient, batch 128, one thread): 64 channels on 8x8 images, one image per product 11.0 ms, four
-9.3 ms; 32 channels on 32x32 images, one image 23 ms, two 31 ms, four 52 ms (the buffers no longer
-stay in the cache)."""
+or larger): with one 8x8 image a product is (F, C) @ (C, 16), mostly overhead. Measured (batch 128,
+one thread): the filter gradient of 64 channels on 8x8 images, one image per product 12.4 ms, four
+10.5 ms; a forward and backward with 128 to 512 tiles per product is no faster on 8x8, 16x16 or
+32x32 images (within the 10 % run-to-run noise)."""
 
 
 def group_size(ho, wo):
