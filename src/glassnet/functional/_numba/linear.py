@@ -6,7 +6,8 @@ BLAS's own threads spin between products and take the cores from glassnet's pool
 of a few million multiply-adds gains less from a hand-off than it pays. Here BLAS always runs on
 one thread; a product of at least ``PART_MACS`` multiply-adds per part is cut into parts along an
 axis that is not summed over (rows of out and dx, rows of dw), so every value is computed by the
-same single product whatever the thread count, and the parts are shared between the threads.
+same single product whatever the thread count, and the parts are shared between the threads
+when they hold at least ``SHARE_MACS`` multiply-adds in all.
 (No numba code: the products are BLAS's; the module sits with the other twins because it is the
 compiled path's version of the reference.)
 
@@ -34,6 +35,16 @@ product cut into other parts differently (its small-matrix kernels), and results
 on the thread count."""
 
 
+SHARE_MACS = 1 << 23
+"""Products (all their parts together) of fewer multiply-adds than this (8.4M, ~0.1 ms) run in the
+calling thread: handing them to a pool thread costs more than it saves. Measured on two threads:
+LeNet-5's first linear layer at batch 64 (backward dx and dw of 3M multiply-adds each) 0.05 ms
+in one thread, 0.17-0.23 ms shared; training steps, always sharing against this threshold
+(interleaved, medians of 8 rounds): LeNet-5 b64 5.1-6.6 -> 5.0-6.1 ms, b256 15.4-16.5 ->
+15.2-15.7 ms, the MLP even (16.8M gave b256 15.7 -> 16.7: its 12M forward products gain from two
+threads)."""
+
+
 def _parts(rows, macs):
     """Bounds [(r0, r1)] of the parts of a product with ``rows`` rows to cut and ``macs`` multiply-adds."""
     count = int(max(1, min(MAX_PARTS, macs // PART_MACS, rows // MIN_ROWS)))
@@ -41,13 +52,14 @@ def _parts(rows, macs):
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
-def _run(tasks):
-    """product(r0, r1) for every task (product, (r0, r1)), the tasks shared between the threads (one
-    hand-off for all of them), BLAS on one thread each."""
+def _run(tasks, macs):
+    """product(r0, r1) for every task (product, (r0, r1)), BLAS on one thread each; the tasks are
+    shared between the threads (one hand-off for all of them) when there are several and they hold
+    ``macs`` >= SHARE_MACS multiply-adds in all, else run here in order (same products either way)."""
     with blas_one_thread():
-        if len(tasks) == 1:
-            product, (r0, r1) = tasks[0]
-            product(r0, r1)
+        if len(tasks) == 1 or macs < SHARE_MACS:
+            for product, (r0, r1) in tasks:
+                product(r0, r1)
         else:
             parallel(len(tasks), lambda lo, hi: [product(r0, r1) for product, (r0, r1) in tasks[lo:hi]])
 
@@ -65,7 +77,8 @@ def affine_forward(x, w, b):
         np.matmul(x2[r0:r1], w, out=out[r0:r1])
         out[r0:r1] += b
 
-    _run(_tasks(product, _parts(x2.shape[0], x2.size * w.shape[1])))
+    macs = x2.size * w.shape[1]
+    _run(_tasks(product, _parts(x2.shape[0], macs)), macs)
     return out, CompiledCache(("affine", x, w))
 
 
@@ -81,5 +94,5 @@ def affine_backward(dout, cache, need_dx=True):
     dx2 = np.empty_like(x2) if need_dx else None
     if need_dx:
         tasks += _tasks(lambda r0, r1: np.matmul(dout[r0:r1], w.T, out=dx2[r0:r1]), _parts(x2.shape[0], macs))
-    _run(tasks)
+    _run(tasks, 2 * macs if need_dx else macs)
     return (dx2.reshape(x.shape) if need_dx else None), dw, dout.sum(axis=0)
