@@ -1,6 +1,7 @@
 """Smoke tests of the benchmark (`glassnet bench`): it runs with tiny settings and reports every field.
 Nothing here asserts a speed: timings on a shared test machine mean nothing."""
 import subprocess
+import time
 from contextlib import nullcontext
 from dataclasses import replace
 
@@ -56,12 +57,26 @@ def test_torch_twin_computes_the_same_forward_as_the_glassnet_model(name):
 def test_time_interleaved_alternates_sides_and_settles_each_timed_call_with_untimed_calls_of_its_own_side():
     calls = []
     sides = [lambda: calls.append("g"), lambda: calls.append("t")]
-    times = time_interleaved(*sides, steps=3, warmup=1, settle=1)
+    times = time_interleaved(*sides, steps=3, warmup=1, settle=1e-9)  # shorter than a call: one untimed call
     assert [len(t) for t in times] == [3, 3]
     assert "".join(calls) == "gt" + "ggtt" + "ttgg" + "ggtt"  # warm-up, then rounds alternating who goes first
     calls.clear()
     time_interleaved(*sides, steps=2, warmup=0)
     assert "".join(calls) == "gttg"
+
+
+def test_time_interleaved_settles_for_at_least_the_given_seconds_before_each_timed_call():
+    starts = []
+
+    def step():
+        starts.append(time.perf_counter())
+        time.sleep(0.001)
+
+    times = time_interleaved(step, steps=1, warmup=0, settle=0.02)
+    assert len(times[0]) == 1
+    # every call but the last (the timed one) is a settling call; together they fill the 20 ms
+    assert len(starts) >= 3
+    assert starts[-1] - starts[0] >= 0.019
 
 
 def test_run_workload_reports_times_ratio_throughput_flops_and_profile():

@@ -5,8 +5,8 @@ Timing method: after ``warmup`` steps on each side, ``steps`` rounds run one gla
 PyTorch step back to back, alternating which goes first, with the garbage collector paused. Both
 sides see the same load on the (possibly shared) machine, so the per-round ratio
 ``t_torch / t_glassnet`` is steadier than either time; we report its median and quartiles. With
-several threads each timed step follows an untimed step of the same side (``settle``), so that the
-other side's spinning threads have gone quiet (see :func:`time_interleaved`).
+several threads each timed step follows untimed steps of the same side for at least ``settle``
+seconds, so that the other side's spinning threads have gone quiet (see :func:`time_interleaved`).
 
 Memory method: ``peak_step_memory`` starts ``python -m glassnet.bench.memory`` for one side only (so
 neither side's libraries, caches or arrays count for the other), builds the model and batch, runs
@@ -144,13 +144,17 @@ which leaves out the time other processes hold the cores - with 1 thread per sid
 measure on a shared machine; with more threads it adds the threads' times (spin-waits included)."""
 
 
-def time_interleaved(*fns, steps, warmup, clock="wall", settle=0):
+def time_interleaved(*fns, steps, warmup, clock="wall", settle=0.0):
     """Run ``warmup`` calls of each function, then ``steps`` rounds of one timed call each, the order
     rotating from round to round (with two: alternating which goes first). With ``settle`` > 0 each
-    timed call follows that many untimed calls of the same function: a library whose threads spin
-    after its step (PyTorch's OpenMP workers ~10 ms, onnxruntime's pool) then no longer takes the
-    cores from the next side's timed step. (Measured, MLP at 2 threads: glassnet 13.9 ms right after
-    a PyTorch step, 9.2 ms after one of its own; PyTorch's times do not change.)
+    timed call follows untimed calls of the same function, at least one and for at least ``settle``
+    seconds (wall clock): a library whose threads spin after its step (PyTorch's OpenMP workers
+    ~10 ms, onnxruntime's pool up to ~40 ms) then no longer takes the cores from the next side's
+    timed step. (Measured at 2 threads: glassnet's MLP step 13.9 ms right after a PyTorch step, 9.2 ms
+    after one of its own; its LeNet-5 inference at batch 256 5.9-6.1 ms after one of its own that
+    followed an onnxruntime run, 3.3-3.9 ms with onnxruntime not spinning; onnxruntime used 40 ms of
+    CPU in the 50 ms after a run and none in the 250 ms after that. The other sides' times do not
+    change.)
 
     Returns one list of times per function (seconds of ``clock``, see CLOCKS); the garbage
     collector is paused.
@@ -167,8 +171,11 @@ def time_interleaved(*fns, steps, warmup, clock="wall", settle=0):
         for i in range(steps):
             for k in range(len(fns)):
                 j = (i + k) % len(fns)
-                for _ in range(settle):
+                if settle > 0:
+                    quiet = time.perf_counter() + settle
                     fns[j]()
+                    while time.perf_counter() < quiet:
+                        fns[j]()
                 t0 = now()
                 fns[j]()
                 times[j].append(now() - t0)

@@ -11,6 +11,11 @@ from .onnx_reference import OrtModel, import_onnxruntime, profile_onnxruntime
 from .workloads import SCALING_BATCHES, WORKLOADS, glassnet_step, import_torch, step_flops, torch_step, torch_twin
 
 
+SETTLE_SECONDS = 0.05
+"""With several threads, untimed steps of a side run for at least this long before each of its timed
+steps (``measure.time_interleaved``): longer than onnxruntime's threads spin after a run."""
+
+
 def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threads=1, profile=False, profile_repeats=5,
                  clock="wall", ort=None):
     """Time ``workload`` on every side (interleaved) and return a dict of results.
@@ -29,7 +34,7 @@ def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threa
     if ort is not None and not workload.train:
         steps_by_side["onnxruntime"] = ort_step(OrtModel(ort, model, workload.input_shape, threads), workload, x)
     times = measure.time_interleaved(*steps_by_side.values(), steps=steps, warmup=warmup, clock=clock,
-                                     settle=1 if threads > 1 else 0)
+                                     settle=SETTLE_SECONDS if threads > 1 else 0.0)
     times = {side: np.asarray(t) / workload.calls for side, t in zip(steps_by_side, times)}
     flops = step_flops(workload, model)
     res = {"name": workload.name, "description": workload.description, "batch": workload.batch,
@@ -243,7 +248,8 @@ def format_machine(report):
 def format_report(report, markdown=False):
     out = [format_machine(report), ""]
     if report["results"]:
-        settled = "; each after an untimed step of its own side" if report["threads"] > 1 else ""
+        settled = (f"; each after untimed steps of its own side (at least {SETTLE_SECONDS * 1000:.0f} ms)"
+                   if report["threads"] > 1 else "")
         out += [f"timing ({report['clock']} clock): median [quartiles] of {report['steps']} interleaved steps after "
                 f"{report['warmup']} warm-up steps{settled}; speed ratio = t_PyTorch / t_glassnet per round "
                 "(> 1: glassnet faster)", ""]
