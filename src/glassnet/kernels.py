@@ -3,7 +3,9 @@
 The NumPy code in each file of :mod:`glassnet.functional` is the reference: it runs on NumPy and
 CuPy arrays and is what the docstrings describe. Its compiled twins (numba, in
 ``glassnet/functional/_numba/``, one file per reference file with the same function names) compute
-the same formulas faster; they run on NumPy float32/float64 arrays of one dtype. Choose with
+the same formulas faster; they run on NumPy float32/float64 arrays of one dtype. The optimizers'
+updates have compiled twins too (``glassnet/optim/_numba.py``: the same arithmetic in one pass,
+equal bit for bit). Choose with
 :func:`use` (or the environment variable ``GLASSNET_KERNELS``, read at import):
 
 - ``"auto"`` (default): the compiled twins when numba is importable, else the NumPy reference;

@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 
 
 class Optimizer:
@@ -56,8 +56,13 @@ class Optimizer:
 
     # ---------------------------------------------------------------- the public API
     def step(self):
-        """Apply one update to every parameter, in place on ``p.data``, from ``p.grad``."""
+        """Apply one update to every parameter, in place on ``p.data``, from ``p.grad``.
+
+        With the compiled kernels on (``glassnet.kernels``), NumPy parameters of the reference
+        optimizers are updated by their twins in ``optim/_numba.py``: the same arithmetic, one pass.
+        """
         self.step_count += 1
+        compiled = _compiled_update(self)
         for p, state in zip(self.params, self.state):
             w, g = p.data, p.grad
             if tuple(g.shape) != tuple(w.shape):
@@ -67,7 +72,8 @@ class Optimizer:
                 )
             if g.dtype != w.dtype:  # keep the parameter's dtype in every temporary
                 g = g.astype(w.dtype)
-            self._update(w, g, state, backend.array_module(w))
+            if compiled is None or not compiled(w, g, state):
+                self._update(w, g, state, backend.array_module(w))
 
     def zero_grad(self):
         """Set every parameter's gradient to zero, in place."""
@@ -163,6 +169,17 @@ class Optimizer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({len(self.params)} parameters, {args})"
+
+
+def _compiled_update(optimizer):
+    """``update(w, g, state) -> bool`` running the compiled twin of ``optimizer``'s update where it
+    applies (``optim/_numba.py``), or None when there is none or the NumPy kernels are chosen;
+    numba is imported only then."""
+    if kernels.current() == "numpy" or not kernels.numba_available():
+        return None
+    from . import _numba  # noqa: PLC0415 - compiles (or loads from the cache) on first use
+
+    return _numba.twin(optimizer)
 
 
 # ------------------------------------------------------------------------ validation helpers
