@@ -200,6 +200,36 @@ def test_compiled_conv_matches_torch_for_lenet_and_cifar_layer_shapes_and_tile_s
                          partial(torch.conv2d, stride=1, padding=pad), x, w, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=40, deadline=None)
+@given(kh=st.integers(1, 5), kw=st.integers(1, 5), c=st.integers(1, 3), extra=st.integers(0, 5),
+       band=st.integers(1, 6), seed=seeds)
+def test_compiled_columns_of_unpadded_stride1_convs_equal_the_references_im2col_and_col2im_exactly(
+        dtype, kh, kw, c, extra, band, seed):
+    """The fast path for stride 1 without padding (_im2col_valid, _col2im_valid) against the NumPy
+    reference's im2col / col2im, on whole images and on bands of output rows."""
+    from glassnet.functional._windows import col2im, im2col
+
+    x = randn(seed, 2, c, kh + extra, kw + extra + 1).astype(dtype)
+    ho, wo = extra + 1, extra + 2
+    ref = im2col(x, kh, kw, 1, 1)  # (N, C*kh*kw, Ho*Wo)
+    dcols = randn(seed + 1, *ref.shape).astype(dtype)
+    dx = np.zeros_like(x)
+    for i0 in range(0, ho, band):
+        i1 = min(ho, i0 + band)
+        cols = np.full((2, c * kh * kw + 1, (i1 - i0) * wo), np.nan, dtype)
+        compiled_conv._im2col(x, 0, i0, i1, kh, kw, 1, 1, 0, 0, 1, 1, wo, cols)
+        np.testing.assert_array_equal(cols[:, :-1], ref[:, :, i0 * wo : i1 * wo])
+        np.testing.assert_array_equal(cols[:, -1], 1)
+        compiled_conv._col2im(np.ascontiguousarray(dcols[:, :, i0 * wo : i1 * wo]), 0, i0, i1, kh, kw, 1, 1, 0, 0, 1, 1,
+                              wo, dx)
+    expected = col2im(dcols.reshape(2, c, kh, kw, ho, wo), x.shape, 1, 1)
+    if band >= ho:  # one band: every pixel gets its taps in the reference's (a, b) order
+        np.testing.assert_array_equal(dx, expected)
+    else:
+        np.testing.assert_allclose(dx, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
 @pytest.mark.usefixtures("compiled_kernels")
 def test_compiled_conv_without_bias_takes_the_scalar_zero_like_conv2d_does():
     x, w = randn(0, 2, 3, 6, 6), randn(1, 4, 3, 3, 3)

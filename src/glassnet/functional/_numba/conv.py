@@ -13,7 +13,8 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
 * **Contiguous column rows.** For stride-1 "same" convolutions (Wo = W) the pixels under one
   kernel offset for a band of output rows are one contiguous run of the input; a column row is one
   copy plus zeroing the wrapped-around edge pixels, and col2im one contiguous ``+=`` per kernel
-  offset. Other convolutions gather row by row.
+  offset. Stride-1 convolutions without padding (LeNet-5's second layer) copy one run of Wo pixels
+  per tap and output row, with no bounds to check; other convolutions gather row by row.
 * **Threads.** The tiles are cut into parts at image boundaries; the threads claim parts one at a
   time and multiply their tiles with a single-threaded BLAS (``threads.run_tiles``; ``work`` yields
   one result per part), and the weight gradient adds the parts' sums in a fixed order.
@@ -123,9 +124,60 @@ def _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx):  # pragma: no cover - c
 
 
 @njit(**_JIT)
+def _im2col_valid(x, n0, i0, i1, kh, kw, wo, cols):  # pragma: no cover - compiled
+    """The column tile of a stride-1 convolution without padding or dilation (Wo = W - kw + 1):
+
+    cols[g, (c*kh + a)*kw + b, (i - i0)*Wo + j] = x[n0 + g, c, i + a, j + b]
+
+    Nothing lies in the padding, so each (tap, output row) is one plain copy of Wo pixels. The loops
+    run over flat views, tap rows (c, a) outermost, then output rows i, then b: the input row i + a
+    is read kw times in a row while it sits in L1 (LeNet-5's second convolution, 14x14 -> 10x10,
+    batch 256: 2.1 -> 1.0 ms against the general gather below, which recomputes each tap's bounds)."""
+    G, R, L = cols.shape
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    K = C * kh * kw
+    for g in range(G):
+        cols[g, K, :] = 1
+        dst, src = cols[g].reshape(-1), x[n0 + g].reshape(-1)
+        for c in range(C):
+            for a in range(kh):
+                row0 = u8((c * kh + a) * kw * L)  # column row of tap (c, a, 0)
+                for i in range(i0, i1):
+                    s = u8((c * H + i + a) * W)
+                    d = row0 + u8((i - i0) * wo)
+                    for b in range(u8(kw)):
+                        for j in range(u8(wo)):
+                            dst[d + b * u8(L) + j] = src[s + b + j]
+
+
+@njit(**_JIT)
+def _col2im_valid(dcols, n0, i0, i1, kh, kw, wo, dx):  # pragma: no cover - compiled
+    """Adjoint of _im2col_valid, accumulated into dx (zeroed by the caller), in its loop order:
+    dx[n0 + g, c, i + a, j + b] += dcols[g, (c*kh + a)*kw + b, (i - i0)*Wo + j]. Each pixel of dx gets
+    its taps in (a, b) order, as in _col2im and the reference's col2im."""
+    G, R, L = dcols.shape
+    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
+    for g in range(G):
+        src, dst = dcols[g].reshape(-1), dx[n0 + g].reshape(-1)
+        for c in range(C):
+            for a in range(kh):
+                row0 = u8((c * kh + a) * kw * L)
+                for i in range(i0, i1):
+                    d = u8((c * H + i + a) * W)
+                    s = row0 + u8((i - i0) * wo)
+                    for b in range(u8(kw)):
+                        for j in range(u8(wo)):
+                            dst[d + b + j] += src[s + b * u8(L) + j]
+
+
+@njit(**_JIT)
 def _im2col(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):  # pragma: no cover - compiled
     """The column tile of any convolution, gathered output row by output row (see the layout above;
-    with dilation (dh, dw) the tap (a, b) reads x[..., i*sh + a*dh - ph, j*sw + b*dw - pw])."""
+    with dilation (dh, dw) the tap (a, b) reads x[..., i*sh + a*dh - ph, j*sw + b*dw - pw]).
+    Stride 1 without padding or dilation goes to :func:`_im2col_valid`."""
+    if sh == 1 and sw == 1 and ph == 0 and pw == 0 and dh == 1 and dw == 1:
+        _im2col_valid(x, n0, i0, i1, kh, kw, wo, cols)
+        return
     G, R, L = cols.shape
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     K = C * kh * kw
@@ -162,7 +214,11 @@ def _im2col(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):  # pragma:
 @njit(**_JIT)
 def _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragma: no cover - compiled
     """The adjoint of _im2col, accumulated into dx (zeroed by the caller):
-    dx[n0 + g, c, i*sh + a*dh - ph, j*sw + b*dw - pw] += dcols[g, (c*kh + a)*kw + b, (i - i0)*wo + j]."""
+    dx[n0 + g, c, i*sh + a*dh - ph, j*sw + b*dw - pw] += dcols[g, (c*kh + a)*kw + b, (i - i0)*wo + j]
+    (stride 1 without padding or dilation by :func:`_col2im_valid`)."""
+    if sh == 1 and sw == 1 and ph == 0 and pw == 0 and dh == 1 and dw == 1:
+        _col2im_valid(dcols, n0, i0, i1, kh, kw, wo, dx)
+        return
     G = dcols.shape[0]
     C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
     for g in range(G):
