@@ -9,61 +9,52 @@ whole-array steps (each a temporary the size of x). Here:
 * backward: one pass of per-channel sums gives ``dbeta`` and ``sum dout * (x - mu)``
   (``_backward_sums``), one pass writes dx (``_backward_apply``).
 
-Sums run in float64 with 8 independent accumulators, so the compiler can vectorise them without
-reassociating anything (no fastmath); each channel's sums are computed by one thread, whatever
+Sums run in float64, vectorised: the compiler may reorder the additions of a sum (``_SUMS``),
+always the same way for a given shape, and each channel's sums are computed by one thread, whatever
 the thread count. The cache holds x (not x_hat), mu and inv_std.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba import uint64 as u8
 
 from ..norm import update_running_stats
 from . import CompiledCache
 from .threads import parallel
 
 _JIT = dict(cache=True, nogil=True)
+_SUMS = dict(_JIT, fastmath={"reassoc"})
+"""The per-channel sums may be reordered (and so vectorised): one pass of float32 values summed in
+float64 went from 0.75 to 0.15 ns per value (batch norm's backward sums on 1M values: 0.74 ->
+0.2 ms). Only reassociation: no FMA contraction, NaN and infinity kept."""
 
 
 @njit(inline="always")
 def _shifted_sums(v, shift):  # pragma: no cover - compiled
-    """(sum(v - shift), sum((v - shift)^2)) in float64, with 8 independent accumulators per sum."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 0.0
-    m = v.size - v.size % 8
-    for i in range(0, m, 8):
-        d0, d1, d2, d3 = v[i] - shift, v[i + 1] - shift, v[i + 2] - shift, v[i + 3] - shift
-        d4, d5, d6, d7 = v[i + 4] - shift, v[i + 5] - shift, v[i + 6] - shift, v[i + 7] - shift
-        s0 += d0; s1 += d1; s2 += d2; s3 += d3; s4 += d4; s5 += d5; s6 += d6; s7 += d7  # noqa: E702
-        q0 += d0 * d0; q1 += d1 * d1; q2 += d2 * d2; q3 += d3 * d3  # noqa: E702
-        q4 += d4 * d4; q5 += d5 * d5; q6 += d6 * d6; q7 += d7 * d7  # noqa: E702
-    for i in range(m, v.size):
-        d = v[i] - shift
-        s0 += d
-        q0 += d * d
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+    """(sum(v - shift), sum((v - shift)^2)) in float64."""
+    s = 0.0
+    q = 0.0
+    for i in range(u8(v.size)):
+        d = np.float64(v[i]) - shift
+        s += d
+        q += d * d
+    return s, q
 
 
 @njit(inline="always")
 def _dot_sums(dv, v, center):  # pragma: no cover - compiled
-    """(sum(dv), sum(dv * (v - center))) in float64, 8 accumulators each."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 0.0
-    m = v.size - v.size % 8
-    for i in range(0, m, 8):
-        g0, g1, g2, g3, g4, g5, g6, g7 = dv[i], dv[i + 1], dv[i + 2], dv[i + 3], dv[i + 4], dv[i + 5], dv[i + 6], dv[i + 7]
-        s0 += g0; s1 += g1; s2 += g2; s3 += g3; s4 += g4; s5 += g5; s6 += g6; s7 += g7  # noqa: E702
-        q0 += g0 * (v[i] - center); q1 += g1 * (v[i + 1] - center)  # noqa: E702
-        q2 += g2 * (v[i + 2] - center); q3 += g3 * (v[i + 3] - center)  # noqa: E702
-        q4 += g4 * (v[i + 4] - center); q5 += g5 * (v[i + 5] - center)  # noqa: E702
-        q6 += g6 * (v[i + 6] - center); q7 += g7 * (v[i + 7] - center)  # noqa: E702
-    for i in range(m, v.size):
-        s0 += dv[i]
-        q0 += dv[i] * (v[i] - center)
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+    """(sum(dv), sum(dv * (v - center))) in float64."""
+    s = 0.0
+    q = 0.0
+    for i in range(u8(v.size)):
+        g = np.float64(dv[i])
+        s += g
+        q += g * (np.float64(v[i]) - center)
+    return s, q
 
 
-@njit(**_JIT)
+@njit(**_SUMS)
 def _batch_stats(x, mu, var, lo, hi):  # pragma: no cover - compiled
     """Per channel lo <= c < hi of x (N, C, M): mu = sum(x) / (N*M) and the biased var = sum((x - mu)^2) / (N*M),
     from one pass of shifted sums around the channel's first value K:
@@ -96,7 +87,7 @@ def _normalize(x, mu, scale, beta, out, lo, hi):  # pragma: no cover - compiled
             dst[j] = (src[j] - mu_c) * scale_c + beta_c
 
 
-@njit(**_JIT)
+@njit(**_SUMS)
 def _backward_sums(dout, x, mu, dbeta, dout_xc, lo, hi):  # pragma: no cover - compiled
     """Per channel lo <= c < hi: dbeta = sum dout, dout_xc = sum dout * (x - mu) (float64 accumulators)."""
     n = x.shape[0]
