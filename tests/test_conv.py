@@ -230,6 +230,38 @@ def test_compiled_columns_of_unpadded_stride1_convs_equal_the_references_im2col_
         np.testing.assert_allclose(dx, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
 
 
+@pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
+@pytest.mark.parametrize("shape, k, pad, groups", [
+    ((2, 8, 8, 8), 3, 1, 1),   # compiled: Winograd
+    ((2, 3, 9, 7), 3, 0, 1),   # column tiles
+    ((2, 4, 6, 6), 3, 1, 2),   # grouped
+    ((2, 4, 6, 6), 3, 1, 4),   # depthwise
+])
+def test_conv_backward_skips_db_when_not_needed_and_keeps_dx_dw(kernels, shape, k, pad, groups):
+    x = randn(0, *shape)
+    w = randn(1, 8, shape[1] // groups, k, k)
+    with kernels_used(kernels):
+        out, cache = F.conv_forward(x, w, 0, 1, pad, groups=groups)
+        dout = randn(2, *out.shape)
+        dx, dw, db = F.conv_backward(dout, cache)
+        out, cache = F.conv_forward(x, w, 0, 1, pad, groups=groups)
+        dx2, dw2, db2 = F.conv_backward(dout, cache, need_db=False)
+    assert db2 is None
+    np.testing.assert_array_equal(dx2, dx)
+    np.testing.assert_array_equal(dw2, dw)
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
+def test_conv2d_without_bias_does_not_ask_for_db(monkeypatch):
+    calls = []
+    backward = nn.Conv2d._backward
+    monkeypatch.setattr(nn.Conv2d, "_backward", staticmethod(lambda *a, **kw: calls.append(kw) or backward(*a, **kw)))
+    for bias in (False, True):
+        layer = nn.Conv2d(3, 4, 3, padding=1, bias=bias)
+        layer.backward(np.ones(layer.forward(randn(0, 2, 3, 5, 5)).shape))
+    assert calls == [{"need_dx": True, "need_db": False}, {"need_dx": True, "need_db": True}]
+
+
 @pytest.mark.usefixtures("compiled_kernels")
 def test_compiled_conv_without_bias_takes_the_scalar_zero_like_conv2d_does():
     x, w = randn(0, 2, 3, 6, 6), randn(1, 4, 3, 3, 3)

@@ -68,7 +68,7 @@ def _check_groups(name, c, f, cg, groups, x_shape, w_shape):
     return groups
 
 
-def conv_backward(dout, cache, need_dx=True):
+def conv_backward(dout, cache, need_dx=True, need_db=True):
     """Gradients of the convolution.
 
     With dout[n] laid out as (G, F/G, Ho*Wo) and cols[n] as (G, C/G*HH*WW, Ho*Wo):
@@ -76,18 +76,19 @@ def conv_backward(dout, cache, need_dx=True):
     dw[g] = sum_n dout[n, g] @ cols[n, g].T            (reshaped to (F, C/G, HH, WW))
     dcols[n, g] = w[g].reshape(F/G, -1).T @ dout[n, g]  (gradient w.r.t. every window pixel)
     dx = col2im(dcols) with the padding cropped off.
-    With ``need_dx=False`` (the first layer of a network: nothing consumes dx) dx is None.
+    With ``need_dx=False`` (the first layer of a network: nothing consumes dx) dx is None; with
+    ``need_db=False`` (a convolution without bias, before a batch norm) db is None.
     """
     compiled = _numba.backward_twin("conv", cache)
     if compiled:
-        return compiled(dout, cache, need_dx)
+        return compiled(dout, cache, need_dx, need_db)
     x_pad_shape, cols, w, (sh, sw), (ph, pw), dilation = cache
     n, c, hp, wp = x_pad_shape
     f, _, kh, kw = w.shape
     groups = cols.shape[1]
     ho, wo = dout.shape[2], dout.shape[3]
     dout4 = dout.reshape(n, groups, f // groups, ho * wo)
-    db = dout4.sum(axis=(0, 3)).reshape(f)
+    db = dout4.sum(axis=(0, 3)).reshape(f) if need_db else None
     dw = (dout4 @ cols.swapaxes(2, 3)).sum(axis=0).reshape(w.shape)
     if not need_dx:
         return None, dw, db
@@ -116,8 +117,8 @@ def conv1d_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     return out[:, :, 0, :], cache
 
 
-def conv1d_backward(dout, cache, need_dx=True):
-    """dx (N, C, L) (None if not ``need_dx``), dw (F, C/groups, K), db (F,): :func:`conv_backward` on the
-    height-1 image."""
-    dx, dw, db = conv_backward(dout[:, :, None, :], cache, need_dx)
+def conv1d_backward(dout, cache, need_dx=True, need_db=True):
+    """dx (N, C, L) (None if not ``need_dx``), dw (F, C/groups, K), db (F,) (None if not ``need_db``):
+    :func:`conv_backward` on the height-1 image."""
+    dx, dw, db = conv_backward(dout[:, :, None, :], cache, need_dx, need_db)
     return (None if dx is None else dx[:, :, 0, :]), dw[:, :, 0, :], db

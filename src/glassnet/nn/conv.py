@@ -56,7 +56,8 @@ class _Conv(Layer):
 
     def backward(self, dout, need_input_grad=True):
         """dx (or None with ``need_input_grad=False``); adds dW and db to the parameters' grads."""
-        dx, dw, db = type(self)._backward(dout, self._take_cache(), need_dx=need_input_grad)
+        dx, dw, db = type(self)._backward(dout, self._take_cache(), need_dx=need_input_grad,
+                                          need_db=self.bias is not None)
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db

@@ -347,9 +347,9 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     return out.reshape(plan.n, f, ho, wo), CompiledCache(("conv", x, wb, w.shape, plan))
 
 
-def conv_backward(dout, cache, need_dx=True):
-    """The reference's db, dw and dx (None if not ``need_dx``), tile by tile, rebuilding each column
-    tile from the cached input:
+def conv_backward(dout, cache, need_dx=True, need_db=True):
+    """The reference's db (None if not ``need_db``), dw and dx (None if not ``need_dx``), tile by
+    tile, rebuilding each column tile from the cached input:
 
     [dw | db].T += cols @ dout[tile].T   (groups = 1: the ones row of cols gives db = sum of dout)
     dw[g] += dout[tile, g] @ cols[g].T   (groups > 1, batched over the groups; db = sum of dout)
@@ -362,7 +362,7 @@ def conv_backward(dout, cache, need_dx=True):
     """
     _, x, wb, w_shape, plan = cache
     if isinstance(plan, _DepthwisePlan):
-        dx, dw, db = _depthwise_backward(dout, x, wb, plan)
+        dx, dw, db = _depthwise_backward(dout, x, wb, plan, need_db)
         return (dx if need_dx else None), dw, db
     k, f, wo, groups = plan.k, plan.f, plan.wo, plan.groups
     dout3 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(plan.n, f, plan.ho * wo)
@@ -374,7 +374,7 @@ def conv_backward(dout, cache, need_dx=True):
         need_dx = False
     if by_winograd and not need_dx:
         dw = _winograd_filter_gradient(x, dout4, plan)
-        return dx, dw.astype(x.dtype), dout3.sum(axis=(0, 2))
+        return dx, dw.astype(x.dtype), _bias_gradient(dout3, need_db)
     if by_winograd:  # dx by the column tiles below, which give dw and db as well
         wb = np.concatenate([wb.reshape(f, k), np.zeros((f, 1), x.dtype)], axis=1)
     if groups == 1:
@@ -411,8 +411,14 @@ def conv_backward(dout, cache, need_dx=True):
     total = sum(run_tiles(plan.tiles, work))
     if groups == 1:
         dwb = total.T
-        return dx, dwb[:, :k].reshape(w_shape), dwb[:, k].copy()
-    return dx, total.reshape(w_shape), dout3.sum(axis=(0, 2))
+        return dx, dwb[:, :k].reshape(w_shape), (dwb[:, k].copy() if need_db else None)
+    return dx, total.reshape(w_shape), _bias_gradient(dout3, need_db)
+
+
+def _bias_gradient(dout3, need_db):
+    """db[f] = sum_{n,p} dout3[n, f, p] (the paths whose products do not give it), or None if not needed
+    (a convolution without bias: at batch 128 this sum took ~0.3 ms per ResNet-20 layer)."""
+    return dout3.sum(axis=(0, 2)) if need_db else None
 
 
 # ----------------------------------------------------------------------- Winograd (3x3, stride 1)
@@ -582,7 +588,7 @@ def _depthwise_forward(x, w, bias, stride, pad, dilation, ho, wo):
     return out, CompiledCache(("conv", x, w, w.shape, args))
 
 
-def _depthwise_backward(dout, x, w, args):
+def _depthwise_backward(dout, x, w, args, need_db=True):
     """dx, dw, db of a depthwise convolution: input planes split between the threads (each writes its
     own dx plane and its filters' per-image weight sums); dw adds those over the images in order."""
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
@@ -591,4 +597,4 @@ def _depthwise_backward(dout, x, w, args):
     dw_parts = np.empty((n, *w.shape[:1], *w.shape[2:]), dtype=np.float64)
     parallel(n * c, lambda lo, hi: _depthwise_grads(x, w, dout, *args, dx, dw_parts, lo, hi), dout.size * w.shape[2] * w.shape[3])
     dw = dw_parts.sum(axis=0).astype(x.dtype).reshape(w.shape)
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+    return dx, dw, (dout.sum(axis=(0, 2, 3)) if need_db else None)
