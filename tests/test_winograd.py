@@ -149,3 +149,20 @@ def test_winograd_conv_gradients_match_central_differences():
         assert ran_winograd(F.conv_forward(*inputs, 1, 1)[1])
         result = check_function(partial(F.conv_forward, stride=1, pad=1), F.conv_backward, inputs, name="winograd conv")
     assert result.passed(1e-7), result.errors
+
+
+G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("f, c", [(1, 1), (5, 3), (64, 64)])
+def test_filter_transforms_equal_the_matrix_products_of_their_definition(f, c):
+    """U = G w G^T per filter (float64, rounded once: bit for bit in float32) and dw = G^T dU G."""
+    rng = np.random.default_rng(f * 100 + c)
+    w = (rng.standard_normal((f, c, 3, 3)) * rng.choice([1e-3, 1.0, 1e3], size=(f, c, 1, 1))).astype(np.float32)
+    expected = np.einsum("ia,fcab,jb->ijfc", G, w.astype(np.float64), G).reshape(16, f, c)
+    np.testing.assert_array_equal(winograd.transform_filters(w, np.float32), expected.astype(np.float32))
+    np.testing.assert_allclose(winograd.transform_filters(w.astype(np.float64), np.float64), expected, rtol=1e-15)
+    du = rng.standard_normal((16, f, c))
+    dw = winograd.filter_gradient(du)
+    assert dw.shape == (f, c, 3, 3) and dw.dtype == np.float64
+    np.testing.assert_allclose(dw, np.einsum("ia,ijfc,jb->fcab", G, du.reshape(4, 4, f, c), G), rtol=1e-14, atol=1e-15)
