@@ -26,6 +26,8 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit
 from numba import uint64 as u8
@@ -244,15 +246,23 @@ def _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragm
                                 dst[d + j * u8(sw)] += src[o + j]
 
 
-def _tiles(n, ho, row_bytes):
+@functools.lru_cache(maxsize=256)
+def _tiles(n, ho, row_bytes, tile_bytes):
     """Tiles (n0, n1, i0, i1): images n0..n1-1 and output rows i0..i1-1 whose column tile takes about
-    TILE_BYTES (``row_bytes`` per output row): several whole images, or bands of rows of one image."""
-    if row_bytes * ho <= TILE_BYTES:
-        g = max(1, TILE_BYTES // (row_bytes * ho))
-        return [(n0, min(n, n0 + g), 0, ho) for n0 in range(0, n, g)]
-    bands = -(-ho // max(1, TILE_BYTES // row_bytes))
+    ``tile_bytes`` (TILE_BYTES; ``row_bytes`` per output row): several whole images, or bands of rows
+    of one image. Remembered per shape, as their parts are (``threads.tile_parts``)."""
+    if row_bytes * ho <= tile_bytes:
+        g = max(1, tile_bytes // (row_bytes * ho))
+        return tuple((n0, min(n, n0 + g), 0, ho) for n0 in range(0, n, g))
+    bands = -(-ho // max(1, tile_bytes // row_bytes))
     band = -(-ho // bands)  # equal bands (32 rows in 2 x 16, not 28 + 4)
-    return [(i, i + 1, i0, min(ho, i0 + band)) for i in range(n) for i0 in range(0, ho, band)]
+    return tuple((i, i + 1, i0, min(ho, i0 + band)) for i in range(n) for i0 in range(0, ho, band))
+
+
+@functools.lru_cache(maxsize=64)
+def _image_tiles(n):
+    """One tile (n, n + 1, 0, 1) per image, for the kernels that walk whole images (Winograd)."""
+    return tuple((i, i + 1, 0, 1) for i in range(n))
 
 
 class _ConvPlan:
@@ -267,7 +277,7 @@ class _ConvPlan:
         self.k = c * kh * kw
         # contiguous runs need stride 1, no dilation, an output as wide as the input and padding inside the kernel
         self.same = stride == (1, 1) and dilation == (1, 1) and wo == w and self.ph < kh and self.pw < kw
-        self.tiles = _tiles(n, ho, (self.k + 1) * wo * np.dtype(dtype).itemsize)
+        self.tiles = _tiles(n, ho, (self.k + 1) * wo * np.dtype(dtype).itemsize, TILE_BYTES)
         self.dtype = dtype
 
     def scratch(self, backward=False):
@@ -428,8 +438,7 @@ def _bias_gradient(dout3, need_db):
 def _run_images(n, work):
     """``run_tiles`` over one tile per image: ``work`` gets the parts as image ranges (lo, hi) and
     yields one result per part; returns the results in part order."""
-    tiles = [(i, i + 1, 0, 1) for i in range(n)]
-    return run_tiles(tiles, lambda parts: work((part[0][0], part[-1][1]) for part in parts))
+    return run_tiles(_image_tiles(n), lambda parts: work((part[0][0], part[-1][1]) for part in parts))
 
 
 def _winograd_forward(x, u, bias, pad, ho, wo):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import CompiledCache
-from .threads import blas_one_thread, parallel
+from .threads import blas_one_thread, parallel, pieces
 
 PART_MACS = 1 << 21
 """Multiply-adds per part at least (~40 us of single-threaded BLAS): smaller products stay whole."""
@@ -47,9 +47,7 @@ threads)."""
 
 def _parts(rows, macs):
     """Bounds [(r0, r1)] of the parts of a product with ``rows`` rows to cut and ``macs`` multiply-adds."""
-    count = int(max(1, min(MAX_PARTS, macs // PART_MACS, rows // MIN_ROWS)))
-    bounds = np.linspace(0, rows, count + 1).astype(np.int64)
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    return pieces(rows, int(max(1, min(MAX_PARTS, macs // PART_MACS, rows // MIN_ROWS))))
 
 
 def _run(tasks, macs):
