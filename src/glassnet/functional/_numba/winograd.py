@@ -160,12 +160,13 @@ spreads them (measured, input transform of 64 channels on 8x8 images, batch 128:
 
 
 def scratch(c, f, ho, wo, group, dtype):
-    """The buffers of one thread for ``group`` images per product: the padded image (C, Ho+2, Wo+2),
+    """The buffers of one thread for ``group`` images per product: the padded image (C, Ho+2, Wo+2;
+    zeros, of which :func:`_pad_image` overwrites the image's place only: a buffer serves one padding),
     row sums (4, Wo+2), V (16, C*G*T + ROW_PAD), M or dP (16, F*G*T + ROW_PAD) and the output
     transform's rows (4, F*G*T). Row e of V holds the matrix V[e] (C, G*T) for the images of one
     product, flattened; likewise M[e] (F, G*T)."""
     t = group * (ho // 2) * (wo // 2)
-    return (np.empty((c, ho + 2, wo + 2), dtype), np.empty((4, wo + 2), dtype),
+    return (np.zeros((c, ho + 2, wo + 2), dtype), np.empty((4, wo + 2), dtype),
             np.empty((16, c * t + ROW_PAD), dtype), np.empty((16, f * t + ROW_PAD), dtype),
             np.empty((4, f * t), dtype))
 
@@ -178,24 +179,15 @@ def _matrix(buf, e, rows, cols):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def _pad_image(x, n, ph, pw, xp):  # pragma: no cover - compiled
-    """xp[c] = x[n, c] with ph rows and pw columns of zeros before it, and zeros after it up to xp's size."""
+    """xp[c, ph + h, pw + j] = x[n, c, h, j]: image n of x placed in the padded buffer. The rest of
+    xp (the padding) is zero from :func:`scratch` and never written, so each image costs only the
+    copy of its rows (128 images of 64 channels, 8x8: 0.36 -> 0.13 ms against rewriting the zeros)."""
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
-    hp, wp = xp.shape[1], xp.shape[2]
     for c in range(C):
-        for i in range(hp):
-            row = xp[c, i]
-            h = i - ph
-            if h < 0 or h >= H:
-                for j in range(u8(wp)):
-                    row[j] = 0
-                continue
-            src = x[n, c, h]
-            for j in range(u8(pw)):
-                row[j] = 0
+        for h in range(H):
+            src, row = x[n, c, h], xp[c, h + ph]
             for j in range(u8(W)):
                 row[u8(pw) + j] = src[j]
-            for j in range(u8(pw + W), u8(wp)):
-                row[j] = 0
 
 
 @njit(**_JIT)
