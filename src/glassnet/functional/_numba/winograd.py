@@ -93,50 +93,56 @@ def _times_gt(d0, d1, d2, d3):  # pragma: no cover - compiled
     return d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3
 
 
+_BLOCK = 16
+"""Filters per block in the filter transforms: U's 16 rows (and dU's) lie F*C values apart, a
+multiple of 4 KiB for 32 or 64 channels, so writing (or reading) the 16 values of one filter at a
+time would make them evict each other from L1 (see ROW_PAD); a block of 16 filters is computed
+into a small array and written out one 64-byte run per row instead."""
+
+
 @njit(**_JIT)
 def _filter_transform(w, u):  # pragma: no cover - compiled
     """u[4*i + j, f, c] = (G w[f, c] G^T)[i, j] in float64 (rounded when stored in u): G applied to
-    the three columns of each 3x3 filter, then to the four rows of the result. The 16 values of a
-    filter go to a row of a scratch array first and then to u position by position: u's 16 rows lie
-    F*C values apart (a multiple of 4 KiB for 32 or 64 channels), and filling them together would
-    make them evict each other from L1 (see ROW_PAD). 64 x 64 filters: 0.28 -> 0.06 ms against two
-    np.tensordot and a transposing copy."""
-    F, C = w.shape[0], w.shape[1]
-    rows = np.empty((F * C, 16))
-    for f in range(F):
-        for c in range(C):
-            g, k = w[f, c], f * C + c
+    the three columns of each 3x3 filter, then to the four rows of the result, a block of _BLOCK
+    filters at a time. 64 x 64 filters, caches cold (as after a layer): 0.09 ms, against 0.2-0.3 ms
+    for two np.tensordot and a transposing copy."""
+    n = w.shape[0] * w.shape[1]
+    filters, flat = w.reshape(n, 3, 3), u.reshape(16, n)
+    block = np.empty((_BLOCK, 16))
+    for k0 in range(0, n, _BLOCK):
+        k1 = min(n, k0 + _BLOCK)
+        for k in range(k0, k1):
+            g, b = filters[k], block[k - k0]
             t0, t1, t2, t3 = _times_g(np.float64(g[0, 0]), np.float64(g[1, 0]), np.float64(g[2, 0]))  # column 0 of G g
             m0, m1, m2, m3 = _times_g(np.float64(g[0, 1]), np.float64(g[1, 1]), np.float64(g[2, 1]))
             n0, n1, n2, n3 = _times_g(np.float64(g[0, 2]), np.float64(g[1, 2]), np.float64(g[2, 2]))
             for i, (a0, a1, a2) in enumerate(((t0, m0, n0), (t1, m1, n1), (t2, m2, n2), (t3, m3, n3))):
-                rows[k, 4 * i], rows[k, 4 * i + 1], rows[k, 4 * i + 2], rows[k, 4 * i + 3] = _times_g(a0, a1, a2)
-    flat = u.reshape(16, F * C)
-    for e in range(16):
-        dst = flat[e]
-        for k in range(u8(F * C)):
-            dst[k] = rows[k, e]
+                b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3] = _times_g(a0, a1, a2)
+        for e in range(16):
+            dst = flat[e]
+            for k in range(k0, k1):
+                dst[k] = block[k - k0, e]
 
 
 @njit(**_JIT)
 def _filter_gradient(du, dw):  # pragma: no cover - compiled
     """dw[f, c] = G^T dU[:, f, c] G (3x3 from the 4x4 dU[4*i + j, f, c]) in float64: G^T on the four
-    columns, then on the three rows of the result. dU is read position by position into a scratch
-    row per filter first (its 16 rows lie F*C values apart, as in :func:`_filter_transform`)."""
-    F, C = dw.shape[0], dw.shape[1]
-    rows = np.empty((F * C, 16))
-    flat = du.reshape(16, F * C)
-    for e in range(16):
-        src = flat[e]
-        for k in range(u8(F * C)):
-            rows[k, e] = src[k]
-    for f in range(F):
-        for c in range(C):
-            d, out = rows[f * C + c], dw[f, c]
+    columns, then on the three rows of the result, a block of _BLOCK filters at a time."""
+    n = dw.shape[0] * dw.shape[1]
+    flat, out = du.reshape(16, n), dw.reshape(n, 3, 3)
+    block = np.empty((_BLOCK, 16))
+    for k0 in range(0, n, _BLOCK):
+        k1 = min(n, k0 + _BLOCK)
+        for e in range(16):
+            src = flat[e]
+            for k in range(k0, k1):
+                block[k - k0, e] = src[k]
+        for k in range(k0, k1):
+            d, o = block[k - k0], out[k]
             cols = (_times_gt(d[0], d[4], d[8], d[12]), _times_gt(d[1], d[5], d[9], d[13]),
                     _times_gt(d[2], d[6], d[10], d[14]), _times_gt(d[3], d[7], d[11], d[15]))  # G^T dU, column j
             for a in range(3):
-                out[a, 0], out[a, 1], out[a, 2] = _times_gt(cols[0][a], cols[1][a], cols[2][a], cols[3][a])
+                o[a, 0], o[a, 1], o[a, 2] = _times_gt(cols[0][a], cols[1][a], cols[2][a], cols[3][a])
 
 
 TILES_PER_PRODUCT = 64
