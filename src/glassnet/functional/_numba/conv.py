@@ -606,4 +606,4 @@ def _depthwise_backward(dout, x, w, args, need_db=True):
     dw_parts = np.empty((n, *w.shape[:1], *w.shape[2:]), dtype=np.float64)
     parallel(n * c, lambda lo, hi: _depthwise_grads(x, w, dout, *args, dx, dw_parts, lo, hi), dout.size * w.shape[2] * w.shape[3])
     dw = dw_parts.sum(axis=0).astype(x.dtype).reshape(w.shape)
-    return dx, dw, (dout.sum(axis=(0, 2, 3)) if need_db else None)
+    return dx, dw, _bias_gradient(dout.reshape(n, dout.shape[1], -1), need_db)
