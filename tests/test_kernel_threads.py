@@ -53,12 +53,19 @@ def test_run_tiles_gives_one_result_per_part_in_part_order_and_one_work_call_per
 
 
 @pytest.mark.usefixtures("small_pieces")
-def test_the_caller_does_all_pieces_itself_while_the_pool_is_busy():
+def test_the_caller_does_all_pieces_itself_while_the_pool_is_busy(monkeypatch):
     """A helper that starts late finds nothing left, and the caller does not wait for it."""
+    release = threading.Event()
+    drain = threads._Claims.drain
+
+    def late_helper_drain(self, run, on_join=None):
+        if getattr(threads._local, "helper", False):
+            release.wait()  # the helper is held up until the caller has finished
+        return drain(self, run, on_join)
+
     with kernels.using(threads=2):
-        threads.parallel(2, lambda lo, hi: None)  # the pool exists
-        release = threading.Event()
-        threads._executor(1).submit(release.wait)  # occupy its one thread
+        threads.parallel(2, lambda lo, hi: None)  # the team exists
+        monkeypatch.setattr(threads._Claims, "drain", late_helper_drain)
         try:
             ran_in = []
             results = threads.parallel(6, lambda lo, hi: ran_in.append(threading.get_ident()) or (lo, hi))
@@ -80,3 +87,77 @@ def test_an_error_in_any_piece_reaches_the_caller_and_the_pool_keeps_working(fai
         with pytest.raises(ArithmeticError, match="piece"):
             threads.parallel(8, fn)
         assert sum(threads.parallel(8, lambda lo, hi: hi - lo)) == 8
+
+
+def _threads_that_ran(n_threads, pieces=8, seconds=0.003):
+    """The threads that ran ``pieces`` pieces of ``seconds`` each (sleeping: the GIL is free meanwhile)."""
+    import time
+
+    ran_in = set()
+    with kernels.using(threads=n_threads):
+        threads.parallel(pieces, lambda lo, hi: ran_in.add(threading.get_ident()) or time.sleep(seconds),
+                         size=threads.PARALLEL_MIN)
+    return ran_in
+
+
+def _count_threads_that_ran(n_threads):
+    return len(_threads_that_ran(n_threads))
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_helpers_take_part_and_the_team_grows_with_the_thread_count(n_threads):
+    assert len(_threads_that_ran(n_threads)) == n_threads
+    assert threads._teams["team"].size >= n_threads - 1
+
+
+def test_a_replaced_team_lets_its_threads_end():
+    _threads_that_ran(2)
+    old = threads._teams["team"]
+    threads._team(old.size + 1)
+    for t in old.threads:
+        t.join(timeout=5)
+        assert not t.is_alive()
+
+
+def test_helpers_wait_between_jobs_without_the_gil_then_sleep():
+    """Right after a job the helper is still waiting in compiled code; after SPIN_SECONDS it sleeps,
+    and a job posted then still wakes it."""
+    import time
+
+    team = threads._team(1)
+    assert team.spin is not None and team.looks > 0
+    _threads_that_ran(2)
+    time.sleep(threads.SPIN_SECONDS * 20)  # long past the spin: the helper sleeps on the condition
+    assert len(_threads_that_ran(2)) == 2
+
+
+@pytest.mark.skipif(not hasattr(threads.os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_makes_its_own_team():
+    import multiprocessing
+
+    _threads_that_ran(2)  # the parent's team exists
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply(_count_threads_that_ran, (2,)) == 2
+
+
+def test_the_compiled_waits_see_flags_written_by_another_thread():
+    import time
+
+    from glassnet.functional._numba import spin
+
+    flags = np.zeros(1 + 2 * 2, dtype=np.int64)  # a team of 2: job, joined[2], idle[2]
+    assert spin.await_job(flags, 1, 0, 1000, 0) == 0  # no job came: gives up after its looks
+    assert flags[1 + 2 + 1] == 0  # helper 1 marked itself idle after job 0
+
+    def post_later():
+        time.sleep(0.01)
+        flags[0] = 7
+
+    threading.Thread(target=post_later).start()
+    assert spin.await_job(flags, 0, 0, 1 << 40, 0) == 7  # sees the job posted by the other thread
+    flags[1 + 0] = 7  # helper 0 joined job 7 and is not idle yet
+    assert not spin.await_helpers(flags, 7, 2, 1000)
+    flags[1 + 2 + 0] = 7
+    assert spin.await_helpers(flags, 7, 2, 1000)
+    assert spin.await_helpers(flags, 8, 2, 1)  # nobody joined job 8: nothing to wait for

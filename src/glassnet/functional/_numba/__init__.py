@@ -13,6 +13,7 @@ functional/           functional/_numba/          relu_forward, relu_backward
 activation.py         activation.py
 functional/linear.py  functional/_numba/linear.py affine_forward, affine_backward (BLAS products in parts)
 (none)                functional/_numba/threads.py  glassnet's pool of threads
+(none)                functional/_numba/spin.py   its threads' waits for each other, without the GIL
 ====================  ==========================  =========================================
 
 Each twin has the reference's name, signature and variable names and returns the same values

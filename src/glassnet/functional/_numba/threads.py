@@ -3,14 +3,21 @@
 Every compiled kernel is serial and releases the GIL (``nogil``); :func:`parallel` and
 :func:`run_tiles` cut a layer's work into pieces that ``glassnet.kernels.get_num_threads()``
 threads, the calling thread included, claim one at a time until none is left. numba's OpenMP
-layer is not used: its spinning workers fought BLAS's for the cores (an MLP step at 2 threads:
-40 ms, against 7 ms), and one pool that sleeps when idle is easier to reason about.
+layer is not used: its workers spun while BLAS ran products on threads of its own (an MLP step at
+2 threads: 40 ms, against 7 ms); here BLAS runs single-threaded inside every region.
 
-Why claiming rather than one fixed share per thread: a pool thread asleep between layers takes
-80-170 us to start on the 2-core virtual machine of BENCHMARKS.md (more than a ReLU of a LeNet
-batch takes). With fixed shares the caller would wait for it; here the caller starts on the first
-piece at once, a late helper takes what is left, and the caller waits only for pieces a helper
-has actually claimed.
+Why claiming rather than one fixed share per thread: a helper may start late (one that slept
+takes 30-100 us to wake on the 2-core virtual machine of BENCHMARKS.md). With fixed shares the
+caller would wait for it; here the caller starts on the first piece at once, a late helper takes
+what is left, and the caller waits only for pieces a helper has actually claimed.
+
+Why helpers spin for a moment between layers (:class:`_Team`): a thread that blocks - on a queue,
+or on the GIL - lets its core go idle, and waking an idle core costs tens of microseconds (on
+this virtual machine a halted vCPU; on a laptop a sleep state), twice per layer. So a helper
+that has finished a layer waits for the next one in compiled code, without the GIL, for
+``SPIN_SECONDS``, and only then sleeps; it marks itself idle from that compiled code, so the
+caller, which also waits for its helpers in compiled code, takes the GIL back uncontended. A
+region of two 180 us halves: 310-610 us with sleeping helpers, 200-220 us with spinning ones.
 
 Results do not depend on the thread count nor on which thread ran which piece: element-wise
 kernels and per-channel sums compute each value in one piece, and :func:`run_tiles` returns one
@@ -20,8 +27,9 @@ the same order for any number of threads.
 from __future__ import annotations
 
 import functools
+import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 
 import numpy as np
 
@@ -40,17 +48,116 @@ SUM_PARTS = 16
 """The tiles of a layer are cut into at most this many parts (at image boundaries) whose partial
 sums the caller adds in order; also the most threads one convolution can use."""
 
-_pool = {"executor": None, "size": 0}
-_pool_lock = threading.Lock()
+SPIN_SECONDS = 2e-3
+"""How long a helper that finished a layer waits for the next one in compiled code (its core busy)
+before it sleeps. Gaps between the layers of a training step are 0.05-1 ms; a sleeping helper costs
+the next layer 30-100 us to wake (BENCHMARKS.md, sixth pass). 0 makes helpers sleep at once."""
+
+GRACE_SECONDS = 15e-6
+"""How long a helper that saw a new job keeps waiting in compiled code before it takes the GIL:
+the caller posts the job, then enters its own first piece (releasing the GIL) some 5-15 us later. A
+helper that asks for the GIL earlier blocks on it, and its core goes idle (measured: the helper's
+first piece started 28-34 us after the post without this grace, 13-16 us with it)."""
+
+_teams = {"team": None}
+_teams_lock = threading.Lock()
+_local = threading.local()  # .helper: this thread is one of the team's
 
 
-def _executor(workers):
-    """The pool, grown to at least ``workers`` threads (a smaller old pool is left to idle)."""
-    with _pool_lock:
-        if _pool["size"] < workers:
-            _pool["executor"] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glassnet")
-            _pool["size"] = workers
-        return _pool["executor"]
+class _Team:
+    """``size`` helper threads that run the jobs the calling thread posts, one job at a time.
+
+    A job is (its number, a :class:`_Claims`, the function its claims run, the threads it may use).
+    The caller posts it (``flags[0]`` = its number), claims pieces itself, then waits in compiled code
+    until every helper that joined the job has marked itself idle, and finally on the claims (which
+    is what guarantees that every claimed piece is done; the compiled wait only makes it likely that
+    nobody holds the GIL by then). Helpers wait for jobs in compiled code (``spin.await_job``) for
+    SPIN_SECONDS, then sleep on a condition that the caller notifies. Without numba (the reference
+    kernels splitting an inference batch) helpers always sleep.
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self.flags = np.zeros(1 + 2 * size, dtype=np.int64)
+        self.job = None
+        self.closed = False
+        self.cond = threading.Condition(threading.Lock())
+        self.spin, self.looks, self.grace = _spinning()
+        self.threads = [threading.Thread(target=self._serve, args=(h,), name=f"glassnet-{h}", daemon=True)
+                        for h in range(size)]
+        for t in self.threads:
+            t.start()
+
+    def run(self, claims, run, workers):
+        """``claims.drain(run)`` on the calling thread and helpers 0 .. workers-2; returns claims.wait()."""
+        seq = int(self.flags[0]) + 1
+        self.job = (seq, claims, run, workers)
+        self.flags[0] = seq
+        try:
+            with self.cond:  # helpers that gave up spinning sleep here
+                self.cond.notify_all()
+            claims.drain(run)
+            if self.spin is not None:
+                self.spin.await_helpers(self.flags, seq, workers - 1, self.looks)
+            return claims.wait()
+        finally:
+            self.job = None  # keeps no layer's arrays alive after the layer
+
+    def close(self):
+        """Let the helpers end (a larger team replaces this one)."""
+        self.closed = True
+        with self.cond:
+            self.flags[0] += 1
+            self.cond.notify_all()
+
+    def _serve(self, h):
+        _local.helper = True
+        seq = 0
+        while True:
+            if self.spin is not None:
+                self.spin.await_job(self.flags, h, seq, self.looks, self.grace)
+            with self.cond:
+                self.cond.wait_for(lambda: self.flags[0] != seq)
+                seq, job = int(self.flags[0]), self.job
+            if self.closed:
+                return
+            if job is not None and job[0] == seq and h < job[3] - 1:  # else: late, the job is over
+                _, claims, run, _ = job
+                claims.drain(run, on_join=lambda: self.flags.__setitem__(1 + h, seq))
+
+
+def _spinning():
+    """(the compiled waits or None, looks per SPIN_SECONDS, looks per GRACE_SECONDS), the looks timed here."""
+    try:
+        from . import spin  # noqa: PLC0415 - imports numba
+    except ImportError:  # the reference kernels without numba: helpers sleep between jobs
+        return None, 0, 0
+    flags = np.zeros(3, dtype=np.int64)
+    spin.await_job(flags, 0, 0, 10, 0)  # compiled (or loaded from the cache) before timing
+    looks = 20_000
+    t0 = time.perf_counter()
+    spin.await_job(flags, 0, 0, looks, 0)
+    per_look = max((time.perf_counter() - t0) / looks, 1e-9)
+    return spin, int(SPIN_SECONDS / per_look), int(GRACE_SECONDS / per_look)
+
+
+def _forget_team():
+    _teams["team"] = None
+
+
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: it makes its own team
+    os.register_at_fork(after_in_child=_forget_team)
+
+
+def _team(helpers):
+    """The team, grown to at least ``helpers`` threads (the smaller old one is closed)."""
+    with _teams_lock:
+        team = _teams["team"]
+        if team is None or team.size < helpers:
+            if team is not None:
+                team.close()
+            team = _teams["team"] = _Team(helpers)
+        return team
 
 
 class _Claims:
@@ -75,11 +182,13 @@ class _Claims:
             self.next += 1
             return self.next - 1
 
-    def drain(self, run):
+    def drain(self, run, on_join=None):
         with self.cond:
             if self.next >= self.count:  # a late helper: nothing left
                 return
             self.active += 1
+            if on_join is not None:
+                on_join()
         claimed = []
 
         def items():
@@ -109,13 +218,13 @@ class _Claims:
 
 def _shared(count, run, workers):
     """``run`` (see :class:`_Claims`) over items 0..count-1 on ``workers`` threads, the caller one of
-    them; returns the results in item order."""
+    them; returns the results in item order. Called from a piece that a helper runs, the helper
+    runs the items itself (the team serves one job at a time)."""
     claims = _Claims(count)
-    pool = _executor(workers - 1)
-    for _ in range(workers - 1):
-        pool.submit(claims.drain, run)
-    claims.drain(run)
-    return claims.wait()
+    if getattr(_local, "helper", False):
+        claims.drain(run)
+        return claims.wait()
+    return _team(workers - 1).run(claims, run, workers)
 
 
 def parallel(n, fn, size=None):
