@@ -193,3 +193,23 @@ def test_nan_and_inf_upstream_gradients_reach_the_same_units_under_both_kernels(
     for relu_dx, pool_dx in results.values():
         np.testing.assert_array_equal(relu_dx, torch_relu)   # NaN where torch has NaN, and nowhere else
         np.testing.assert_array_equal(pool_dx, t.grad.numpy())
+
+
+@pytest.mark.parametrize("variable, ranks, cores, expected", [
+    (None, None, 4, 4),
+    ("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 4, 2),  # Open MPI's mpirun -n 2 on this machine
+    ("MPI_LOCALNRANKS", "4", 4, 1),  # MPICH / Intel MPI (Hydra)
+    ("OMPI_COMM_WORLD_LOCAL_SIZE", "3", 2, 1),  # more ranks than cores: still one thread each
+])
+def test_default_threads_share_the_cores_between_the_ranks_an_mpi_launcher_started(monkeypatch, variable, ranks,
+                                                                                   cores, expected):
+    import os
+
+    for name in ("GLASSNET_NUM_THREADS", *kernels._LAUNCHER_LOCAL_SIZE_VARS):
+        monkeypatch.delenv(name, raising=False)
+    if variable is not None:
+        monkeypatch.setenv(variable, ranks)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert kernels._default_threads() == expected
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", "3")  # an explicit count wins
+    assert kernels._default_threads() == 3

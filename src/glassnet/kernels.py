@@ -15,7 +15,8 @@ equal bit for bit). Choose with
 CuPy arrays always take the reference (array-module) path.
 
 The compiled kernels split their work between ``get_num_threads()`` threads of glassnet's own pool
-(default: ``GLASSNET_NUM_THREADS`` or the usable cores), set with :func:`set_num_threads`.
+(default: ``GLASSNET_NUM_THREADS``, else the usable cores shared out between the processes an MPI
+launcher started on this machine), set with :func:`set_num_threads`.
 :func:`using` sets either for one block and puts both back afterwards::
 
     with kernels.using("numpy"):            # the reference kernels for this block
@@ -51,9 +52,25 @@ def _default_threads():
             raise SetupError(f"GLASSNET_NUM_THREADS={env!r}: expected a whole number of threads >= 1")
         return int(env)
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return max(1, cores // _local_ranks())
+
+
+_LAUNCHER_LOCAL_SIZE_VARS = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS")
+"""How many processes an MPI launcher started on this machine (Open MPI's mpirun; MPICH/Intel MPI's
+Hydra). They share its cores: each gets cores // ranks threads, as ``torchrun`` gives each of its
+processes one OpenMP thread, so that pool threads (which wait for the next layer spinning, see
+``functional/_numba/threads.py``) do not outnumber the cores."""
+
+
+def _local_ranks():
+    for var in _LAUNCHER_LOCAL_SIZE_VARS:
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
 
 
 def _checked(choice):
