@@ -105,15 +105,16 @@ def _count_threads_that_ran(n_threads):
 
 
 @pytest.mark.parametrize("n_threads", [2, 3])
-def test_helpers_take_part_and_the_team_grows_with_the_thread_count(n_threads):
+def test_helpers_take_part_and_the_team_has_one_helper_per_extra_thread(n_threads):
     assert len(_threads_that_ran(n_threads)) == n_threads
-    assert threads._teams["team"].size >= n_threads - 1
+    assert threads._teams["team"].size == n_threads - 1
 
 
 def test_a_replaced_team_lets_its_threads_end():
-    _threads_that_ran(2)
+    _threads_that_ran(3)
     old = threads._teams["team"]
-    threads._team(old.size + 1)
+    assert len(_threads_that_ran(2)) == 2  # a team of one helper replaces the team of two
+    assert threads._teams["team"] is not old and threads._teams["team"].size == 1
     for t in old.threads:
         t.join(timeout=5)
         assert not t.is_alive()
@@ -125,7 +126,7 @@ def test_helpers_wait_between_jobs_without_the_gil_then_sleep():
     import time
 
     team = threads._team(1)
-    assert team.spin is not None and team.looks > 0
+    assert team.spin is not None and team.looks > team.grace > 0
     _threads_that_ran(2)
     time.sleep(threads.SPIN_SECONDS * 20)  # long past the spin: the helper sleeps on the condition
     assert len(_threads_that_ran(2)) == 2
@@ -161,3 +162,11 @@ def test_the_compiled_waits_see_flags_written_by_another_thread():
     flags[1 + 2 + 0] = 7
     assert spin.await_helpers(flags, 7, 2, 1000)
     assert spin.await_helpers(flags, 8, 2, 1)  # nobody joined job 8: nothing to wait for
+
+
+def test_a_job_with_fewer_pieces_than_threads_keeps_the_team():
+    _threads_that_ran(3)
+    team = threads._teams["team"]
+    with kernels.using(threads=3):
+        assert threads.parallel(2, lambda lo, hi: hi - lo, size=threads.PARALLEL_MIN) == [1, 1]
+    assert threads._teams["team"] is team

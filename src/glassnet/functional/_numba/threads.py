@@ -67,8 +67,8 @@ _local = threading.local()  # .helper: this thread is one of the team's
 class _Team:
     """``size`` helper threads that run the jobs the calling thread posts, one job at a time.
 
-    A job is (its number, a :class:`_Claims`, the function its claims run, the threads it may use).
-    The caller posts it (``flags[0]`` = its number), claims pieces itself, then waits in compiled code
+    A job is (its number, a :class:`_Claims`, the function its claims run, the threads it may use:
+    helpers h < workers - 1 join it). The caller posts it (``flags[0]`` = its number), claims pieces itself, then waits in compiled code
     until every helper that joined the job has marked itself idle, and finally on the claims (which
     is what guarantees that every claimed piece is done; the compiled wait only makes it likely that
     nobody holds the GIL by then). Helpers wait for jobs in compiled code (``spin.await_job``) for
@@ -82,7 +82,8 @@ class _Team:
         self.job = None
         self.closed = False
         self.cond = threading.Condition(threading.Lock())
-        self.spin, self.looks, self.grace = _spinning()
+        self.spin, look_seconds = _spin_waits()
+        self.looks, self.grace = int(SPIN_SECONDS / look_seconds), int(GRACE_SECONDS / look_seconds)
         self.threads = [threading.Thread(target=self._serve, args=(h,), name=f"glassnet-{h}", daemon=True)
                         for h in range(size)]
         for t in self.threads:
@@ -121,24 +122,24 @@ class _Team:
                 seq, job = int(self.flags[0]), self.job
             if self.closed:
                 return
-            if job is not None and job[0] == seq and h < job[3] - 1:  # else: late, the job is over
+            if job is not None and job[0] == seq and h < job[3] - 1:  # else: late, or not needed
                 _, claims, run, _ = job
                 claims.drain(run, on_join=lambda: self.flags.__setitem__(1 + h, seq))
 
 
-def _spinning():
-    """(the compiled waits or None, looks per SPIN_SECONDS, looks per GRACE_SECONDS), the looks timed here."""
+@functools.lru_cache(maxsize=1)
+def _spin_waits():
+    """(the module of compiled waits, or None without numba; seconds per look, timed here once)."""
     try:
         from . import spin  # noqa: PLC0415 - imports numba
     except ImportError:  # the reference kernels without numba: helpers sleep between jobs
-        return None, 0, 0
+        return None, 1.0
     flags = np.zeros(3, dtype=np.int64)
     spin.await_job(flags, 0, 0, 10, 0)  # compiled (or loaded from the cache) before timing
     looks = 20_000
     t0 = time.perf_counter()
     spin.await_job(flags, 0, 0, looks, 0)
-    per_look = max((time.perf_counter() - t0) / looks, 1e-9)
-    return spin, int(SPIN_SECONDS / per_look), int(GRACE_SECONDS / per_look)
+    return spin, max((time.perf_counter() - t0) / looks, 1e-9)
 
 
 def _forget_team():
@@ -150,10 +151,12 @@ if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's t
 
 
 def _team(helpers):
-    """The team, grown to at least ``helpers`` threads (the smaller old one is closed)."""
+    """The team of ``helpers`` threads (one of another size is closed and replaced: helpers beyond
+    the thread count would spin for nothing). Its size follows ``kernels.get_num_threads()``, not the
+    threads one job can use, so a job with fewer pieces than threads does not replace it."""
     with _teams_lock:
         team = _teams["team"]
-        if team is None or team.size < helpers:
+        if team is None or team.size != helpers:
             if team is not None:
                 team.close()
             team = _teams["team"] = _Team(helpers)
@@ -224,7 +227,7 @@ def _shared(count, run, workers):
     if getattr(_local, "helper", False):
         claims.drain(run)
         return claims.wait()
-    return _team(workers - 1).run(claims, run, workers)
+    return _team(kernels.get_num_threads() - 1).run(claims, run, workers)
 
 
 def parallel(n, fn, size=None):
