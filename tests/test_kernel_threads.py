@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from glassnet import kernels
+from glassnet.errors import SetupError
 from glassnet.functional._numba import threads
 
 
@@ -170,3 +171,17 @@ def test_a_job_with_fewer_pieces_than_threads_keeps_the_team():
     with kernels.using(threads=3):
         assert threads.parallel(2, lambda lo, hi: hi - lo, size=threads.PARALLEL_MIN) == [1, 1]
     assert threads._teams["team"] is team
+
+
+def test_the_passive_wait_policy_makes_helpers_sleep_at_once(monkeypatch):
+    monkeypatch.setenv("GLASSNET_WAIT_POLICY", "passive")
+    team = threads._Team(1)
+    try:
+        assert team.looks == 0 and team.grace > 0
+    finally:
+        team.close()
+    monkeypatch.setenv("GLASSNET_WAIT_POLICY", "Active")
+    assert threads._wait_policy() == "active"
+    monkeypatch.setenv("GLASSNET_WAIT_POLICY", "lazy")
+    with pytest.raises(SetupError, match="GLASSNET_WAIT_POLICY='lazy': expected active or passive"):
+        threads._Team(1)

@@ -102,13 +102,14 @@ def test_unknown_kernel_choice_is_rejected():
     ("GLASSNET_KERNELS", "bogus", "GLASSNET_KERNELS='bogus': expected one of auto, numpy, numba"),
     ("GLASSNET_NUM_THREADS", "abc", "GLASSNET_NUM_THREADS='abc': expected a whole number of threads >= 1"),
     ("GLASSNET_NUM_THREADS", "0", "GLASSNET_NUM_THREADS='0': expected a whole number of threads >= 1"),
+    ("GLASSNET_WAIT_POLICY", "lazy", "GLASSNET_WAIT_POLICY='lazy': expected active or passive"),
 ])
 def test_a_bad_kernel_environment_variable_is_one_line_naming_it(tmp_path, variable, value, message):
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, variable: value}
+    env = {**os.environ, "GLASSNET_NUM_THREADS": "2", variable: value}  # 2 threads: the pool's settings are read
     glassnet = [sys.executable, "-c", "import sys; from glassnet.cli import main; sys.exit(main(sys.argv[1:]))"]
     help_run = subprocess.run([*glassnet, "--help"], env=env, capture_output=True, text=True)
     assert help_run.returncode == 0, help_run.stderr  # importing glassnet does not read the kernels' settings

@@ -16,7 +16,9 @@ CuPy arrays always take the reference (array-module) path.
 
 The compiled kernels split their work between ``get_num_threads()`` threads of glassnet's own pool
 (default: ``GLASSNET_NUM_THREADS``, else the usable cores shared out between the processes an MPI
-launcher started on this machine), set with :func:`set_num_threads`.
+launcher started on this machine), set with :func:`set_num_threads`. Between layers the pool's
+threads wait spinning for 2 ms before they sleep; ``GLASSNET_WAIT_POLICY=passive`` makes them sleep at
+once (like ``OMP_WAIT_POLICY``).
 :func:`using` sets either for one block and puts both back afterwards::
 
     with kernels.using("numpy"):            # the reference kernels for this block

@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from ... import kernels
+from ...errors import SetupError
 
 PARALLEL_MIN = 1 << 20
 """Element-wise kernels on fewer elements than this run in the calling thread. Measured (ReLU, max
@@ -53,7 +54,8 @@ SPIN_SECONDS = 2e-3
 before it sleeps. The time between parallel regions of a training step averages 0.3 ms in
 ResNet-20, 0.5 ms in the MLP and 0.8 ms in LeNet-5 at batch 64 (two threads); a helper that has
 gone to sleep costs the next region 30-100 us to wake (BENCHMARKS.md, sixth pass: spinning 0.2 ms
-gained next to nothing, 2 ms up to 9 %). 0 makes helpers sleep at once."""
+gained next to nothing, 2 ms up to 9 %). ``GLASSNET_WAIT_POLICY=passive`` (read when a team is made;
+``active`` is the default) makes helpers sleep at once, for machines whose cores other programs need."""
 
 GRACE_SECONDS = 15e-6
 """How long a helper that saw a new job keeps waiting in compiled code before it takes the GIL:
@@ -85,7 +87,8 @@ class _Team:
         self.closed = False
         self.cond = threading.Condition(threading.Lock())
         self.spin, look_seconds = _spin_waits()
-        self.looks, self.grace = int(SPIN_SECONDS / look_seconds), int(GRACE_SECONDS / look_seconds)
+        spin_seconds = SPIN_SECONDS if _wait_policy() == "active" else 0.0
+        self.looks, self.grace = int(spin_seconds / look_seconds), int(GRACE_SECONDS / look_seconds)
         self.threads = [threading.Thread(target=self._serve, args=(h,), name=f"glassnet-{h}", daemon=True)
                         for h in range(size)]
         for t in self.threads:
@@ -127,6 +130,14 @@ class _Team:
             if job is not None and job[0] == seq and h < job[3] - 1:  # else: late, or not needed
                 _, claims, run, _ = job
                 claims.drain(run, on_join=lambda: self.flags.__setitem__(1 + h, seq))
+
+
+def _wait_policy():
+    """GLASSNET_WAIT_POLICY: "active" (helpers spin SPIN_SECONDS between jobs, the default) or "passive"."""
+    policy = os.environ.get("GLASSNET_WAIT_POLICY", "active").strip().lower() or "active"
+    if policy not in ("active", "passive"):
+        raise SetupError(f"GLASSNET_WAIT_POLICY={policy!r}: expected active or passive")
+    return policy
 
 
 @functools.lru_cache(maxsize=1)
