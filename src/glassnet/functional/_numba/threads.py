@@ -170,9 +170,10 @@ def _team(helpers):
     with _teams_lock:
         team = _teams["team"]
         if team is None or team.size != helpers:
+            new = _Team(helpers)  # first: if it cannot be made, the old team goes on serving
             if team is not None:
                 team.close()
-            team = _teams["team"] = _Team(helpers)
+            team = _teams["team"] = new
         return team
 
 
