@@ -185,3 +185,16 @@ def test_the_passive_wait_policy_makes_helpers_sleep_at_once(monkeypatch):
     monkeypatch.setenv("GLASSNET_WAIT_POLICY", "lazy")
     with pytest.raises(SetupError, match="GLASSNET_WAIT_POLICY='lazy': expected active or passive"):
         threads._Team(1)
+
+
+def test_without_numba_the_helpers_sleep_between_jobs_and_still_take_part(monkeypatch):
+    """The reference kernels can split an inference batch without numba: no compiled waits then."""
+    monkeypatch.setattr(threads, "_spin_waits", lambda: (None, 1.0))
+    team = threads._Team(1)
+    monkeypatch.setitem(threads._teams, "team", team)
+    try:
+        assert team.spin is None and team.looks == 0
+        assert len(_threads_that_ran(2)) == 2
+        assert len(_threads_that_ran(2)) == 2  # the sleeping helper is woken for the next job too
+    finally:
+        team.close()
