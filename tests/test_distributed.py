@@ -12,6 +12,7 @@ import pytest
 
 from glassnet import backend, io, nn
 from glassnet import functional as F
+from glassnet._launcher import WORLD_SIZE_VARS
 from glassnet.data import BatchSampler, DataLoader, RandomCrop
 from glassnet.distributed import (
     INSTALL_HINT, ConfigurationMismatch, DataParallel, LocalComm, MPIUnavailable, ShardedBatchSampler,
@@ -157,7 +158,7 @@ def no_mpi4py(monkeypatch):
     """Pretend mpi4py is not installed (and that MPI was never initialised in this process)."""
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     monkeypatch.setattr(comm_module, "_WORLD", None)
-    for var in comm_module._LAUNCHER_SIZE_VARS:
+    for var in WORLD_SIZE_VARS:
         monkeypatch.delenv(var, raising=False)
 
 

@@ -13,6 +13,7 @@ import pytest
 
 import glassnet.functional as F
 from glassnet import kernels, nn
+from glassnet._launcher import LOCAL_SIZE_VARS
 from glassnet.functional import _numba
 from glassnet.functional._numba import activation as compiled_activation
 from glassnet.functional._numba import conv as compiled_conv
@@ -206,7 +207,7 @@ def test_default_threads_share_the_cores_between_the_ranks_an_mpi_launcher_start
                                                                                    cores, expected):
     import os
 
-    for name in ("GLASSNET_NUM_THREADS", *kernels._LAUNCHER_LOCAL_SIZE_VARS):
+    for name in ("GLASSNET_NUM_THREADS", *LOCAL_SIZE_VARS):
         monkeypatch.delenv(name, raising=False)
     if variable is not None:
         monkeypatch.setenv(variable, ranks)

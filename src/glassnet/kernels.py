@@ -41,6 +41,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._launcher import launched_here
 from .errors import SetupError
 
 CHOICES = ("auto", "numpy", "numba")
@@ -57,22 +58,10 @@ def _default_threads():
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return max(1, cores // _local_ranks())
-
-
-_LAUNCHER_LOCAL_SIZE_VARS = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS")
-"""How many processes an MPI launcher started on this machine (Open MPI's mpirun; MPICH/Intel MPI's
-Hydra). They share its cores: each gets cores // ranks threads, as ``torchrun`` gives each of its
-processes one OpenMP thread, so that pool threads (which wait for the next layer spinning, see
-``functional/_numba/threads.py``) do not outnumber the cores."""
-
-
-def _local_ranks():
-    for var in _LAUNCHER_LOCAL_SIZE_VARS:
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return 1
+    # Ranks an MPI launcher started on this machine share its cores (as torchrun gives each of its
+    # processes one OpenMP thread), so that pool threads, which wait for the next layer spinning
+    # (functional/_numba/threads.py), do not outnumber the cores.
+    return max(1, cores // launched_here())
 
 
 def _checked(choice):

@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from .. import backend
+from .._launcher import launched_size
 from ..errors import SetupError
 
 INSTALL_HINT = (
@@ -33,26 +34,9 @@ INSTALL_HINT = (
     "library and its compiler wrappers, on Debian/Ubuntu `apt-get install openmpi-bin libopenmpi-dev`"
 )
 
-# The world size that MPI launchers put in the environment of every process they start
-# (Open MPI's mpirun; MPICH/Intel MPI's Hydra).
-_LAUNCHER_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
-
 
 class MPIUnavailable(SetupError):
     """Distributed training was asked for, but mpi4py (or the MPI library under it) cannot be loaded."""
-
-
-def launched_size() -> int:
-    """How many processes the MPI launcher says it started (1 when not started by a launcher).
-
-    Read from the environment, without initialising MPI: lets a program notice it was started by
-    ``mpirun -n K`` although it was not asked to train distributed.
-    """
-    for var in _LAUNCHER_SIZE_VARS:
-        value = os.environ.get(var, "")
-        if value.isdigit():
-            return int(value)
-    return 1
 
 
 class Communicator:
