@@ -11,9 +11,14 @@ from .onnx_reference import OrtModel, import_onnxruntime, profile_onnxruntime
 from .workloads import SCALING_BATCHES, WORKLOADS, glassnet_step, import_torch, step_flops, torch_step, torch_twin
 
 
-SETTLE_SECONDS = 0.05
+SETTLE_SECONDS = 0.1
 """With several threads, untimed steps of a side run for at least this long before each of its timed
-steps (``measure.time_interleaved``): longer than onnxruntime's threads spin after a run."""
+steps (``measure.time_interleaved``): longer than onnxruntime's threads spin after a run. Measured
+(two threads, LeNet-5 inference at batch 256): glassnet's step was 6.4-6.9 ms up to 40 ms after
+onnxruntime's last run, 3.2-4.6 ms at 50-80 ms and back to its own 2.8-3.0 ms from 80 ms on (its
+helpers spin too, so onnxruntime's spinning threads get half a core and spin longer in wall time
+than the ~40 ms they spin beside an idle pool); after PyTorch's last step 5.8 ms for 10 ms, then
+its own time."""
 
 
 def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threads=1, profile=False, profile_repeats=5,

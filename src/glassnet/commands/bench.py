@@ -2,9 +2,9 @@
 
 Each workload runs warm-up steps, then interleaved glassnet and PyTorch steps with the same number
 of threads on both sides (torch.set_num_threads, threadpoolctl for NumPy's BLAS, glassnet's
-kernel threads); with several threads each timed step follows untimed steps of its own side for
-at least 50 ms, so the other sides' spinning threads (PyTorch's OpenMP workers, onnxruntime's pool)
-are quiet.
+kernel threads); with several threads each timed step follows untimed steps of its own side (for
+as long as the report states), so the other sides' spinning threads (PyTorch's OpenMP workers,
+onnxruntime's pool) are quiet.
 It prints the median and quartiles of the step time, images/s, the speed ratio
 t_PyTorch / t_glassnet (> 1: glassnet is faster), achieved GFLOP/s against this machine's measured
 sgemm peak, and the peak memory of a step (one fresh process per side). PyTorch must be installed.
