@@ -128,6 +128,31 @@ def test_plan_splits_the_batch_between_as_many_threads_as_are_set_when_it_runs()
     np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-6)  # the BLAS may sum a 3-row product differently
 
 
+def test_plan_sets_blas_to_one_thread_only_when_its_threads_split_the_batch(monkeypatch):
+    """Shares on several threads each run their products on one BLAS thread; a batch one thread runs
+    (batch 1, or one kernel thread) leaves BLAS as it is and skips the cost of setting it."""
+    import contextlib  # noqa: PLC0415
+    from glassnet.inference import plan as plan_module  # noqa: PLC0415
+
+    entered = []
+
+    @contextlib.contextmanager
+    def recording():
+        entered.append(True)
+        yield
+
+    monkeypatch.setattr(plan_module, "blas_one_thread", recording)
+    plan = InferencePlan(build_model("lenet5", (1, 28, 28), 10).eval())
+    with kernels.using("numba", threads=2):
+        plan(np.zeros((1, 1, 28, 28), np.float32))
+        assert entered == []
+        plan(np.zeros((4, 1, 28, 28), np.float32))
+        assert entered == [True]
+    with kernels.using("numba", threads=1):
+        plan(np.zeros((4, 1, 28, 28), np.float32))
+        assert entered == [True]
+
+
 def test_plan_is_a_snapshot_that_leaves_the_model_as_it_was():
     rng = np.random.default_rng(4)
     model = randomize_batchnorm(build_model("vgg_small", (3, 8, 8), 10), rng).train()
