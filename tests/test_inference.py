@@ -57,6 +57,28 @@ def test_plan_equals_layer_by_layer_eval_forward_on_every_zoo_model(name, batch,
     assert_close_to_layer_by_layer(model, x, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_plan_gathers_convolutions_little_narrower_than_their_input_as_full_width_rows_and_equals_the_forward(
+        dtype, threads):
+    """Stride-1 convolutions with W <= WIDE_MAX * Wo compute the W - Wo wrapped columns too and drop
+    them; whether pooled afterwards or copied out, the result is the layer-by-layer forward."""
+    from glassnet.inference import plan as plan_module  # noqa: PLC0415
+
+    backend.set_default_dtype(dtype)
+    rng = np.random.default_rng(3)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 5, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),  # 24 -> 22 -> 11: wide, pooled
+        nn.Conv2d(8, 12, 3, rng=rng),                                        # 11 -> 9 (W/Wo 1.22): wide, copied out
+        nn.Conv2d(12, 6, 3, padding=(1, 0), rng=rng), nn.ReLU(),             # 9x9 -> 9x7 (W/Wo 1.29): columns
+        nn.Flatten(), nn.Linear(6 * 9 * 7, 4, rng=rng))
+    x = rng.standard_normal((3, 3, 24, 24)).astype(dtype)
+    plan = InferencePlan(model)
+    convs = [step for step in plan.program(x.shape).steps if hasattr(step, "wide")]
+    assert 11 / 9 <= plan_module.WIDE_MAX < 9 / 7
+    assert [step.wide for step in convs] == [True, True, False]
+    assert_close_to_layer_by_layer(model, x, dtype)
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_plan_on_the_numpy_reference_kernels_equals_the_layer_by_layer_forward(name):
     backend.set_default_dtype(np.float64)

@@ -20,29 +20,37 @@ _JIT = dict(cache=True, nogil=True)
 
 
 @njit(**_JIT)
-def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, same, relu, pool, y, cols, out, lo, hi):  # pragma: no cover
+def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, wide, relu, pool, y, cols, out, lo, hi):  # pragma: no cover
     """For the images lo <= n < hi of x (N, C, H, W):
 
         z = [W | b] @ columns(x[n])          (F, Ho*Wo): convolution and bias in one product
         out[n] = relu(maxpool(z))            (each step optional; ReLU after pooling: they commute)
 
     ``wb`` (F, C*kh*kw + 1) is the weight with the bias as its last column, ``cols`` (1, C*kh*kw + 1,
-    Ho*Wo) the column scratch of one image (its last row is ones), ``y`` (F, Ho, Wo) the scratch of
+    Ho*Wy) the column scratch of one image (its last row is ones), ``y`` (F, Ho, Wy) the scratch of
     the unpooled output; ``pool`` = (size_h, size_w, stride_h, stride_w), or size 0 for none.
+
+    ``wide`` (stride 1, ph < kh, pw < kw, Wo <= W): the columns are gathered as if the output were
+    as wide as the input (Wy = W, :func:`_im2col_same`), each tap one contiguous run of the image;
+    the product then also computes the W - Wo columns on the right, which wrapped around from the
+    next row and are dropped (never pooled, not copied out). Otherwise Wy = Wo.
     """
     f = wb.shape[0]
-    ho, wo = y.shape[1], y.shape[2]
+    ho, wy = y.shape[1], y.shape[2]
+    wo = out.shape[3]
     for n in range(lo, hi):
-        if same:
+        if wide:
             _im2col_same(x, n, 0, ho, kh, kw, ph, pw, cols)
         else:
-            _im2col(x, n, 0, ho, kh, kw, sh, sw, ph, pw, 1, 1, wo, cols)
-        if pool[0] == 0:
-            dst = out[n].reshape(f, ho * wo)
-            np.dot(wb, cols[0], dst)
+            _im2col(x, n, 0, ho, kh, kw, sh, sw, ph, pw, 1, 1, wy, cols)
+        if pool[0] == 0 and wo == wy:
+            np.dot(wb, cols[0], out[n].reshape(f, ho * wy))
         else:
-            np.dot(wb, cols[0], y.reshape(f, ho * wo))
-            _max_pool(y, pool[0], pool[1], pool[2], pool[3], out[n], 0, f)
+            np.dot(wb, cols[0], y.reshape(f, ho * wy))
+            if pool[0] == 0:
+                out[n] = y[:, :, :wo]
+            else:
+                _max_pool(y, pool[0], pool[1], pool[2], pool[3], out[n], 0, f)
         if relu:
             flat = out[n].reshape(-1)
             _relu(flat, flat, 0, flat.size)
