@@ -1,11 +1,16 @@
 """The compiled kernels as a default install gets them: numba is a core dependency, compiles only the
 kernels that run, keeps them in an on-disk cache a second process loads instead of compiling (also
-when the package directory is read-only, as site-packages is for a non-root user), and the NumPy
-reference takes over where numba cannot be imported. Each check runs in a fresh interpreter."""
+when the package directory is read-only, as site-packages is for a non-root user) and recompiles a
+kernel that calls an edited kernel of another file, and the NumPy reference takes over where numba
+cannot be imported. Each check of an install runs in a fresh interpreter."""
+import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 try:  # Python >= 3.11
     import tomllib
@@ -52,7 +57,7 @@ def test_compiled_kernels_compile_only_what_runs_and_a_second_process_loads_them
     cache = tmp_path / "numba-cache"
     first = run_python(RELU_ONLY, NUMBA_CACHE_DIR=str(cache), GLASSNET_KERNELS="auto").split("\n")
     assert first[:3] == ["['_relu']", "0", "numba"]  # one kernel compiled, nothing loaded
-    assert first[3] == "['activation', 'threads']"  # the other families' twins are not even imported
+    assert first[3] == "['activation', 'jit', 'threads']"  # the other families' twins are not even imported
     assert any(name.startswith("activation._relu") for _, _, files in os.walk(cache) for name in files)
     second = run_python(RELU_ONLY, NUMBA_CACHE_DIR=str(cache), GLASSNET_KERNELS="auto").split("\n")
     assert second[:3] == ["['_relu']", "1", "numba"]  # loaded from the cache, not compiled again
@@ -89,3 +94,71 @@ def test_without_numba_the_numpy_reference_kernels_run():
         print(kernels.describe())
     """, GLASSNET_KERNELS="auto")
     assert out.splitlines() == ["(2, 3)", "numpy (reference; numba not installed)"]
+
+
+def test_every_file_defining_kernels_compiles_them_through_jit_kernel_and_is_listed_in_its_sources():
+    from glassnet.functional._numba import jit  # noqa: PLC0415
+
+    files = {path.relative_to(jit.PACKAGE).as_posix(): path.read_text() for path in jit.PACKAGE.rglob("*.py")
+             if path.name != "jit.py"}
+    assert {name for name, text in files.items() if re.search(r"^@kernel\b", text, re.M)} == set(jit.SOURCES)
+    assert [name for name, text in files.items() if re.search(r"njit\([^)]*cache", text)] == []  # no kernel bypasses it
+
+
+@pytest.fixture
+def fresh_checks(monkeypatch):
+    """jit's per-process memory of what it checked, empty, as in a new process."""
+    from glassnet.functional._numba import jit  # noqa: PLC0415
+
+    monkeypatch.setattr(jit, "_checked", {})
+    return jit
+
+
+def test_kernel_caches_are_stale_where_no_fingerprint_or_another_one_is_recorded_for_their_module(tmp_path, fresh_checks,
+                                                                                                 monkeypatch):
+    jit = fresh_checks
+    folder = str(tmp_path)
+    assert jit.is_stale("glassnet.x", folder)  # nothing recorded in this cache folder yet
+    assert json.loads((tmp_path / jit.STAMPS).read_text()) == {"glassnet.x": jit.fingerprint()}
+    assert jit.is_stale("glassnet.x", folder)  # decided once per process
+    monkeypatch.setattr(jit, "_checked", {})  # a new process
+    assert not jit.is_stale("glassnet.x", folder)
+    assert jit.is_stale("glassnet.y", folder)  # each module has its own record
+    monkeypatch.setattr(jit, "_checked", {})
+    monkeypatch.setattr(jit, "fingerprint", lambda: "an edited kernel file")
+    assert jit.is_stale("glassnet.x", folder)
+    assert json.loads((tmp_path / jit.STAMPS).read_text())["glassnet.x"] == "an edited kernel file"
+
+
+def test_a_cache_folder_without_a_readable_and_writable_record_is_left_as_it_is(tmp_path, fresh_checks):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert not fresh_checks.is_stale("glassnet.x", str(not_a_folder))
+
+
+CALLER = """
+    import sys
+    from pathlib import Path
+    from glassnet.functional._numba import jit
+    jit.PACKAGE, jit.SOURCES = Path({root!r}), ("callee.py", "caller.py")
+    if not {check}:
+        jit.is_stale = lambda module, cache_path: False  # numba's own check alone
+    sys.path.insert(0, {root!r})
+    import caller
+    print(caller.f())
+"""
+
+
+def test_a_kernel_calling_an_edited_kernel_of_another_file_is_compiled_again(tmp_path):
+    """numba checks a cached kernel against its own file only: the caller's code, which holds the
+    callee's, would come from the cache unchanged. jit.kernel empties the caller's cache too."""
+    (tmp_path / "callee.py").write_text("from glassnet.functional._numba.jit import kernel\n\n"
+                                        "@kernel\ndef g():\n    return 1\n")
+    (tmp_path / "caller.py").write_text("from callee import g\nfrom glassnet.functional._numba.jit import kernel\n\n"
+                                        "@kernel\ndef f():\n    return g()\n")
+    env = dict(NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    assert run_python(CALLER.format(root=str(tmp_path), check=True), **env).split() == ["1"]
+    (tmp_path / "callee.py").write_text((tmp_path / "callee.py").read_text().replace("return 1", "return 2"))
+    assert run_python(CALLER.format(root=str(tmp_path), check=False), **env).split() == ["1"]  # stale
+    assert run_python(CALLER.format(root=str(tmp_path), check=True), **env).split() == ["2"]
+    assert run_python(CALLER.format(root=str(tmp_path), check=True), **env).split() == ["2"]

@@ -8,18 +8,16 @@ images, writes into buffers the plan allocated once, and keeps nothing for a bac
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from ..functional._numba.activation import _relu
 from ..functional._numba.conv import _im2col, _im2col_same
+from ..functional._numba.jit import kernel
 from ..functional._numba.norm import _normalize
 from ..functional._numba.pool import _max_pool
 from ..functional._numba.winograd import conv_images as _winograd_images
 
-_JIT = dict(cache=True, nogil=True)
 
-
-@njit(**_JIT)
+@kernel
 def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, wide, relu, pool, y, cols, out, lo, hi):  # pragma: no cover
     """For the images lo <= n < hi of x (N, C, H, W):
 
@@ -56,7 +54,7 @@ def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, wide, relu, pool, y, cols, out
             _relu(flat, flat, 0, flat.size)
 
 
-@njit(**_JIT)
+@kernel
 def winograd_conv_relu_pool(x, u, bias, ph, pw, relu, pool, fused_pool, group, scratch, y, out, lo, hi):  # pragma: no cover
     """conv_relu_pool for a 3x3 stride-1 convolution by Winograd F(2x2, 3x3)
     (``functional/_numba/winograd.py``; ``u`` its transformed filters, ``scratch`` its buffers for
@@ -76,7 +74,7 @@ def winograd_conv_relu_pool(x, u, bias, ph, pw, relu, pool, fused_pool, group, s
             _relu(flat, flat, 0, flat.size)
 
 
-@njit(**_JIT)
+@kernel
 def linear_relu(x, w, b, relu, out, lo, hi):  # pragma: no cover - compiled
     """out[n] = relu(x[n] @ w + b) for rows lo <= n < hi of x (N, D); w (D, M), b (M,), out (N, M)."""
     if hi <= lo:
@@ -91,7 +89,7 @@ def linear_relu(x, w, b, relu, out, lo, hi):  # pragma: no cover - compiled
             _relu(row, row, 0, m)
 
 
-@njit(**_JIT)
+@kernel
 def channel_affine(x, scale, shift, relu, out, lo, hi):  # pragma: no cover - compiled
     """out[n, c, :] = relu(scale[c] * x[n, c, :] + shift[c]) for images lo <= n < hi of x (N, C, M)."""
     c = x.shape[1]
@@ -103,7 +101,7 @@ def channel_affine(x, scale, shift, relu, out, lo, hi):  # pragma: no cover - co
             _relu(flat, flat, 0, flat.size)
 
 
-@njit(**_JIT)
+@kernel
 def global_avg_pool(x, out, lo, hi):  # pragma: no cover - compiled
     """out[n, c] = sum_j x[n, c, j] / M for images lo <= n < hi of x (N, C, M), summed in float64."""
     m = x.shape[2]

@@ -26,7 +26,6 @@ from ..functional._numba.threads import blas_one_thread, parallel
 from ..functional._windows import output_size, pair
 from . import fold as ops
 
-
 WIDE_MAX = 1.25
 """A stride-1 convolution whose input is at most this many times as wide as its output gathers its
 columns as if the output were as wide as the input (``conv_relu_pool``'s ``wide``): one contiguous

@@ -21,21 +21,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 from numba import uint64 as u8
 
 from .. import kernels
+from ..functional._numba.jit import kernel
 from ..functional._numba.threads import parallel
 from .adam import Adam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-_JIT = dict(cache=True, nogil=True)
-
 
 # Loops run over flat views with unsigned indices (u8), which LLVM vectorises; the flags are the
 # same for every element, so each branch below is taken or skipped as a whole.
-@njit(**_JIT)
+@kernel
 def _sgd(w, g, buf, lr, momentum, damp1, weight_decay, decay, nesterov, lo, hi):  # pragma: no cover - compiled
     """SGD's update of w[lo:hi] in the reference's order (see ``SGD._update``):
     g' = g + wd*w (if decay); with momentum, buf = momentum*buf + (1 - dampening)*g' and
@@ -52,7 +50,7 @@ def _sgd(w, g, buf, lr, momentum, damp1, weight_decay, decay, nesterov, lo, hi):
         w[i] = w[i] - lr * gi
 
 
-@njit(**_JIT)
+@kernel
 def _adam(w, g, m, v, vmax, lr_decay, weight_decay, decay, decoupled, beta1, beta1_1, beta2, beta2_1,
           bias2_sqrt, eps, step_size, amsgrad, lo, hi):  # pragma: no cover - compiled
     """Adam's update of w[lo:hi] in the reference's order (see ``Adam._update``)."""
@@ -80,7 +78,7 @@ def _adam(w, g, m, v, vmax, lr_decay, weight_decay, decay, decoupled, beta1, bet
         w[i] = wi - step_size * (mi / denom)
 
 
-@njit(**_JIT)
+@kernel
 def _rmsprop(w, g, sq, gavg, buf, lr, alpha, alpha1, eps, weight_decay, decay, centered, momentum,
              lo, hi):  # pragma: no cover - compiled
     """RMSprop's update of w[lo:hi] in the reference's order (see ``RMSprop._update``)."""

@@ -14,6 +14,8 @@ activation.py         activation.py
 functional/linear.py  functional/_numba/linear.py affine_forward, affine_backward (BLAS products in parts)
 (none)                functional/_numba/threads.py  glassnet's pool of threads
 (none)                functional/_numba/spin.py   its threads' waits for each other, without the GIL
+(none)                functional/_numba/jit.py    ``@kernel``: how every kernel is compiled, its
+                                                  on-disk cache kept in step with all kernel files
 ====================  ==========================  =========================================
 
 Each twin has the reference's name, signature and variable names and returns the same values
@@ -23,7 +25,8 @@ tiled im2col + BLAS (tiles sized for the L2 cache, no stored columns), element-w
 pass reading and writing each array once, 3x3 convolutions by Winograd's F(2x2, 3x3) (2.25x fewer
 multiplications), and every kernel serial and GIL-free with the work
 split between glassnet's own threads (``threads.py``). They are compiled with ``cache=True``
-(on-disk cache next to the files) and ``nogil=True``.
+(on-disk cache next to the files) and ``nogil=True`` by ``jit.kernel``, which also empties the cache
+of kernels that may hold code of an edited kernel file.
 
 Dispatch, the same for every kernel:
 

@@ -7,16 +7,14 @@ in the reference, wrapped in a :class:`CompiledCache` so the reference backward 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from numba import uint64 as u8
 
 from . import CompiledCache
+from .jit import kernel
 from .threads import parallel
 
-_JIT = dict(cache=True, nogil=True)
 
-
-@njit(**_JIT)
+@kernel
 def _relu(x, out, lo, hi):  # pragma: no cover - compiled
     """out[i] = max(x[i], 0) for lo <= i < hi over flat arrays (a NaN stays NaN, as in torch.relu)."""
     for i in range(u8(lo), u8(hi)):
@@ -24,7 +22,7 @@ def _relu(x, out, lo, hi):  # pragma: no cover - compiled
         out[i] = v if (v > 0) | (v != v) else 0
 
 
-@njit(**_JIT)
+@kernel
 def _relu_backward(dout, out, dx, lo, hi):  # pragma: no cover - compiled
     """dx[i] = dout[i] where out[i] > 0 (the input was positive), else 0."""
     for i in range(u8(lo), u8(hi)):

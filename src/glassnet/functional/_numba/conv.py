@@ -34,6 +34,7 @@ from numba import uint64 as u8
 
 from .._windows import pair, window_grid
 from . import CompiledCache, winograd
+from .jit import kernel
 from .threads import parallel, run_tiles
 
 TILE_BYTES = 1 << 20
@@ -41,15 +42,13 @@ TILE_BYTES = 1 << 20
 (training step, 1 thread): 128 KiB 361 ms, 384 KiB 333 ms, 1 MiB 313 ms, 4 MiB 341 ms; one product
 over the whole batch's columns (the NumPy reference) 698 ms."""
 
-_JIT = dict(cache=True, nogil=True)
-
 
 # A column tile holds, for images n0 .. n0+G-1 and output rows i0 .. i1-1, one row per (c, a, b):
 #     cols[g, (c*kh + a)*kw + b, (i - i0)*Wo + j] = x[n0 + g, c, i*sh + a - ph, j*sw + b - pw]
 # (0 in the padding) and a last row of ones that carries the bias through the product.
 # Indices in the inner loops are unsigned (u8): numba checks signed indices for negative
 # wrap-around, which keeps LLVM from vectorising the copies (3-7x slower).
-@njit(**_JIT)
+@kernel
 def _im2col_same(x, n0, i0, i1, kh, kw, ph, pw, cols):  # pragma: no cover - compiled
     """The column tile of a stride-1 convolution whose output is as wide as its input (Wo = W).
 
@@ -91,7 +90,7 @@ def _im2col_same(x, n0, i0, i1, kh, kw, ph, pw, cols):  # pragma: no cover - com
                             dst[i * W + j] = 0
 
 
-@njit(**_JIT)
+@kernel
 def _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx):  # pragma: no cover - compiled
     """Adjoint of _im2col_same, accumulated into dx (zeroed by the caller):
 
@@ -125,7 +124,7 @@ def _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx):  # pragma: no cover - c
                         plane[u8(d0) + q] += src[s0 + q]
 
 
-@njit(**_JIT)
+@kernel
 def _im2col_valid(x, n0, i0, i1, kh, kw, wo, cols):  # pragma: no cover - compiled
     """The column tile of a stride-1 convolution without padding or dilation (Wo = W - kw + 1):
 
@@ -152,7 +151,7 @@ def _im2col_valid(x, n0, i0, i1, kh, kw, wo, cols):  # pragma: no cover - compil
                             dst[d + b * u8(L) + j] = src[s + b + j]
 
 
-@njit(**_JIT)
+@kernel
 def _col2im_valid(dcols, n0, i0, i1, kh, kw, wo, dx):  # pragma: no cover - compiled
     """Adjoint of _im2col_valid, accumulated into dx (zeroed by the caller), in its loop order:
     dx[n0 + g, c, i + a, j + b] += dcols[g, (c*kh + a)*kw + b, (i - i0)*Wo + j]. Each pixel of dx gets
@@ -172,7 +171,7 @@ def _col2im_valid(dcols, n0, i0, i1, kh, kw, wo, dx):  # pragma: no cover - comp
                             dst[d + b + j] += src[s + b * u8(L) + j]
 
 
-@njit(**_JIT)
+@kernel
 def _im2col(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):  # pragma: no cover - compiled
     """The column tile of any convolution, gathered output row by output row (see the layout above;
     with dilation (dh, dw) the tap (a, b) reads x[..., i*sh + a*dh - ph, j*sw + b*dw - pw]).
@@ -213,7 +212,7 @@ def _im2col(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):  # pragma:
                     dst[o + j] = 0
 
 
-@njit(**_JIT)
+@kernel
 def _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragma: no cover - compiled
     """The adjoint of _im2col, accumulated into dx (zeroed by the caller):
     dx[n0 + g, c, i*sh + a*dh - ph, j*sw + b*dw - pw] += dcols[g, (c*kh + a)*kw + b, (i - i0)*wo + j]
@@ -513,7 +512,7 @@ def _tap_columns(kw, sw, pw, dw, wo, W):  # pragma: no cover - compiled
     return offs, jlo, jhi
 
 
-@njit(**_JIT)
+@kernel
 def _depthwise(x, w, b, sh, sw, ph, pw, dh, dw, out, lo, hi):  # pragma: no cover - compiled
     """out[n, f, i, j] = b[f] + sum_{a,b'} w[f, 0, a, b'] * x[n, f // m, i*sh + a*dh - ph, j*sw + b'*dw - pw]
     for the output planes t = n*F + f in lo <= t < hi (taps in the padding add nothing): each output
@@ -544,7 +543,7 @@ def _depthwise(x, w, b, sh, sw, ph, pw, dh, dw, out, lo, hi):  # pragma: no cove
                             dst[o + q] += wv * src[s + q * u8(sw)]
 
 
-@njit(**_JIT)
+@kernel
 def _depthwise_grads(x, w, dout, sh, sw, ph, pw, dh, dw, dx, dw_parts, lo, hi):  # pragma: no cover - compiled
     """For the input planes t = n*C + c in lo <= t < hi, with the filters f of channel c (c*m <= f < (c+1)*m):
 

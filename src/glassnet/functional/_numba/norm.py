@@ -21,10 +21,10 @@ from numba import uint64 as u8
 
 from ..norm import update_running_stats
 from . import CompiledCache
+from .jit import kernel
 from .threads import parallel
 
-_JIT = dict(cache=True, nogil=True)
-_SUMS = dict(_JIT, fastmath={"reassoc"})
+_SUMS = dict(fastmath={"reassoc"})
 """The per-channel sums may be reordered (and so vectorised): one pass of float32 values summed in
 float64 went from 0.75 to 0.15 ns per value (batch norm's backward sums on 1M values: 0.74 ->
 0.2 ms). Only reassociation: no FMA contraction, NaN and infinity kept."""
@@ -54,7 +54,7 @@ def _dot_sums(dv, v, center):  # pragma: no cover - compiled
     return s, q
 
 
-@njit(**_SUMS)
+@kernel(**_SUMS)
 def _batch_stats(x, mu, var, lo, hi):  # pragma: no cover - compiled
     """Per channel lo <= c < hi of x (N, C, M): mu = sum(x) / (N*M) and the biased var = sum((x - mu)^2) / (N*M),
     from one pass of shifted sums around the channel's first value K:
@@ -74,7 +74,7 @@ def _batch_stats(x, mu, var, lo, hi):  # pragma: no cover - compiled
         var[c] = max(s2 / total - d * d, 0.0)
 
 
-@njit(**_JIT)
+@kernel
 def _normalize(x, mu, scale, beta, out, lo, hi):  # pragma: no cover - compiled
     """out[n, c, :] = (x[n, c, :] - mu[c]) * scale[c] + beta[c] (= gamma * x_hat + beta with
     scale = gamma * inv_std), for the (n, c) planes t = n*C + c in lo <= t < hi."""
@@ -87,7 +87,7 @@ def _normalize(x, mu, scale, beta, out, lo, hi):  # pragma: no cover - compiled
             dst[j] = (src[j] - mu_c) * scale_c + beta_c
 
 
-@njit(**_SUMS)
+@kernel(**_SUMS)
 def _backward_sums(dout, x, mu, dbeta, dout_xc, lo, hi):  # pragma: no cover - compiled
     """Per channel lo <= c < hi: dbeta = sum dout, dout_xc = sum dout * (x - mu) (float64 accumulators)."""
     n = x.shape[0]
@@ -103,7 +103,7 @@ def _backward_sums(dout, x, mu, dbeta, dout_xc, lo, hi):  # pragma: no cover - c
         dout_xc[c] = s2
 
 
-@njit(**_JIT)
+@kernel
 def _backward_apply(dout, x, mu, scale, mean_dout, x_hat_slope, dx, lo, hi):  # pragma: no cover - compiled
     """dx[n, c, :] = scale[c] * (dout - mean_dout[c] - (x - mu[c]) * x_hat_slope[c]) for the planes
     lo <= n*C + c < hi (see batchnorm_backward for what the per-channel factors are)."""

@@ -16,9 +16,8 @@ from numba import uint64 as u8
 
 from .._windows import pair, window_grid
 from . import CompiledCache
+from .jit import kernel
 from .threads import parallel
-
-_JIT = dict(cache=True, nogil=True)
 
 
 @njit(inline="always")
@@ -33,7 +32,7 @@ def _is_max(v, m):  # pragma: no cover - compiled
     return (v == m) | (v != v)
 
 
-@njit(**_JIT)
+@kernel
 def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
     """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi.
 
@@ -63,7 +62,7 @@ def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
                     of[o + j] = _nanmax(of[o + j], xf[s + j * u8(sw)])
 
 
-@njit(**_JIT)
+@kernel
 def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no cover - compiled
     """dx[p, i*sh + a, j*sw + b] (+)= dout[p, i, j] at the first (row-major) offset (a, b) of each
     window where x equals the window's maximum out[p, i, j]; planes lo <= p < hi.

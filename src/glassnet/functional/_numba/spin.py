@@ -15,8 +15,10 @@ from __future__ import annotations
 import platform
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
+
+from .jit import kernel
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
 
@@ -37,7 +39,7 @@ def _relax(typingctx):
     return types.none(), codegen
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def await_job(flags, h, seq, looks, grace):  # pragma: no cover - compiled
     """Helper h, done with job ``seq``: mark itself idle (the GIL is already released here), then look
     at flags[0] until a newer job is posted or ``looks`` looks have passed. After a new job, wait
@@ -55,7 +57,7 @@ def await_job(flags, h, seq, looks, grace):  # pragma: no cover - compiled
     return flags[0]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def await_helpers(flags, seq, helpers, looks):  # pragma: no cover - compiled
     """The caller of job ``seq``: look until every helper h < ``helpers`` that joined it is idle again
     (or ``looks`` looks have passed). Returns whether they all are."""

@@ -41,9 +41,8 @@ import numpy as np
 from numba import njit
 from numba import uint64 as u8
 
+from .jit import kernel
 from .pool import _nanmax
-
-_JIT = dict(cache=True, nogil=True)
 
 MIN_CHANNELS = 8
 """Fewest input channels for Winograd. With fewer (a first layer on RGB images) the 16 products
@@ -100,7 +99,7 @@ time would make them evict each other from L1 (see ROW_PAD); a block of 16 filte
 into a small array and written out one 64-byte run per row instead."""
 
 
-@njit(**_JIT)
+@kernel
 def _filter_transform(w, u):  # pragma: no cover - compiled
     """u[4*i + j, f, c] = (G w[f, c] G^T)[i, j] in float64 (rounded when stored in u): G applied to
     the three columns of each 3x3 filter, then to the four rows of the result, a block of _BLOCK
@@ -124,7 +123,7 @@ def _filter_transform(w, u):  # pragma: no cover - compiled
                 dst[k] = block[k - k0, e]
 
 
-@njit(**_JIT)
+@kernel
 def _filter_gradient(du, dw):  # pragma: no cover - compiled
     """dw[f, c] = G^T dU[:, f, c] G (3x3 from the 4x4 dU[4*i + j, f, c]) in float64: G^T on the four
     columns, then on the three rows of the result, a block of _BLOCK filters at a time."""
@@ -177,13 +176,13 @@ def scratch(c, f, ho, wo, group, dtype):
             np.empty((4, f * t), dtype))
 
 
-@njit(**_JIT)
+@kernel
 def _matrix(buf, e, rows, cols):  # pragma: no cover - compiled
     """Row e of a V, M or dP buffer seen as the (rows, cols) matrix it holds (a view)."""
     return buf[e, : rows * cols].reshape(rows, cols)
 
 
-@njit(**_JIT)
+@kernel
 def _pad_image(x, n, ph, pw, xp):  # pragma: no cover - compiled
     """xp[c, ph + h, pw + j] = x[n, c, h, j]: image n of x placed in the padded buffer. The rest of
     xp (the padding) is zero from :func:`scratch` and never written, so each image costs only the
@@ -196,7 +195,7 @@ def _pad_image(x, n, ph, pw, xp):  # pragma: no cover - compiled
                 row[u8(pw) + j] = src[j]
 
 
-@njit(**_JIT)
+@kernel
 def _input_transform(xp, th_n, tw_n, s, v, count, off):  # pragma: no cover - compiled
     """V[4*i + j][c, off + th*TW + tw] = (B^T d B)[i, j] for the 4x4 patch d of xp[c] at (2*th, 2*tw),
     V[e] (C, count) being row e of ``v`` (see :func:`scratch`).
@@ -225,7 +224,7 @@ def _input_transform(xp, th_n, tw_n, s, v, count, off):  # pragma: no cover - co
                     v3[base + t] = a1 - a3
 
 
-@njit(**_JIT)
+@kernel
 def _output_transform(m, bias, th_n, tw_n, pool, z, y):  # pragma: no cover - compiled
     """y[g, f, 2*th + i, 2*tw + j] = (A^T m A)[i, j] + bias[f], m = M[:][f, (g*TH + th)*TW + tw] as a
     4x4 tile, for the G images of y (G, F, Ho, Wo); M[e] (F, G*TH*TW) is row e of ``m`` (see :func:`scratch`).
@@ -267,7 +266,7 @@ def _output_transform(m, bias, th_n, tw_n, pool, z, y):  # pragma: no cover - co
                         y1[2 * t + u8(1)] = z3[base + t] + b
 
 
-@njit(**_JIT)
+@kernel
 def _transform_inputs(x, g0, g1, ph, pw, xp, s, vbuf):  # pragma: no cover - compiled
     """V[e] (C, G*T) in row e of ``vbuf``: the transformed tiles of images g0 <= n < g1 of x, image
     n's at columns (n - g0)*T .. (n - g0 + 1)*T - 1 (each image padded into ``xp`` first)."""
@@ -278,7 +277,7 @@ def _transform_inputs(x, g0, g1, ph, pw, xp, s, vbuf):  # pragma: no cover - com
         _input_transform(xp, th_n, tw_n, s, vbuf, (g1 - g0) * tiles, (n - g0) * tiles)
 
 
-@njit(**_JIT)
+@kernel
 def conv_images(x, lo, hi, group, u, bias, ph, pw, pool, xp, s, vbuf, mbuf, zbuf, out):  # pragma: no cover - compiled
     """out[n] (F, Ho, Wo), or (F, Ho/2, Wo/2) with ``pool``, = the 3x3 stride-1 convolution of image
     n of x (N, C, H, W) with padding (ph, pw), plus bias, for lo <= n < hi: pad and transform
@@ -296,7 +295,7 @@ def conv_images(x, lo, hi, group, u, bias, ph, pw, pool, xp, s, vbuf, mbuf, zbuf
         _output_transform(mbuf, bias, th_n, tw_n, pool, zbuf, out[g0 - lo : g1 - lo])
 
 
-@njit(**_JIT)
+@kernel
 def _gradient_transform(dout, n, th_n, tw_n, d, count, off):  # pragma: no cover - compiled
     """dP[4*i + j][f, off + th*TW + tw] = (A dy A^T)[i, j] for the 2x2 block dy of dout[n, f] at (2*th, 2*tw),
     dP[e] (F, count) being row e of ``d`` (see :func:`scratch`).
@@ -327,7 +326,7 @@ def _gradient_transform(dout, n, th_n, tw_n, d, count, off):  # pragma: no cover
                     d3[base + t] = -q
 
 
-@njit(**_JIT)
+@kernel
 def filter_grad_images(x, dout, lo, hi, group, ph, pw, xp, s, vbuf, dbuf, prod, du):  # pragma: no cover - compiled
     """du (16, F, C) += sum over the tiles of images lo <= n < hi of dP[e] @ V[e].T (see the module
     docstring), ``group`` images per product: V[e] (C, G*T) and dP[e] (F, G*T) are the rows of
