@@ -205,6 +205,7 @@ def profile_glassnet(model, workload, x, y, repeats, clock="wall"):
     opt = SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
     model.train(workload.train)
+    first = _first_with_parameters([layer.num_parameters() > 0 for layer in layers])
     for _ in range(repeats + 1):
         h = x
         for i, layer in enumerate(layers):
@@ -218,9 +219,9 @@ def profile_glassnet(model, workload, x, y, repeats, clock="wall"):
         extra["loss"].append(now() - t0)
         for i in reversed(range(len(layers))):
             t0 = now()
-            if i == 0 and layers[0].can_skip_input_grad:  # as in a step (and PyTorch): no gradient for the input
-                layers[0].backward(d, need_input_grad=False)
-            else:
+            if i == first and layers[i].can_skip_input_grad:  # as in a step (and PyTorch): nothing needs its dx
+                layers[i].backward(d, need_input_grad=False)
+            elif i > first:
                 d = layers[i].backward(d)
             bwd[i].append(now() - t0)
         t0 = now()
@@ -235,9 +236,17 @@ def profile_glassnet(model, workload, x, y, repeats, clock="wall"):
     return rows
 
 
+def _first_with_parameters(has_parameters):
+    """Index of the first layer with parameters (``has_parameters``: a bool per layer; their number if
+    none): no gradient flows into it or the layers before it in a training step
+    (``Sequential.backward(..., need_input_grad=False)``, PyTorch's autograd)."""
+    return next((i for i, has in enumerate(has_parameters) if has), len(has_parameters))
+
+
 def profile_torch(torch, twins, workload, x, y, repeats, clock="wall"):
     """The same table for the PyTorch twin: each layer run on a detached input that requires grad,
-    its backward timed with ``out.backward(grad)`` (the first layer's input needs no gradient)."""
+    its backward timed with ``out.backward(grad)`` (no input up to the first layer with parameters
+    needs a gradient, as in a step)."""
     from .workloads import LR, MOMENTUM  # noqa: PLC0415
 
     now = CLOCKS[clock]
@@ -248,6 +257,7 @@ def profile_torch(torch, twins, workload, x, y, repeats, clock="wall"):
     fwd = [[] for _ in twins]
     bwd = [[] for _ in twins]
     extra = {"loss": [], "optimizer": []}
+    first = _first_with_parameters([any(True for _ in layer.parameters()) for layer in twins])
     for _ in range(repeats + 1):
         if not workload.train:
             with torch.inference_mode():
@@ -260,7 +270,7 @@ def profile_torch(torch, twins, workload, x, y, repeats, clock="wall"):
         inputs, outputs = [], []
         h = tx
         for i, layer in enumerate(twins):
-            inp = h.detach().requires_grad_(i > 0)
+            inp = h.detach().requires_grad_(i > first)
             t0 = now()
             h = layer(inp)
             fwd[i].append(now() - t0)
