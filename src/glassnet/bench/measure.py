@@ -150,11 +150,11 @@ def time_interleaved(*fns, steps, warmup, clock="wall", settle=0.0):
     timed call follows untimed calls of the same function, at least one and for at least ``settle``
     seconds (wall clock): a library whose threads spin after its step (PyTorch's OpenMP workers
     ~10 ms, onnxruntime's pool up to ~80 ms beside glassnet's spinning helpers) then no longer takes
-    the cores from the next side's timed step. (Measured at 2 threads: glassnet's MLP step 13.9 ms right after a PyTorch step, 9.2 ms
-    after one of its own; its LeNet-5 inference at batch 256 5.9-6.1 ms after one of its own that
-    followed an onnxruntime run, 3.3-3.9 ms with onnxruntime not spinning; onnxruntime used 40 ms of
-    CPU in the 50 ms after a run and none in the 250 ms after that. The other sides' times do not
-    change.)
+    the cores from the next side's timed step. (Measured at 2 threads: glassnet's MLP step 13.9 ms
+    right after a PyTorch step, 9.2 ms after one of its own; its LeNet-5 inference at batch 256
+    5.9-6.1 ms after one of its own that followed an onnxruntime run, 3.3-3.9 ms with onnxruntime
+    not spinning; onnxruntime used 40 ms of CPU in the 50 ms after a run and none in the 250 ms
+    after that. The other sides' times do not change.)
 
     Returns one list of times per function (seconds of ``clock``, see CLOCKS); the garbage
     collector is paused.
