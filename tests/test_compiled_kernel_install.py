@@ -82,6 +82,21 @@ def test_compiled_kernels_cache_in_the_users_cache_home_when_the_package_directo
     assert out.split() == ["UserWideCacheLocator", "True"]
 
 
+def test_with_numba_jit_disabled_the_kernels_run_as_python_for_a_debugger():
+    out = run_python("""
+        import numpy as np
+        from glassnet import kernels, nn
+        from glassnet.functional._numba import activation
+        model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
+        print(model(np.ones((2, 1, 4, 4), np.float32)).shape)
+        print(kernels.describe().split()[0], type(activation._relu).__name__)
+        kernels.set_num_threads(2)  # the pool's helpers too: they sleep between jobs instead of spinning
+        y = activation.relu_forward(np.ones(4_000_000, np.float32))[0]
+        print(float(y.sum()))
+    """, NUMBA_DISABLE_JIT="1", GLASSNET_KERNELS="auto")
+    assert out.splitlines() == ["(2, 3)", "numba function", "4000000.0"]
+
+
 def test_without_numba_the_numpy_reference_kernels_run():
     out = run_python("""
         import sys

@@ -74,12 +74,16 @@ def _check(module, path):
 
 def kernel(fn=None, **options):
     """``numba.njit(fn, cache=True, nogil=True, **options)``, as ``@kernel`` or ``@kernel(fastmath=...)``;
-    its on-disk cache emptied first where :func:`is_stale` says so for ``fn``'s module."""
+    its on-disk cache emptied first where :func:`is_stale` says so for ``fn``'s module. With
+    ``NUMBA_DISABLE_JIT=1`` numba returns ``fn`` itself, so the kernels run as Python (slowly: to
+    step through one in a debugger)."""
     if fn is None:
         return functools.partial(kernel, **options)
     from numba import njit  # noqa: PLC0415 - importing this module does not import numba
 
     dispatcher = njit(cache=True, nogil=True, **options)(fn)
+    if not hasattr(dispatcher, "_cache"):  # NUMBA_DISABLE_JIT=1: fn itself, run by Python (no cache)
+        return dispatcher
     if is_stale(fn.__module__, dispatcher._cache.cache_path):
         try:
             dispatcher._cache.flush()  # an empty index: compiled from the current sources on first use

@@ -142,10 +142,15 @@ def _wait_policy():
 
 @functools.lru_cache(maxsize=1)
 def _spin_waits():
-    """(the module of compiled waits, or None without numba; seconds per look, timed here once)."""
+    """(the module of compiled waits, or None without numba or with NUMBA_DISABLE_JIT=1; seconds per
+    look, timed here once)."""
     try:
+        from numba import config  # noqa: PLC0415
+
         from . import spin  # noqa: PLC0415 - imports numba
     except ImportError:  # the reference kernels without numba: helpers sleep between jobs
+        return None, 1.0
+    if config.DISABLE_JIT:  # the kernels run as Python (a debugger); the waits' intrinsic cannot
         return None, 1.0
     flags = np.zeros(3, dtype=np.int64)
     spin.await_job(flags, 0, 0, 10, 0)  # compiled (or loaded from the cache) before timing
