@@ -150,29 +150,26 @@ def test_plan_splits_the_batch_between_as_many_threads_as_are_set_when_it_runs()
     np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-6)  # the BLAS may sum a 3-row product differently
 
 
-def test_plan_sets_blas_to_one_thread_only_when_its_threads_split_the_batch(monkeypatch):
-    """Shares on several threads each run their products on one BLAS thread; a batch one thread runs
-    (batch 1, or one kernel thread) leaves BLAS as it is and skips the cost of setting it."""
-    import contextlib  # noqa: PLC0415
+def test_plan_runs_every_blas_product_on_one_thread_also_when_one_thread_runs_the_whole_batch(monkeypatch):
+    """The thread count set for glassnet bounds every thread a plan uses: a BLAS left on its own
+    threads would split a product of a single-share call (batch 1, or one kernel thread) between
+    more threads than were asked for."""
     from glassnet.inference import plan as plan_module  # noqa: PLC0415
 
     entered = []
+    real = plan_module.blas_one_thread
 
-    @contextlib.contextmanager
     def recording():
         entered.append(True)
-        yield
+        return real()
 
     monkeypatch.setattr(plan_module, "blas_one_thread", recording)
     plan = InferencePlan(build_model("lenet5", (1, 28, 28), 10).eval())
-    with kernels.using("numba", threads=2):
-        plan(np.zeros((1, 1, 28, 28), np.float32))
-        assert entered == []
-        plan(np.zeros((4, 1, 28, 28), np.float32))
-        assert entered == [True]
-    with kernels.using("numba", threads=1):
-        plan(np.zeros((4, 1, 28, 28), np.float32))
-        assert entered == [True]
+    for threads, batch in ((2, 1), (2, 4), (1, 4)):
+        with kernels.using("numba", threads=threads):
+            entered.clear()
+            plan(np.zeros((batch, 1, 28, 28), np.float32))
+            assert entered == [True], (threads, batch)
 
 
 def test_plan_is_a_snapshot_that_leaves_the_model_as_it_was():

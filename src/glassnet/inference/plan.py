@@ -9,8 +9,8 @@ For each input shape the plan prepares its steps once (output buffers, column sc
 later calls of that shape allocate nothing but the returned copy of the scores. With the compiled
 kernels and several threads, the batch is split into one share of images per thread and each thread
 runs the whole network on its share: one hand-off per forward pass, not one per layer, with every
-BLAS product on one thread (a single share, e.g. batch 1, leaves BLAS its own threads and skips
-setting them: 3-5 us of a 30 us LeNet-5 pass). Without
+BLAS product on one thread (also with a single share: ``kernels.set_num_threads`` bounds every
+thread a plan uses). Without
 numba (or with ``glassnet.kernels`` set to NumPy) the steps run the reference kernels with the
 folded weights. A plan runs on NumPy arrays (the CPU); on CuPy use the model's own forward.
 
@@ -273,9 +273,9 @@ class InferencePlan:
         if not kernels.compiled_for(x):  # kernels set to NumPy, or numba unavailable
             return self._reference(x)
         program = self.program(x.shape)
-        if len(program.shares) == 1:  # one thread runs every image: BLAS keeps its own threads
-            return program.run_share(x, 0).copy()
-        with blas_one_thread():  # the threads split the batch; each product runs on one of them
+        with blas_one_thread():  # glassnet's threads split the batch; each product runs on one of them
+            if len(program.shares) == 1:
+                return program.run_share(x, 0).copy()
             outs = parallel(len(program.shares), lambda lo, hi: [program.run_share(x, s) for s in range(lo, hi)])
         return outs[0][0].copy()  # every share wrote its rows of the same output buffer
 
