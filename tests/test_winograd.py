@@ -143,6 +143,26 @@ def test_winograd_forward_with_padding_3_takes_dx_from_the_column_tiles_and_matc
                          partial(torch.conv2d, stride=1, padding=3), x, w, b)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_winograd_sends_a_non_finite_input_to_the_outputs_the_direct_sum_sends_it_to(value):
+    """NaN: the same NaN outputs as PyTorch. inf: the same non-finite outputs, each the direct sum's
+    +-inf or NaN (the transforms subtract it from itself); every other output finite and equal."""
+    w, b = randn(1, 4, 8, 3, 3), randn(2, 4)
+    for r, c in [(0, 0), (3, 4), (7, 1), (5, 7)]:
+        x = randn(0, 1, 8, 8, 8)
+        x[0, 3, r, c] = value
+        with kernels.using("numba", threads=1):
+            out, cache = F.conv_forward(x, w, b, 1, 1)
+        assert ran_winograd(cache)
+        expected = torch.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding=1).numpy()
+        np.testing.assert_array_equal(~np.isfinite(out), ~np.isfinite(expected))
+        infinite = np.isinf(out)
+        np.testing.assert_array_equal(out[infinite], expected[infinite])
+        if np.isnan(value):
+            assert np.isnan(out[~np.isfinite(out)]).all()
+        np.testing.assert_allclose(out[np.isfinite(out)], expected[np.isfinite(expected)], rtol=1e-12, atol=1e-12)
+
+
 def test_winograd_conv_gradients_match_central_differences():
     inputs = [randn(0, 1, 8, 8, 8), randn(1, 8, 8, 3, 3), randn(2, 8)]
     with kernels.using("numba", threads=1):

@@ -19,7 +19,10 @@ position e of the 4x4 transformed tile::
     y[f, tile] = A^T M[:, f, tile] A + b[f]      (2x2 outputs per tile)
 
 The transforms only add and subtract (and halve, in G), so the result differs from the direct sum
-by rounding alone: ~1e-16 relative in float64, ~1e-7 in float32 (tested against PyTorch).
+by rounding alone: ~1e-16 relative in float64, ~1e-7 in float32 (tested against PyTorch). A NaN in
+the input reaches exactly the outputs it reaches in the direct sum; an infinite one reaches the
+same outputs, some of them as NaN where the direct sum gives +-inf (the transforms subtract it from
+itself).
 
 The filter gradient follows from y = A^T (U * V) A by the chain rule, per tile::
 
