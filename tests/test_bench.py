@@ -1,6 +1,7 @@
 """Smoke tests of the benchmark (`glassnet bench`): it runs with tiny settings and reports every field.
 Nothing here asserts a speed: timings on a shared test machine mean nothing."""
 import subprocess
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import replace
@@ -32,6 +33,19 @@ def one_thread():
         yield
     torch.set_num_threads(saved[0])
     kernels.set_num_threads(saved[1])
+
+
+def test_set_threads_limits_the_blas_of_the_compiled_kernels_products_too():
+    """numba's np.dot calls SciPy's BLAS, which a fresh process has not loaded yet: left at its default
+    count, every compiled product would set it to one thread and back (3 us each time)."""
+    script = ("import threadpoolctl\n"
+              "from glassnet.bench.measure import set_threads\n"
+              "set_threads(1)\n"
+              "import scipy.linalg.cython_blas  # what the compiled kernels load when they first multiply\n"
+              "print(*[lib['num_threads'] for lib in threadpoolctl.threadpool_info() if lib['user_api'] == 'blas'])\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True).stdout
+    counts = out.split()  # the thread count of every BLAS loaded
+    assert counts and set(counts) == {"1"}
 
 
 def tiny(name, batch=4):

@@ -31,8 +31,9 @@ from .. import allocator, kernels
 
 # ------------------------------------------------------------------------------------------ threads
 def set_threads(threads, torch=None):
-    """Use ``threads`` threads everywhere: PyTorch (intra-op), NumPy's BLAS (threadpoolctl), glassnet's
-    compiled kernels (``glassnet.kernels.set_num_threads``).
+    """Use ``threads`` threads everywhere: PyTorch (intra-op), every loaded BLAS (threadpoolctl: NumPy's
+    and SciPy's, which the compiled kernels' products call; loaded first so the limit reaches it),
+    glassnet's compiled kernels (``glassnet.kernels.set_num_threads``).
 
     Returns a list of warnings (e.g. threadpoolctl missing, so BLAS keeps its own count).
     """
@@ -45,6 +46,10 @@ def set_threads(threads, torch=None):
         notes.append("threadpoolctl is not installed: NumPy's BLAS keeps its default thread count "
                       "(set OPENBLAS_NUM_THREADS to control it)")
     else:
+        try:  # the BLAS of numba's np.dot; unlimited, glassnet's kernels would set it to one thread
+            import scipy.linalg.cython_blas  # noqa: F401, PLC0415 - and back at every product
+        except ImportError:
+            pass
         threadpool_limits(limits=threads, user_api="blas")
     kernels.set_num_threads(threads)
     return notes
