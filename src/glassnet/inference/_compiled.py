@@ -35,18 +35,17 @@ def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, wide, relu, pool, y, cols, out
     """
     f = wb.shape[0]
     ho, wy = y.shape[1], y.shape[2]
-    wo = out.shape[3]
     for n in range(lo, hi):
         if wide:
             _im2col_same(x, n, 0, ho, kh, kw, ph, pw, cols)
         else:
             _im2col(x, n, 0, ho, kh, kw, sh, sw, ph, pw, 1, 1, wy, cols)
-        if pool[0] == 0 and wo == wy:
+        if pool[0] == 0 and out.shape[3] == wy:  # unpooled, no dropped columns: straight into out
             np.dot(wb, cols[0], out[n].reshape(f, ho * wy))
         else:
             np.dot(wb, cols[0], y.reshape(f, ho * wy))
             if pool[0] == 0:
-                out[n] = y[:, :, :wo]
+                out[n] = y[:, :, : out.shape[3]]  # the Wo columns kept
             else:
                 _max_pool(y, pool[0], pool[1], pool[2], pool[3], out[n], 0, f)
         if relu:
