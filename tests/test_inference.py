@@ -151,9 +151,9 @@ def test_plan_splits_the_batch_between_as_many_threads_as_are_set_when_it_runs()
 
 
 def test_plan_runs_every_blas_product_on_one_thread_also_when_one_thread_runs_the_whole_batch(monkeypatch):
-    """The thread count set for glassnet bounds every thread a plan uses: a BLAS left on its own
-    threads would split a product of a single-share call (batch 1, or one kernel thread) between
-    more threads than were asked for."""
+    """Convolution products run on a single-threaded BLAS (``kernels.set_num_threads``): a BLAS left
+    on its own threads would split the products of a single-share call (batch 1, or one kernel
+    thread) between threads glassnet was not given."""
     from glassnet.inference import plan as plan_module  # noqa: PLC0415
 
     entered = []

@@ -9,10 +9,9 @@ For each input shape the plan prepares its steps once (output buffers, column sc
 later calls of that shape allocate nothing but the returned copy of the scores. With the compiled
 kernels and several threads, the batch is split into one share of images per thread and each thread
 runs the whole network on its share: one hand-off per forward pass, not one per layer, with every
-BLAS product on one thread (also with a single share: ``kernels.set_num_threads`` bounds every
-thread a plan uses). Without
-numba (or with ``glassnet.kernels`` set to NumPy) the steps run the reference kernels with the
-folded weights. A plan runs on NumPy arrays (the CPU); on CuPy use the model's own forward.
+BLAS product on one thread (also with a single share, as ``kernels.set_num_threads`` promises for
+convolution products). Without numba (or with ``glassnet.kernels`` set to NumPy) the steps run the
+reference kernels with the folded weights. A plan runs on NumPy arrays (the CPU); on CuPy use the model's own forward.
 
 A plan is a snapshot: it copies the weights when built. Build a new one after changing the model.
 """
