@@ -1,6 +1,7 @@
 """glassnet's pool of threads (functional/_numba/threads.py): pieces of work claimed one at a time by the
 calling thread and the pool. Every piece runs exactly once, results come back in piece order whatever
 thread ran what, errors reach the caller, and the caller never waits for a helper that claimed nothing."""
+import contextlib
 import threading
 
 import numpy as np
@@ -198,3 +199,40 @@ def test_without_numba_the_helpers_sleep_between_jobs_and_still_take_part(monkey
         assert len(_threads_that_ran(2)) == 2  # the sleeping helper is woken for the next job too
     finally:
         team.close()
+
+
+def _blas_counts():
+    from threadpoolctl import threadpool_info  # noqa: PLC0415
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_blas_one_thread_puts_every_blas_on_one_thread_and_restores_its_count(fails):
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    import scipy.linalg.cython_blas  # noqa: F401, PLC0415 - numba's BLAS: loaded, so its count is checked too
+
+    with threadpool_limits(limits=3, user_api="blas"):
+        assert set(_blas_counts()) == {3}
+        with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+            with threads.blas_one_thread():
+                assert set(_blas_counts()) == {1}
+                if fails:
+                    raise RuntimeError("a layer failed")
+        assert set(_blas_counts()) == {3}
+
+
+def test_openblas_thread_counts_are_read_and_set_by_its_own_functions():
+    """The 0.2 us path of blas_one_thread (see _count_functions): fails if threadpoolctl stops offering it."""
+    import ctypes  # noqa: PLC0415
+
+    from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+    libs = [lib for lib in ThreadpoolController().select(user_api="blas").lib_controllers
+            if lib.internal_api == "openblas" and lib.threading_layer == "pthreads"]
+    assert libs, "NumPy's wheels bring OpenBLAS on its own threads"
+    for lib in libs:
+        get_count, set_count = threads._count_functions(lib)
+        assert isinstance(get_count, ctypes._CFuncPtr) and isinstance(set_count, ctypes._CFuncPtr)
+        assert get_count() == lib.num_threads

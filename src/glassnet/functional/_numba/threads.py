@@ -275,10 +275,11 @@ class _OneThreadBlas:
     """Every loaded BLAS on one thread inside the block, the previous counts restored after it.
 
     Covers NumPy's BLAS and the one numba's ``np.dot`` calls (SciPy's, loaded here first so it is
-    found). The counts are set directly through threadpoolctl's library controllers (a few
-    microseconds per block), not through its ``limit`` context (about 40 us, which at batch 1 is most
-    of a LeNet forward pass). A BLAS left on several threads would spin between products and take
-    the cores from glassnet's threads.
+    found). The libraries are found once, by threadpoolctl; the counts are then read and set per
+    block through :func:`_count_functions` (OpenBLAS's own functions: 0.2 us a call), not through
+    threadpoolctl's ``limit`` context (about 40 us, which at batch 1 is most of a LeNet forward
+    pass). A BLAS left on several threads would spin between products and take the cores from
+    glassnet's threads.
     """
 
     libraries = None
@@ -288,16 +289,37 @@ class _OneThreadBlas:
             import scipy.linalg.cython_blas  # noqa: F401, PLC0415 - the BLAS of numba's np.dot
             from threadpoolctl import ThreadpoolController  # noqa: PLC0415
 
-            _OneThreadBlas.libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-        self.changed = [(lib, n) for lib in _OneThreadBlas.libraries if (n := lib.num_threads) != 1]
-        for lib, _ in self.changed:
-            lib.set_num_threads(1)
+            found = ThreadpoolController().select(user_api="blas").lib_controllers
+            _OneThreadBlas.libraries = [_count_functions(lib) for lib in found]
+        self.changed = [(set_count, n) for get_count, set_count in _OneThreadBlas.libraries if (n := get_count()) != 1]
+        for set_count, _ in self.changed:
+            set_count(1)
         return self
 
     def __exit__(self, *exc):
-        for lib, n in self.changed:
-            lib.set_num_threads(n)
+        for set_count, n in self.changed:
+            set_count(n)
         return False
+
+
+def _count_functions(lib):
+    """(get, set) of the thread count of one BLAS (a threadpoolctl library controller).
+
+    For OpenBLAS on its own threads (not OpenMP's) these are ``openblas_get_num_threads`` and
+    ``openblas_set_num_threads`` themselves, looked up once (``lib._get_symbol`` adds the library's
+    symbol prefix and suffix, e.g. SciPy's ``scipy_..._64_``): 0.2 us a call, against 0.7 us to read
+    and 2 us to set through the controller, which per block was 1.5 us at one thread and 4-7 us at
+    two (set to one and back) of a 30 us LeNet-5 forward pass at batch 1. Setting the count directly
+    skips threadpoolctl's rule that only the first Python thread to set it may change it; glassnet
+    sets it from whichever thread runs a layer, and restores it after, as before. Any other BLAS (or
+    a threadpoolctl without ``_get_symbol``) goes through the controller.
+    """
+    symbol = getattr(lib, "_get_symbol", None)
+    if lib.internal_api == "openblas" and getattr(lib, "threading_layer", None) == "pthreads" and symbol is not None:
+        get_count, set_count = symbol("openblas_get_num_threads"), symbol("openblas_set_num_threads")
+        if get_count is not None and set_count is not None:
+            return get_count, set_count
+    return (lambda: lib.num_threads), lib.set_num_threads
 
 
 def blas_one_thread():
