@@ -115,6 +115,23 @@ def test_plan_runs_layers_without_a_fused_form_through_their_own_forward():
     assert_close_to_layer_by_layer(model.train(), rng.standard_normal((3, 2, 6, 6)), np.float64)
 
 
+@pytest.mark.parametrize("layers", [
+    lambda rng: [nn.Flatten()],                                                        # views only
+    lambda rng: [nn.Flatten(), nn.Flatten(), nn.Linear(2 * 6 * 6, 3, rng=rng)],        # views before the first call
+    lambda rng: [nn.Conv2d(2, 3, 3, rng=rng), nn.GlobalAvgPool2d(), nn.Flatten()],    # a view after the last one
+    lambda rng: [nn.Tanh(), nn.Conv2d(2, 3, 3, rng=rng), nn.ReLU(), nn.Flatten(), nn.Softmax()],  # own forward first
+], ids=["flatten", "flatten-flatten-linear", "conv-gap-flatten", "tanh-conv-relu-flatten-softmax"])
+def test_plan_reads_each_new_input_whatever_step_comes_first_or_last(layers, threads):
+    """The calls after the first computing step are bound once per program; the first reads each call's input."""
+    backend.set_default_dtype(np.float64)
+    rng = np.random.default_rng(6)
+    model = nn.Sequential(*layers(rng))
+    plan = InferencePlan(model)
+    for x in rng.standard_normal((3, 5, 2, 6, 6)):
+        out = plan(x)
+        np.testing.assert_allclose(out, eval_forward(model, x), rtol=0, atol=1e-12)
+
+
 def test_plan_reuses_its_buffers_and_returns_results_later_calls_do_not_overwrite():
     rng = np.random.default_rng(3)
     model = build_model("lenet5", (1, 28, 28), 10).eval()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from .. import functional as F
 from .. import kernels
 from ..functional._numba.threads import blas_one_thread, parallel
@@ -36,9 +37,23 @@ their input (padding (k - 1) / 2) always gather this way."""
 
 
 class _Step:
-    """One fused op prepared for one input shape: ``run(h, lo, hi, share)`` writes rows lo:hi of ``out``."""
+    """One fused op prepared for one input shape. ``call(x, lo, hi, share)`` is the compiled call
+    (function, arguments) that writes rows lo:hi of ``out`` from the input ``x``, with the scratch
+    buffers of thread share ``share``; None for a view (nothing to compute). ``output(x)`` is where
+    the result is: ``out``, or the view of ``x``."""
 
     out = None
+    view = False
+
+    def output(self, x):
+        return self.out
+
+    def run(self, x, lo, hi, share):
+        """Compute rows lo:hi and return the step's output."""
+        todo = self.call(x, lo, hi, share)
+        if todo is not None:
+            todo[0](*todo[1])
+        return self.output(x)
 
     def describe(self):
         return type(self).__name__
@@ -81,15 +96,13 @@ class _ConvStep(_Step):
             self.kernel = _compiled().conv_relu_pool
         self.out = np.empty((n, f, *out_hw), dtype)
 
-    def run(self, x, lo, hi, share):
+    def call(self, x, lo, hi, share):
         if self.winograd:
             buffers, y = self.scratch[share]
-            self.kernel(x, self.u, self.bias, *self.geometry[4:], self.op.relu, self.pool, self.fused_pool, self.group,
-                        buffers, y, self.out, lo, hi)
-        else:
-            y, cols = self.scratch[share]
-            self.kernel(x, self.wb, *self.geometry, self.wide, self.op.relu, self.pool, y, cols, self.out, lo, hi)
-        return self.out
+            return self.kernel, (x, self.u, self.bias, *self.geometry[4:], self.op.relu, self.pool, self.fused_pool,
+                                 self.group, buffers, y, self.out, lo, hi)
+        y, cols = self.scratch[share]
+        return self.kernel, (x, self.wb, *self.geometry, self.wide, self.op.relu, self.pool, y, cols, self.out, lo, hi)
 
     @staticmethod
     def reference(op, x):
@@ -112,9 +125,8 @@ class _LinearStep(_Step):
         self.op, self.kernel = op, _compiled().linear_relu
         self.out = np.empty((in_shape[0], op.weight.shape[1]), dtype)
 
-    def run(self, x, lo, hi, share):
-        self.kernel(x.reshape(x.shape[0], -1), self.op.weight, self.op.bias, self.op.relu, self.out, lo, hi)
-        return self.out
+    def call(self, x, lo, hi, share):
+        return self.kernel, (x.reshape(x.shape[0], -1), self.op.weight, self.op.bias, self.op.relu, self.out, lo, hi)
 
     @staticmethod
     def reference(op, x):
@@ -132,11 +144,10 @@ class _ChannelAffineStep(_Step):
         self.op, self.kernel = op, _compiled().channel_affine
         self.out = np.empty(in_shape, dtype)
 
-    def run(self, x, lo, hi, share):
+    def call(self, x, lo, hi, share):
         n, c = x.shape[0], x.shape[1]
-        self.kernel(x.reshape(n, c, -1), self.op.scale, self.op.shift, self.op.relu,
-                                   self.out.reshape(n, c, -1), lo, hi)
-        return self.out
+        return self.kernel, (x.reshape(n, c, -1), self.op.scale, self.op.shift, self.op.relu, self.out.reshape(n, c, -1),
+                             lo, hi)
 
     @staticmethod
     def reference(op, x):
@@ -149,10 +160,15 @@ class _ChannelAffineStep(_Step):
 
 
 class _FlattenStep(_Step):
-    def __init__(self, op, in_shape, dtype, shares):
-        self.out = np.empty((in_shape[0], int(np.prod(in_shape[1:]))), dtype)  # shape only: run returns a view
+    view = True
 
-    def run(self, x, lo, hi, share):
+    def __init__(self, op, in_shape, dtype, shares):
+        self.out = np.empty((in_shape[0], int(np.prod(in_shape[1:]))), dtype)  # shape only: the output is a view
+
+    def call(self, x, lo, hi, share):
+        return None
+
+    def output(self, x):
         return x.reshape(x.shape[0], -1)
 
     @staticmethod
@@ -170,9 +186,8 @@ class _GlobalAvgPoolStep(_Step):
         self.kernel = _compiled().global_avg_pool
         self.out = np.empty(in_shape[:2], dtype)
 
-    def run(self, x, lo, hi, share):
-        self.kernel(x.reshape(x.shape[0], x.shape[1], -1), self.out, lo, hi)
-        return self.out
+    def call(self, x, lo, hi, share):
+        return self.kernel, (x.reshape(x.shape[0], x.shape[1], -1), self.out, lo, hi)
 
     @staticmethod
     def reference(op, x):
@@ -190,9 +205,11 @@ class _LayerStep(_Step):
         probe = self.reference(op, np.zeros((1, *in_shape[1:]), dtype))
         self.out = np.empty((in_shape[0], *probe.shape[1:]), probe.dtype)
 
-    def run(self, x, lo, hi, share):
+    def call(self, x, lo, hi, share):
+        return self._forward, (x, lo, hi)
+
+    def _forward(self, x, lo, hi):
         self.out[lo:hi] = self.reference(self.op, x[lo:hi])
-        return self.out
 
     @staticmethod
     def reference(op, x):
@@ -234,13 +251,31 @@ class _Program:
             step = _STEPS[type(op)](op, in_shape, dtype, shares)
             self.steps.append(step)
             in_shape = step.out.shape
+        # Up to the first step that computes, the steps read the caller's array (views of it before
+        # that); every later step reads a buffer of the program, so its call is bound once per share
+        # (at batch 1, building the calls was a tenth of a LeNet-5 forward pass).
+        first = next((i for i, step in enumerate(self.steps) if not step.view), len(self.steps))
+        self.leading, later = self.steps[: first + 1], self.steps[first + 1:]
+        self.bound, self.result = [], None
+        for share, (lo, hi) in enumerate(self.shares):
+            calls, h = [], self.steps[first].out if later else None
+            for step in later:
+                todo = step.call(h, lo, hi, share)
+                if todo is not None:
+                    calls.append(todo)
+                h = step.output(h)
+            self.bound.append(calls)
+            self.result = h
 
     def run_share(self, x, share):
+        """Run the images of one share through every step; returns the output (rows of other
+        shares are written by their own calls)."""
         lo, hi = self.shares[share]
-        h = x
-        for step in self.steps:
-            h = step.run(h, lo, hi, share)
-        return h
+        for step in self.leading:
+            x = step.run(x, lo, hi, share)
+        for function, arguments in self.bound[share]:
+            function(*arguments)
+        return x if self.result is None else self.result
 
 
 MAX_PROGRAMS = 8
@@ -255,13 +290,14 @@ class InferencePlan:
 
     ``model`` is a Sequential (or a single layer); layers without a fused form (Residual, Softmax,
     ...) run their own forward. The model itself is not changed (not even put in eval mode).
-    A plan's buffers are its own: call one plan from one thread at a time (it splits the batch
-    between glassnet's threads itself); the returned scores are a fresh array.
+    Inputs are cast to the dtype of the model's parameters (for a model without any, the default
+    dtype when the plan is built). A plan's buffers are its own: call one plan from one thread at a
+    time (it splits the batch between glassnet's threads itself); the returned scores are a fresh array.
     """
 
     def __init__(self, model):
         self.ops = ops.fold(model)
-        self.dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+        self.dtype = next((p.data.dtype for p in model.parameters()), backend.get_default_dtype())  # none: as new layers
         self._programs = {}
 
     def __call__(self, x):
