@@ -112,10 +112,10 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
                             gf[q] = d if first else 0
                         elif first:
                             gf[q] += d
-            if tiled:  # columns right of the last window
+            if tiled and wo * sw < W:  # columns right of the last window
                 for a in range(kh):
                     gf[(i * sh + a) * W + wo * sw : (i * sh + a + 1) * W] = 0
-        if tiled:  # rows below the last window
+        if tiled and ho * sh < H:  # rows below the last window
             gf[ho * sh * W :] = 0
 
 
