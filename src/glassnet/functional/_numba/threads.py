@@ -310,9 +310,10 @@ def _count_functions(lib):
     symbol prefix and suffix, e.g. SciPy's ``scipy_..._64_``): 0.2 us a call, against 0.7 us to read
     and 2 us to set through the controller, which per block was 1.5 us at one thread and 4-7 us at
     two (set to one and back) of a 30 us LeNet-5 forward pass at batch 1. Setting the count directly
-    skips threadpoolctl's rule that only the first Python thread to set it may change it; glassnet
-    sets it from whichever thread runs a layer, and restores it after, as before. Any other BLAS (or
-    a threadpoolctl without ``_get_symbol``) goes through the controller.
+    skips threadpoolctl's rule that only the first Python thread to set it may change it (through the
+    controller, a layer run from another thread left BLAS on all its threads); the thread that runs a
+    layer sets it and restores it after. Any other BLAS (or a threadpoolctl without ``_get_symbol``)
+    goes through the controller.
     """
     symbol = getattr(lib, "_get_symbol", None)
     if lib.internal_api == "openblas" and getattr(lib, "threading_layer", None) == "pthreads" and symbol is not None:
