@@ -236,3 +236,23 @@ def test_openblas_thread_counts_are_read_and_set_by_its_own_functions():
         get_count, set_count = threads._count_functions(lib)
         assert isinstance(get_count, ctypes._CFuncPtr) and isinstance(set_count, ctypes._CFuncPtr)
         assert get_count() == lib.num_threads
+
+
+def test_blas_one_thread_also_works_in_a_thread_other_than_the_first_that_used_it():
+    """threadpoolctl's controllers let only the first thread that set OpenBLAS's count change it again."""
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    with threads.blas_one_thread():  # this thread uses it first
+        pass
+    seen = []
+
+    def layer():
+        with threads.blas_one_thread():
+            seen.extend(_blas_counts())
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        worker = threading.Thread(target=layer)
+        worker.start()
+        worker.join()
+        assert seen and set(seen) == {1}
+        assert set(_blas_counts()) == {2}
