@@ -39,8 +39,8 @@ their input (padding (k - 1) / 2) always gather this way."""
 class _Step:
     """One fused op prepared for one input shape. ``call(x, lo, hi, share)`` is the compiled call
     (function, arguments) that writes rows lo:hi of ``out`` from the input ``x``, with the scratch
-    buffers of thread share ``share``; None for a view (nothing to compute). ``output(x)`` is where
-    the result is: ``out``, or the view of ``x``."""
+    buffers of thread share ``share``. A ``view`` step computes nothing: its output is a view of
+    its input. ``output(x)`` is where the result is: ``out``, or that view."""
 
     out = None
     view = False
@@ -50,9 +50,9 @@ class _Step:
 
     def run(self, x, lo, hi, share):
         """Compute rows lo:hi and return the step's output."""
-        todo = self.call(x, lo, hi, share)
-        if todo is not None:
-            todo[0](*todo[1])
+        if not self.view:
+            function, arguments = self.call(x, lo, hi, share)
+            function(*arguments)
         return self.output(x)
 
     def describe(self):
@@ -165,9 +165,6 @@ class _FlattenStep(_Step):
     def __init__(self, op, in_shape, dtype, shares):
         self.out = np.empty((in_shape[0], int(np.prod(in_shape[1:]))), dtype)  # shape only: the output is a view
 
-    def call(self, x, lo, hi, share):
-        return None
-
     def output(self, x):
         return x.reshape(x.shape[0], -1)
 
@@ -256,16 +253,13 @@ class _Program:
         # (at batch 1, building the calls was a tenth of a LeNet-5 forward pass).
         first = next((i for i, step in enumerate(self.steps) if not step.view), len(self.steps))
         self.leading, later = self.steps[: first + 1], self.steps[first + 1:]
-        self.bound, self.result = [], None
-        for share, (lo, hi) in enumerate(self.shares):
-            calls, h = [], self.steps[first].out if later else None
-            for step in later:
-                todo = step.call(h, lo, hi, share)
-                if todo is not None:
-                    calls.append(todo)
-                h = step.output(h)
-            self.bound.append(calls)
-            self.result = h
+        inputs, h = [], self.steps[first].out if later else None
+        for step in later:
+            inputs.append(h)
+            h = step.output(h)
+        self.result = h  # None without later steps: the leading steps' output is the caller's array's view
+        self.bound = [[step.call(x, lo, hi, share) for step, x in zip(later, inputs) if not step.view]
+                      for share, (lo, hi) in enumerate(self.shares)]
 
     def run_share(self, x, share):
         """Run the images of one share through every step; returns the output (rows of other
