@@ -297,6 +297,77 @@ def test_backward_without_input_grad_skips_the_layers_before_the_first_parameter
     assert model[1]._cache is None and model[1].weight.grad.any()
 
 
+# ------------------------------------------------------------------ fused pairs (batch norm then ReLU)
+def bn_relu_cnn():
+    rng = np.random.default_rng(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, rng=rng), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(16, 6, rng=rng), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3, rng=rng))
+
+
+def _layer_by_layer(model, x, dout):
+    """Output, input gradient and parameter gradients of ``model`` run one layer at a time (no fusion)."""
+    for layer in model:
+        x = layer.forward(x)
+    out = x
+    for layer in reversed(list(model)):
+        dout = layer.backward(dout)
+    return out, dout, {name: p.grad.copy() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("kernels_name", ["numpy", "numba"])
+@pytest.mark.parametrize("train", [True, False])
+def test_sequential_runs_batch_norm_then_relu_as_one_pair_with_the_same_results(kernels_name, train, monkeypatch):
+    from glassnet import functional as F
+    from glassnet import kernels
+
+    calls = []
+    for name in ("batchnorm_relu_forward", "batchnorm_relu_backward"):
+        monkeypatch.setattr(F, name, lambda *a, _f=getattr(F, name), _n=name: calls.append(_n) or _f(*a))
+    x = np.random.default_rng(1).standard_normal((4, 3, 4, 4)).astype(np.float32)
+    dout = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
+    with kernels.using(kernels_name):
+        fused, parts = bn_relu_cnn().train(train), bn_relu_cnn().train(train)
+        out = fused(x)
+        dx = fused.backward(dout)
+        expected, dx_parts, grads = _layer_by_layer(parts, x, dout)
+    assert calls == ["batchnorm_relu_forward"] * 2 + ["batchnorm_relu_backward"] * 2
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(dx, dx_parts, rtol=1e-5, atol=1e-6)
+    for name, p in fused.named_parameters():
+        np.testing.assert_allclose(p.grad, grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    for name in ("1.running_mean", "1.running_var", "6.running_mean", "6.running_var"):
+        np.testing.assert_array_equal(fused.state_dict()[name], parts.state_dict()[name])
+
+
+def test_only_plain_batch_norm_then_plain_relu_fuse():
+    class LoudBatchNorm(nn.BatchNorm2d):
+        def forward(self, x):
+            return super().forward(x) + 1
+
+    class CappedReLU(nn.ReLU):
+        def forward(self, x):
+            return np.minimum(super().forward(x), 0.5)
+
+    assert nn.BatchNorm2d(2).fuses_with(nn.ReLU()) and nn.BatchNorm1d(2).fuses_with(nn.ReLU())
+    assert not LoudBatchNorm(2).fuses_with(nn.ReLU())
+    assert not nn.BatchNorm2d(2).fuses_with(CappedReLU())
+    assert not nn.BatchNorm2d(2).fuses_with(nn.LeakyReLU())
+    assert not nn.ReLU().fuses_with(nn.BatchNorm2d(2)) and not nn.Conv2d(2, 2, 1).fuses_with(nn.ReLU())
+    x = np.random.default_rng(0).standard_normal((3, 2, 2, 2))
+    out = nn.Sequential(LoudBatchNorm(2), CappedReLU())(x)
+    np.testing.assert_array_equal(out, np.clip(nn.BatchNorm2d(2)(x) + 1, 0, 0.5))  # both overrides ran
+
+
+def test_backward_without_input_grad_runs_a_fused_pair_after_the_first_layer_with_parameters():
+    model = small_cnn().eval()
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    model(x)
+    assert model.backward(np.ones((2, 3), np.float32), need_input_grad=False) is None
+    assert model[1]._cache is None and model[2]._cache is None and model[1].weight.grad.any()
+    with pytest.raises(RuntimeError, match=r"layer '1' BatchNorm2d.*backward called before forward"):
+        model[1].backward_fused(np.ones((2, 4, 4, 4), np.float32), model[2])
+
+
 @pytest.mark.parametrize("name", ["linear", "conv", "pool", "activation", "dropout", "norm", "loss", "residual"])
 def test_the_examples_in_the_layer_docstrings_run_and_print_what_they_show(name):
     import doctest

@@ -245,6 +245,71 @@ def test_compiled_batchnorm_running_statistics_follow_torch_with_an_offset_mean(
     assert_close(running["var"], rv, 1e-9, "running var")
 
 
+# ------------------------------------------------------------------ batch norm followed by ReLU
+@settings(max_examples=30, deadline=None)
+@given(shape=bn_shapes(), train=st.booleans(), seed=seeds)
+def test_batchnorm_relu_forward_backward_match_torch_batch_norm_then_relu(shape, train, seed):
+    x, gamma, beta = bn_inputs(shape, seed)
+
+    def forward_relu(x, gamma, beta):
+        running = {"mean": np.zeros(shape[1], x.dtype), "var": np.ones(shape[1], x.dtype)}
+        return F.batchnorm_relu_forward(x, gamma, beta, running, train)
+
+    def torch_fn(x, gamma, beta):
+        rm, rv = torch.zeros(shape[1], dtype=x.dtype), torch.ones(shape[1], dtype=x.dtype)
+        return TF.relu(TF.batch_norm(x, rm, rv, gamma, beta, training=train))
+
+    assert_matches_torch(forward_relu, F.batchnorm_relu_backward, torch_fn, x, gamma, beta, seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (3, 2, 17)])
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_batchnorm_relu_equals_batch_norm_then_relu_and_either_backward_takes_its_caches(shape, train, dtype):
+    """The fused twin writes max(., 0) in batch norm's own pass: the same output bit for bit, the same
+    running statistics, and the caches the two kernels return, so the fused backward and the parts'
+    backwards give the same gradients from either forward's caches."""
+    x, gamma, beta = (a.astype(dtype) for a in bn_inputs(shape, 0))
+    dout = randn(1, *shape).astype(dtype)
+    fused_running = {"mean": np.zeros(shape[1], dtype), "var": np.ones(shape[1], dtype)}
+    parts_running = {"mean": np.zeros(shape[1], dtype), "var": np.ones(shape[1], dtype)}
+    out, cache = F.batchnorm_relu_forward(x, gamma, beta, fused_running, train)
+    a, bn_cache = F.batchnorm_forward(x, gamma, beta, parts_running, train)
+    expected, relu_cache = F.relu_forward(a)
+    assert all(is_compiled(c) for c in (*cache, bn_cache, relu_cache))
+    np.testing.assert_array_equal(out, expected)
+    for key in ("mean", "var"):
+        np.testing.assert_array_equal(fused_running[key], parts_running[key])
+    parts = F.batchnorm_backward(F.relu_backward(dout, relu_cache), bn_cache)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for caches in (cache, (bn_cache, relu_cache)):
+        for got, want, name in zip(F.batchnorm_relu_backward(dout, caches), parts, ("dx", "dgamma", "dbeta")):
+            assert got.dtype == dtype
+            np.testing.assert_allclose(got, want, err_msg=name, **tol)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_batchnorm_relu_keeps_nan_and_zeroes_the_gradient_where_relu_was_off():
+    x = randn(0, 2, 2, 3, 3)
+    x[0, 1, 1, 1] = np.nan  # channel 1's statistics become NaN: all its outputs NaN, as in PyTorch
+    running = {"mean": np.zeros(2), "var": np.ones(2)}
+    out, cache = F.batchnorm_relu_forward(x, np.ones(2), np.zeros(2), running, True)
+    assert np.isnan(out[:, 1]).all() and not np.isnan(out[:, 0]).any()
+    assert (out[:, 0] == 0).any() and (out[:, 0] >= 0).all()
+    dx_parts = F.batchnorm_backward(F.relu_backward(np.ones_like(x), cache[1]), cache[0])[0]
+    dx = F.batchnorm_relu_backward(np.ones_like(x), cache)[0]
+    np.testing.assert_allclose(dx[:, 0], dx_parts[:, 0], rtol=1e-12, atol=1e-14)
+
+
+def test_batchnorm_relu_checks_its_input_like_batchnorm():
+    running = {"mean": np.zeros(3), "var": np.ones(3)}
+    with pytest.raises(ValueError, match=r"input has 3 features/channels \(shape \(2, 3, 4, 4\)\) but gamma has shape \(4,\)"):
+        F.batchnorm_relu_forward(np.zeros((2, 3, 4, 4)), np.ones(4), np.zeros(4), running, True)
+    with pytest.raises(ValueError, match=r"more than one value per channel, got input shape \(1, 3, 1, 1\)"):
+        F.batchnorm_relu_forward(np.zeros((1, 3, 1, 1)), np.ones(3), np.zeros(3), running, True)
+
+
 # ------------------------------------------------------------------ bad input: errors name the layer and both shapes
 def test_batchnorm2d_wrong_channel_count_names_layer_and_shapes(error_model):
     with pytest.raises(ValueError, match=r"layer '1' BatchNorm2d\(4, .*expected 4 channels.*\(N, 4, H, W\), got shape \(2, 3, 4, 4\)"):

@@ -29,7 +29,7 @@ from .layer_utils import (
 )
 from .linear import affine_backward, affine_forward
 from .loss import bce_loss, bce_with_logits_loss, mse_loss, softmax_loss, svm_loss
-from .norm import batchnorm_backward, batchnorm_forward
+from .norm import batchnorm_backward, batchnorm_forward, batchnorm_relu_backward, batchnorm_relu_forward
 from ._windows import output_size, pair, single, spatial
 from .pool import (
     avg_pool1d_backward,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from .activation import relu_backward, relu_forward
 from .conv import conv_backward, conv_forward
 from .linear import affine_backward, affine_forward
-from .norm import batchnorm_backward, batchnorm_forward
+from .norm import batchnorm_relu_backward, batchnorm_relu_forward
 from .pool import max_pool_backward, max_pool_forward
 
 
@@ -49,14 +49,14 @@ def affine_bn_relu_forward(x, w, b, gamma, beta, running, train, momentum=0.1, e
     statistics are updated in place in train mode; momentum weights the new batch, as in PyTorch).
     """
     a, fc_cache = affine_forward(x, w, b)
-    out, bn_relu_cache = _then_relu(batchnorm_forward, a, gamma, beta, running, train, momentum, eps)
+    out, bn_relu_cache = batchnorm_relu_forward(a, gamma, beta, running, train, momentum, eps)
     return out, (fc_cache, bn_relu_cache)
 
 
 def affine_bn_relu_backward(dout, cache):
     """ReLU, then batch norm, then the affine map, backwards: returns dx, dw, db, dgamma, dbeta."""
     fc_cache, bn_relu_cache = cache
-    da, dgamma, dbeta = _then_relu_backward(batchnorm_backward, dout, bn_relu_cache)
+    da, dgamma, dbeta = batchnorm_relu_backward(dout, bn_relu_cache)
     dx, dw, db = affine_backward(da, fc_cache)
     return dx, dw, db, dgamma, dbeta
 

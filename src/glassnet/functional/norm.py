@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..backend import array_module
 from . import _numba
+from .activation import relu_backward, relu_forward
 
 
 def batch_axes(x):
@@ -45,20 +46,10 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
     out = gamma * (x - mu) / sqrt(var + eps) + beta.
     Shapes: x (N, D), (N, C, L) or (N, C, H, W); gamma, beta, running arrays (D,) or (C,).
     """
+    twin = _checked_twin(x, gamma, beta, running, train)
+    if twin:
+        return twin.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
     axes, bshape = batch_axes(x)
-    if gamma.shape != (x.shape[1],):
-        raise ValueError(
-            f"batchnorm_forward: input has {x.shape[1]} features/channels (shape {tuple(x.shape)}) "
-            f"but gamma has shape {tuple(gamma.shape)}"
-        )
-    if train and x.size // x.shape[1] < 2:
-        raise ValueError(
-            f"batchnorm_forward: training needs more than one value per channel, got input shape {tuple(x.shape)}"
-        )
-    if x.ndim >= 3:
-        twin = _numba.twin("norm", x, gamma, beta, running["mean"], running["var"])
-        if twin:
-            return twin.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
     xp = array_module(x)
     if train:
         m = x.size // x.shape[1]
@@ -73,6 +64,22 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
     x_hat = xc * inv_std.reshape(bshape)
     out = gamma.reshape(bshape) * x_hat + beta.reshape(bshape)
     return out, (x_hat, gamma, inv_std, train, axes, bshape)
+
+
+def _checked_twin(x, gamma, beta, running, train):
+    """Checks batch norm's input (errors name both shapes); returns the compiled twin module when it
+    runs on these arrays ((N, C, L) and (N, C, H, W) input), else None."""
+    batch_axes(x)
+    if gamma.shape != (x.shape[1],):
+        raise ValueError(
+            f"batchnorm_forward: input has {x.shape[1]} features/channels (shape {tuple(x.shape)}) "
+            f"but gamma has shape {tuple(gamma.shape)}"
+        )
+    if train and x.size // x.shape[1] < 2:
+        raise ValueError(
+            f"batchnorm_forward: training needs more than one value per channel, got input shape {tuple(x.shape)}"
+        )
+    return _numba.twin("norm", x, gamma, beta, running["mean"], running["var"]) if x.ndim >= 3 else None
 
 
 def batchnorm_backward(dout, cache):
@@ -99,3 +106,30 @@ def batchnorm_backward(dout, cache):
         - x_hat * (dx_hat * x_hat).mean(axis=axes).reshape(bshape)
     ) * inv_std.reshape(bshape)
     return dx, dgamma, dbeta
+
+
+def batchnorm_relu_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
+    """out = max(0, batchnorm_forward(x, gamma, beta, running, train, momentum, eps)): batch norm then
+    ReLU, the pair in every conv-BN-ReLU block. Returns (out, (batch norm's cache, ReLU's cache)).
+
+    The reference runs the two kernels one after the other. The compiled twin ((N, C, L) and
+    (N, C, H, W) input) writes max(., 0) in batch norm's own second pass, so the output before ReLU is
+    never stored; its values and caches are the same, and either backward takes them.
+    """
+    twin = _checked_twin(x, gamma, beta, running, train)
+    if twin:
+        return twin.batchnorm_relu_forward(x, gamma, beta, running, train, momentum, eps)
+    a, bn_cache = batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
+    out, relu_cache = relu_forward(a)
+    return out, (bn_cache, relu_cache)
+
+
+def batchnorm_relu_backward(dout, cache):
+    """dx, dgamma, dbeta of :func:`batchnorm_relu_forward`: ReLU's backward, da = dout * (out > 0),
+    then batch norm's. The compiled twin (both caches compiled) reads dout and the ReLU output in
+    batch norm's two passes instead of storing da."""
+    bn_cache, relu_cache = cache
+    compiled = _numba.fused_backward_twin("batchnorm_relu", cache)
+    if compiled:
+        return compiled(dout, bn_cache, relu_cache)
+    return batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)

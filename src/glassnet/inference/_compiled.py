@@ -93,11 +93,7 @@ def channel_affine(x, scale, shift, relu, out, lo, hi):  # pragma: no cover - co
     """out[n, c, :] = relu(scale[c] * x[n, c, :] + shift[c]) for images lo <= n < hi of x (N, C, M)."""
     c = x.shape[1]
     zero = np.zeros(c, dtype=x.dtype)
-    _normalize(x, zero, scale, shift, out, lo * c, hi * c)
-    if relu:
-        for n in range(lo, hi):
-            flat = out[n].reshape(-1)
-            _relu(flat, flat, 0, flat.size)
+    _normalize(x, zero, scale, shift, relu, out, lo * c, hi * c)
 
 
 @kernel

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import backend
 from .. import functional as F
+from .activation import ReLU
 from .layer import Layer
 from .module import Parameter
 
@@ -35,15 +36,34 @@ class _BatchNorm(Layer):
         self.register_buffer("running_var", xp.ones(self.num_features, dtype=dtype))
 
     def forward(self, x):
-        self._expect_input(x, self._ndim, self._layout.format(self.num_features), channels=self.num_features)
-        running = {"mean": self.running_mean, "var": self.running_var}
-        out, self._cache = F.batchnorm_forward(
-            x, self.weight.data, self.bias.data, running, self.training, self.momentum, self.eps
-        )
+        out, self._cache = self._normalise(F.batchnorm_forward, x)
         return out
 
     def backward(self, dout):
-        dx, dgamma, dbeta = F.batchnorm_backward(dout, self._take_cache())
+        return self._add_grads(*F.batchnorm_backward(dout, self._take_cache()))
+
+    def fuses_with(self, layer):
+        """Batch norm followed by a ReLU runs as one pair (:func:`glassnet.functional.batchnorm_relu_forward`),
+        unless a subclass changed forward or backward (synchronised batch norm does)."""
+        kind = type(self)
+        return type(layer) is ReLU and kind.forward is _BatchNorm.forward and kind.backward is _BatchNorm.backward
+
+    def forward_fused(self, x, relu):
+        """``relu.forward(self.forward(x))``: the same output, and each layer keeps its own cache."""
+        out, (self._cache, relu._cache) = self._normalise(F.batchnorm_relu_forward, x)
+        return out
+
+    def backward_fused(self, dout, relu):
+        """``self.backward(relu.backward(dout))`` without storing ReLU's gradient."""
+        return self._add_grads(*F.batchnorm_relu_backward(dout, (self._take_cache(), relu._take_cache())))
+
+    def _normalise(self, kernel, x):
+        """kernel(x, gamma, beta, running, train, momentum, eps) -> (out, cache) after the input check."""
+        self._expect_input(x, self._ndim, self._layout.format(self.num_features), channels=self.num_features)
+        running = {"mean": self.running_mean, "var": self.running_var}
+        return kernel(x, self.weight.data, self.bias.data, running, self.training, self.momentum, self.eps)
+
+    def _add_grads(self, dx, dgamma, dbeta):
         self.weight.grad += dgamma
         self.bias.grad += dbeta
         return dx

@@ -36,7 +36,9 @@ Dispatch, the same for every kernel:
 - a compiled forward returns a :class:`CompiledCache` tagged with its kernel's name; the reference
   backward asks ``backward_twin("conv", cache)``, which is None for a reference cache and the
   compiled ``conv_backward`` for a compiled one (the tag is checked: a cache from another kernel
-  is an error).
+  is an error);
+- a fused pair (``FUSED``: batch norm then ReLU) returns its parts' caches, and its backward asks
+  ``fused_backward_twin("batchnorm_relu", caches)``: the fused backward if both are compiled.
 
 Importing this package does not import numba; a twin module is imported the first time it runs.
 """
@@ -48,6 +50,10 @@ from ... import kernels
 
 FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm", "affine": "linear"}
 """The twin module (file) of each compiled kernel, by kernel name."""
+
+FUSED = {"batchnorm_relu": ("batchnorm", "relu")}
+"""Compiled kernels that run two kernels in one (in the first one's module), by name: their parts.
+Their forward returns the parts' own caches, (first's, second's)."""
 
 
 class CompiledCache(tuple):
@@ -83,3 +89,12 @@ def backward_twin(kernel, cache):
     if cache.kernel != kernel:
         raise ValueError(f"{kernel}_backward: got the cache of {cache.kernel}_forward")
     return getattr(_module(FAMILY[kernel]), f"{kernel}_backward")
+
+
+def fused_backward_twin(kernel, caches):
+    """The compiled ``<kernel>_backward`` of a fused kernel (a key of FUSED) if each part's cache in
+    ``caches`` came from a compiled forward (tags checked), else None."""
+    parts = FUSED[kernel]
+    if not all(backward_twin(part, cache) for part, cache in zip(parts, caches, strict=True)):
+        return None
+    return getattr(_module(FAMILY[parts[0]]), f"{kernel}_backward")

@@ -7,6 +7,7 @@ in the reference, wrapped in a :class:`CompiledCache` so the reference backward 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from numba import uint64 as u8
 
 from . import CompiledCache
@@ -14,19 +15,30 @@ from .jit import kernel
 from .threads import parallel
 
 
+@njit(inline="always")
+def relu_value(v):  # pragma: no cover - compiled
+    """max(v, 0) in v's own type; a NaN stays NaN, as in torch.relu."""
+    return v if (v > 0) | (v != v) else type(v)(0)
+
+
+@njit(inline="always")
+def relu_grad(g, out):  # pragma: no cover - compiled
+    """ReLU's gradient of one value, in g's type: g where the output ``out`` > 0 (the input was positive), else 0."""
+    return g if out > 0 else type(g)(0)
+
+
 @kernel
 def _relu(x, out, lo, hi):  # pragma: no cover - compiled
-    """out[i] = max(x[i], 0) for lo <= i < hi over flat arrays (a NaN stays NaN, as in torch.relu)."""
+    """out[i] = max(x[i], 0) for lo <= i < hi over flat arrays (:func:`relu_value`)."""
     for i in range(u8(lo), u8(hi)):
-        v = x[i]
-        out[i] = v if (v > 0) | (v != v) else 0
+        out[i] = relu_value(x[i])
 
 
 @kernel
 def _relu_backward(dout, out, dx, lo, hi):  # pragma: no cover - compiled
-    """dx[i] = dout[i] where out[i] > 0 (the input was positive), else 0."""
+    """dx[i] = dout[i] where out[i] > 0, else 0 (:func:`relu_grad`)."""
     for i in range(u8(lo), u8(hi)):
-        dx[i] = dout[i] if out[i] > 0 else 0
+        dx[i] = relu_grad(dout[i], out[i])
 
 
 def relu_forward(x):

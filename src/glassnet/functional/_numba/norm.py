@@ -7,7 +7,12 @@ whole-array steps (each a temporary the size of x). Here:
   writes ``out = (x - mu) * scale + beta`` with ``scale = gamma * inv_std`` (``_normalize``), so
   ``x_hat`` is never stored;
 * backward: one pass of per-channel sums gives ``dbeta`` and ``sum dout * (x - mu)``
-  (``_backward_sums``), one pass writes dx (``_backward_apply``).
+  (``_backward_sums``), one pass writes dx (``_backward_apply``);
+* batch norm followed by ReLU (``batchnorm_relu_forward``, the twin of the sandwich in
+  ``functional/layer_utils.py``): the forward's second pass writes ``max(out, 0)``, and the backward's
+  passes read ReLU's gradient ``dout * (out > 0)`` from dout and the ReLU output as they go, so
+  neither the output before ReLU nor ReLU's gradient is ever stored (CIFAR net, one thread, the
+  first 32-channel layer at batch 128: forward 3.7 -> 2.2 ms, backward 5.5-6.0 -> 5.1 ms).
 
 Sums run in float64, vectorised: the compiler may reorder the additions of a sum (``_SUMS``),
 always the same way for a given shape, and each channel's sums are computed by one thread, whatever
@@ -21,6 +26,7 @@ from numba import uint64 as u8
 
 from ..norm import update_running_stats
 from . import CompiledCache
+from .activation import relu_grad, relu_value
 from .jit import kernel
 from .threads import parallel
 
@@ -43,12 +49,13 @@ def _shifted_sums(v, shift):  # pragma: no cover - compiled
 
 
 @njit(inline="always")
-def _dot_sums(dv, v, center):  # pragma: no cover - compiled
-    """(sum(dv), sum(dv * (v - center))) in float64."""
+def _dot_sums(dv, v, center, relu_out):  # pragma: no cover - compiled
+    """(sum(g), sum(g * (v - center))) in float64, g = dv, or g = dv where relu_out > 0 else 0 (ReLU's
+    gradient) when the ReLU output ``relu_out`` is given (not None)."""
     s = 0.0
     q = 0.0
     for i in range(u8(v.size)):
-        g = np.float64(dv[i])
+        g = np.float64(dv[i] if relu_out is None else relu_grad(dv[i], relu_out[i]))
         s += g
         q += g * (np.float64(v[i]) - center)
     return s, q
@@ -75,28 +82,33 @@ def _batch_stats(x, mu, var, lo, hi):  # pragma: no cover - compiled
 
 
 @kernel
-def _normalize(x, mu, scale, beta, out, lo, hi):  # pragma: no cover - compiled
+def _normalize(x, mu, scale, beta, relu, out, lo, hi):  # pragma: no cover - compiled
     """out[n, c, :] = (x[n, c, :] - mu[c]) * scale[c] + beta[c] (= gamma * x_hat + beta with
-    scale = gamma * inv_std), for the (n, c) planes t = n*C + c in lo <= t < hi."""
+    scale = gamma * inv_std), then max(., 0) if ``relu``, for the (n, c) planes t = n*C + c in lo <= t < hi."""
     c_, m = x.shape[1], x.shape[2]
     for t in range(lo, hi):
         i, c = t // c_, t % c_
         mu_c, scale_c, beta_c = mu[c], scale[c], beta[c]
         src, dst = x[i, c], out[i, c]
-        for j in range(m):
-            dst[j] = (src[j] - mu_c) * scale_c + beta_c
+        if relu:
+            for j in range(m):
+                dst[j] = relu_value((src[j] - mu_c) * scale_c + beta_c)
+        else:
+            for j in range(m):
+                dst[j] = (src[j] - mu_c) * scale_c + beta_c
 
 
 @kernel(**_SUMS)
-def _backward_sums(dout, x, mu, dbeta, dout_xc, lo, hi):  # pragma: no cover - compiled
-    """Per channel lo <= c < hi: dbeta = sum dout, dout_xc = sum dout * (x - mu) (float64 accumulators)."""
+def _backward_sums(dout, x, mu, relu_out, dbeta, dout_xc, lo, hi):  # pragma: no cover - compiled
+    """Per channel lo <= c < hi: dbeta = sum g, dout_xc = sum g * (x - mu) (float64 accumulators), with
+    g = dout, or ReLU's gradient dout * (relu_out > 0) when ``relu_out`` (N, C, M) is given (not None)."""
     n = x.shape[0]
     for c in range(lo, hi):
         center = np.float64(mu[c])
         s1 = 0.0
         s2 = 0.0
         for i in range(n):
-            a, b = _dot_sums(dout[i, c], x[i, c], center)
+            a, b = _dot_sums(dout[i, c], x[i, c], center, None if relu_out is None else relu_out[i, c])
             s1 += a
             s2 += b
         dbeta[c] = s1
@@ -104,22 +116,42 @@ def _backward_sums(dout, x, mu, dbeta, dout_xc, lo, hi):  # pragma: no cover - c
 
 
 @kernel
-def _backward_apply(dout, x, mu, scale, mean_dout, x_hat_slope, dx, lo, hi):  # pragma: no cover - compiled
-    """dx[n, c, :] = scale[c] * (dout - mean_dout[c] - (x - mu[c]) * x_hat_slope[c]) for the planes
-    lo <= n*C + c < hi (see batchnorm_backward for what the per-channel factors are)."""
+def _backward_apply(dout, x, mu, relu_out, scale, mean_dout, x_hat_slope, dx, lo, hi):  # pragma: no cover - compiled
+    """dx[n, c, :] = scale[c] * (g - mean_dout[c] - (x - mu[c]) * x_hat_slope[c]) for the planes
+    lo <= n*C + c < hi, g as in _backward_sums (see batchnorm_backward for what the per-channel factors are)."""
     c_, m = x.shape[1], x.shape[2]
     for t in range(lo, hi):
         i, c = t // c_, t % c_
         mu_c, scale_c, mean_c, slope_c = mu[c], scale[c], mean_dout[c], x_hat_slope[c]
         g, src, dst = dout[i, c], x[i, c], dx[i, c]
-        for j in range(m):
-            dst[j] = scale_c * (g[j] - mean_c - (src[j] - mu_c) * slope_c)
+        if relu_out is None:
+            for j in range(m):
+                dst[j] = scale_c * (g[j] - mean_c - (src[j] - mu_c) * slope_c)
+        else:
+            kept = relu_out[i, c]
+            for j in range(m):
+                dst[j] = scale_c * (relu_grad(g[j], kept[j]) - mean_c - (src[j] - mu_c) * slope_c)
 
 
 def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
     """The reference's batch norm of x (N, C, L) or (N, C, H, W): train mu, var from the batch (biased;
     running statistics updated in place with the unbiased variance), eval the running statistics;
     out = gamma * (x - mu) * inv_std + beta, inv_std = 1 / sqrt(var + eps)."""
+    out, cache = _forward(x, gamma, beta, running, train, momentum, eps, relu=False)
+    return out.reshape(x.shape), cache
+
+
+def batchnorm_relu_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
+    """out = max(batchnorm_forward(x, ...), 0) in the same two passes (the second writes max(., 0)).
+    Returns (out, (batch norm's cache, ReLU's cache)): the caches batchnorm_forward and
+    relu_forward would have returned, so either backward (fused or part by part) takes them."""
+    out, cache = _forward(x, gamma, beta, running, train, momentum, eps, relu=True)
+    out = out.reshape(x.shape)
+    return out, (cache, CompiledCache(("relu", out)))
+
+
+def _forward(x, gamma, beta, running, train, momentum, eps, relu):
+    """batchnorm_forward's out as (N, C, M), then max(., 0) if ``relu``, and its cache."""
     n, c = x.shape[:2]
     x3 = np.ascontiguousarray(x).reshape(n, c, -1)
     dtype = x.dtype
@@ -135,9 +167,8 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
     scale = (gamma * inv_std).astype(dtype)
     out = np.empty(x3.shape, dtype=dtype)
     mu, beta = np.ascontiguousarray(mu, dtype=dtype), np.ascontiguousarray(beta, dtype=dtype)
-    parallel(n * c, lambda lo, hi: _normalize(x3, mu, scale, beta, out, lo, hi), x.size)
-    cache = CompiledCache(("batchnorm", x3, x.shape, mu.copy(), inv_std, gamma, train))
-    return out.reshape(x.shape), cache
+    parallel(n * c, lambda lo, hi: _normalize(x3, mu, scale, beta, relu, out, lo, hi), x.size)
+    return out, CompiledCache(("batchnorm", x3, x.shape, mu.copy(), inv_std, gamma, train))
 
 
 def batchnorm_backward(dout, cache):
@@ -149,12 +180,25 @@ def batchnorm_backward(dout, cache):
            mean_dout = dbeta / m and x_hat_slope = inv_std * dgamma / m;
     eval:  dx = scale * dout (mean_dout = x_hat_slope = 0).
     """
+    return _backward(dout, cache, None)
+
+
+def batchnorm_relu_backward(dout, bn_cache, relu_cache):
+    """batchnorm_backward(relu_backward(dout, relu_cache), bn_cache) without storing ReLU's gradient
+    dout * (out > 0): both passes read dout and the ReLU output ``out`` instead."""
+    _, relu_out = relu_cache
+    return _backward(dout, bn_cache, relu_out)
+
+
+def _backward(dout, cache, relu_out):
+    """batchnorm_backward of g = dout, or of ReLU's gradient g = dout * (relu_out > 0) when given."""
     _, x3, x_shape, mu, inv_std, gamma, train = cache
     n, c, hw = x3.shape
     dtype = x3.dtype
     dout3 = np.ascontiguousarray(dout, dtype=dtype).reshape(n, c, hw)
+    kept = None if relu_out is None else relu_out.reshape(n, c, hw)
     dbeta64, dout_xc64 = np.empty(c), np.empty(c)
-    parallel(c, lambda lo, hi: _backward_sums(dout3, x3, mu, dbeta64, dout_xc64, lo, hi), x3.size)
+    parallel(c, lambda lo, hi: _backward_sums(dout3, x3, mu, kept, dbeta64, dout_xc64, lo, hi), x3.size)
     dbeta = dbeta64.astype(dtype)
     dgamma = (dout_xc64 * inv_std).astype(dtype)
     scale = (gamma * inv_std).astype(dtype)
@@ -166,5 +210,6 @@ def batchnorm_backward(dout, cache):
         mean_dout = np.zeros(c, dtype)
         x_hat_slope = np.zeros(c, dtype)
     dx = np.empty((n, c, hw), dtype=dtype)
-    parallel(n * c, lambda lo, hi: _backward_apply(dout3, x3, mu, scale, mean_dout, x_hat_slope, dx, lo, hi), x3.size)
+    parallel(n * c, lambda lo, hi: _backward_apply(dout3, x3, mu, kept, scale, mean_dout, x_hat_slope, dx, lo, hi),
+             x3.size)
     return dx.reshape(x_shape), dgamma, dbeta
