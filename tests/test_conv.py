@@ -225,7 +225,7 @@ def test_compiled_columns_of_unpadded_stride1_convs_equal_the_references_im2col_
         compiled_conv._col2im(np.ascontiguousarray(dcols[:, :, i0 * wo : i1 * wo]), 0, i0, i1, kh, kw, 1, 1, 0, 0, 1, 1,
                               wo, dx)
     expected = col2im(dcols.reshape(2, c, kh, kw, ho, wo), x.shape, 1, 1)
-    if band >= ho:  # one band: every pixel gets its taps in the reference's (a, b) order
+    if band >= ho:  # one band: every pixel gets its taps in the reference's (b, a) order
         np.testing.assert_array_equal(dx, expected)
     else:
         np.testing.assert_allclose(dx, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)

@@ -102,12 +102,13 @@ def col2im(dcols, x_shape, sh, sw, dh=1, dw=1):
 
     dcols: (N, C, kh, kw, Ho, Wo), the gradient w.r.t. the window pixels; returns dx of shape
     ``x_shape`` with dx[n, c, i*sh + a*dh, j*sw + b*dw] += dcols[n, c, a, b, i, j], accumulated with
-    one strided ``+=`` per kernel tap (a, b) - vectorised over batch, channels and positions.
+    one strided ``+=`` per kernel tap (a, b) - vectorised over batch, channels and positions - in
+    (b, a) order (the order the compiled twin adds them in, where it is fastest).
     """
     xp = array_module(dcols)
     _, _, kh, kw, ho, wo = dcols.shape
     dx = xp.zeros(x_shape, dtype=dcols.dtype)
-    for a in range(kh):
-        for b in range(kw):
+    for b in range(kw):
+        for a in range(kh):
             offset_view(dx, a * dh, b * dw, ho, wo, sh, sw)[...] += dcols[:, :, a, b]
     return dx

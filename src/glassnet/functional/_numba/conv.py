@@ -105,10 +105,10 @@ def _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx):  # pragma: no cover - c
     for g in range(G):
         for c in range(C):
             plane = dx[n0 + g, c].reshape(-1)
-            for a in range(kh):
-                lo = min(rows, max(0, ph - a - i0))
-                hi = max(lo, min(rows, H + ph - a - i0))
-                for b in range(kw):
+            for b in range(kw):  # taps in the reference's (b, a) order, see _col2im_valid
+                for a in range(kh):
+                    lo = min(rows, max(0, ph - a - i0))
+                    hi = max(lo, min(rows, H + ph - a - i0))
                     src = dcols[g, (c * kh + a) * kw + b]
                     for i in range(lo, hi):
                         for j in range(0, pw - b):
@@ -153,22 +153,28 @@ def _im2col_valid(x, n0, i0, i1, kh, kw, wo, cols):  # pragma: no cover - compil
 
 @kernel
 def _col2im_valid(dcols, n0, i0, i1, kh, kw, wo, dx):  # pragma: no cover - compiled
-    """Adjoint of _im2col_valid, accumulated into dx (zeroed by the caller), in its loop order:
-    dx[n0 + g, c, i + a, j + b] += dcols[g, (c*kh + a)*kw + b, (i - i0)*Wo + j]. Each pixel of dx gets
-    its taps in (a, b) order, as in _col2im and the reference's col2im."""
+    """Adjoint of _im2col_valid, accumulated into dx (zeroed by the caller):
+    dx[n0 + g, c, i + a, j + b] += dcols[g, (c*kh + a)*kw + b, (i - i0)*Wo + j].
+
+    The column offset b is the outer loop: the runs added one after the other then start at the same
+    column of dx, so a load of dx meets the store just before it at the same address. With b inner
+    (the order of _im2col_valid), each run overlapped the previous one by all but one pixel, and
+    the processor cannot forward a store to a load that only partly overlaps it (LeNet-5's second
+    convolution, 17 images: 9.4 -> 3.4 us per image). Each pixel of dx gets its taps in (b, a)
+    order, as in _col2im, _col2im_same and the reference's col2im."""
     G, R, L = dcols.shape
     C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
     for g in range(G):
         src, dst = dcols[g].reshape(-1), dx[n0 + g].reshape(-1)
         for c in range(C):
-            for a in range(kh):
-                row0 = u8((c * kh + a) * kw * L)
-                for i in range(i0, i1):
-                    d = u8((c * H + i + a) * W)
-                    s = row0 + u8((i - i0) * wo)
-                    for b in range(u8(kw)):
+            for b in range(u8(kw)):
+                for a in range(kh):
+                    row0 = u8((c * kh + a) * kw) * u8(L) + b * u8(L)  # column row of tap (c, a, b)
+                    for i in range(i0, i1):
+                        d = u8((c * H + i + a) * W) + b
+                        s = row0 + u8((i - i0) * wo)
                         for j in range(u8(wo)):
-                            dst[d + b + j] += src[s + b * u8(L) + j]
+                            dst[d + j] += src[s + j]
 
 
 @kernel
@@ -225,12 +231,12 @@ def _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragm
     for g in range(G):
         for c in range(C):
             dst = dx[n0 + g, c].reshape(-1)
-            for a in range(kh):
-                for b in range(kw):
+            for b in range(kw):  # taps in the reference's (b, a) order, see _col2im_valid
+                off = b * dw - pw
+                jlo = min(wo, max(0, (-off + sw - 1) // sw))
+                jhi = max(jlo, min(wo, (W - 1 - off) // sw + 1))
+                for a in range(kh):
                     src = dcols[g, (c * kh + a) * kw + b]
-                    off = b * dw - pw
-                    jlo = min(wo, max(0, (-off + sw - 1) // sw))
-                    jhi = max(jlo, min(wo, (W - 1 - off) // sw + 1))
                     for i in range(i0, i1):
                         h = i * sh + a * dh - ph
                         if h < 0 or h >= H:
