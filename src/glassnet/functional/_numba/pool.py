@@ -32,6 +32,14 @@ def _is_max(v, m):  # pragma: no cover - compiled
     return (v == m) | (v != v)
 
 
+@njit(inline="always")
+def _gate(d, hit):  # pragma: no cover - compiled
+    """d where ``hit``, else a zero of d's type. With a plain 0, numba makes the choice in float64 and
+    converts back; a standalone copy of the 2x2 loop below then stayed scalar, and vectorised with
+    this (LeNet-5's first pool at batch 64: 0.24 -> 0.19 ms; inside this kernel 0.24 -> 0.23 ms)."""
+    return d if hit else type(d)(0)
+
+
 @kernel
 def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
     """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi.
@@ -85,21 +93,23 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
                 h1 = h0 + u8(W)
                 for j in range(u8(wo)):
                     m, d = of[o + j], df[o + j]
-                    e0 = _is_max(xf[h0 + 2 * j], m)
-                    e1 = _is_max(xf[h0 + 2 * j + u8(1)], m) & ~e0
-                    e2 = _is_max(xf[h1 + 2 * j], m) & ~(e0 | e1)
+                    left = u8(2) * j
+                    e0 = _is_max(xf[h0 + left], m)
+                    e1 = _is_max(xf[h0 + left + u8(1)], m) & ~e0
+                    e2 = _is_max(xf[h1 + left], m) & ~(e0 | e1)
                     e3 = ~(e0 | e1 | e2)
-                    gf[h0 + 2 * j] = d if e0 else 0
-                    gf[h0 + 2 * j + u8(1)] = d if e1 else 0
-                    gf[h1 + 2 * j] = d if e2 else 0
-                    gf[h1 + 2 * j + u8(1)] = d if e3 else 0
+                    gf[h0 + left] = _gate(d, e0)
+                    gf[h0 + left + u8(1)] = _gate(d, e1)
+                    gf[h1 + left] = _gate(d, e2)
+                    gf[h1 + left + u8(1)] = _gate(d, e3)
             elif tiled and kh == 1 and kw == 2:  # 1-D pooling (signals are images of height 1)
                 h0 = u8(i * W)
                 for j in range(u8(wo)):
                     m, d = of[o + j], df[o + j]
-                    e0 = _is_max(xf[h0 + 2 * j], m)
-                    gf[h0 + 2 * j] = d if e0 else 0
-                    gf[h0 + 2 * j + u8(1)] = 0 if e0 else d
+                    left = u8(2) * j
+                    e0 = _is_max(xf[h0 + left], m)
+                    gf[h0 + left] = _gate(d, e0)
+                    gf[h0 + left + u8(1)] = _gate(d, ~e0)
             else:
                 for j in range(wo):
                     m, d = of[o + j], df[o + j]
@@ -109,7 +119,7 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
                         first = (not found) and _is_max(xf[q], m)
                         found = found or first
                         if tiled:
-                            gf[q] = d if first else 0
+                            gf[q] = _gate(d, first)
                         elif first:
                             gf[q] += d
             if tiled and wo * sw < W:  # columns right of the last window
