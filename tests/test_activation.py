@@ -136,3 +136,21 @@ def test_compiled_relu_keeps_nan_and_sends_no_gradient_through_it():
     out, cache = F.relu_forward(x)
     np.testing.assert_array_equal(out, [0.0, np.nan, 2.0, 0.0])
     np.testing.assert_array_equal(F.relu_backward(np.ones(4), cache), [0.0, 0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_relu_in_place_equals_relu_into_another_array(dtype):
+    """The inference plan's in-place ReLU (vectorised, where _relu(a, a) is not) gives _relu's values,
+    NaN and infinities included, and leaves the entries outside [lo, hi) alone."""
+    from glassnet.functional._numba.activation import _relu, _relu_in_place
+
+    a = randn(0, 1000).astype(dtype)
+    a[[10, 500, 990]] = np.nan, -np.inf, np.inf
+    expected = np.empty_like(a)
+    _relu(a, expected, 0, a.size)
+    b = a.copy()
+    _relu_in_place(b, 7, 993)
+    np.testing.assert_array_equal(b[7:993], expected[7:993])
+    np.testing.assert_array_equal(b[:7], a[:7])
+    np.testing.assert_array_equal(b[993:], a[993:])
+    assert np.isnan(b[10]) and b[500] == 0 and b[990] == np.inf

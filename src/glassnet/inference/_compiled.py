@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functional._numba.activation import _relu
+from ..functional._numba.activation import _relu_in_place
 from ..functional._numba.conv import _im2col, _im2col_same
 from ..functional._numba.jit import kernel
 from ..functional._numba.norm import _normalize
@@ -50,7 +50,7 @@ def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, wide, relu, pool, y, cols, out
                 _max_pool(y, pool[0], pool[1], pool[2], pool[3], out[n], 0, f)
         if relu:
             flat = out[n].reshape(-1)
-            _relu(flat, flat, 0, flat.size)
+            _relu_in_place(flat, 0, flat.size)
 
 
 @kernel
@@ -70,7 +70,7 @@ def winograd_conv_relu_pool(x, u, bias, ph, pw, relu, pool, fused_pool, group, s
     if relu:
         for n in range(lo, hi):
             flat = out[n].reshape(-1)
-            _relu(flat, flat, 0, flat.size)
+            _relu_in_place(flat, 0, flat.size)
 
 
 @kernel
@@ -85,7 +85,7 @@ def linear_relu(x, w, b, relu, out, lo, hi):  # pragma: no cover - compiled
         for j in range(m):
             row[j] += b[j]
         if relu:
-            _relu(row, row, 0, m)
+            _relu_in_place(row, 0, m)
 
 
 @kernel

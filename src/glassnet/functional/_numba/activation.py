@@ -35,6 +35,15 @@ def _relu(x, out, lo, hi):  # pragma: no cover - compiled
 
 
 @kernel
+def _relu_in_place(a, lo, hi):  # pragma: no cover - compiled
+    """a[i] = max(a[i], 0) for lo <= i < hi over a flat array. ``_relu(a, a, ...)`` would compute the
+    same, but scalar: LLVM vectorises its loop only after checking at run time that x and out do not
+    overlap, which fails for one array (4.2M values: 2.3 ms against 0.26 ms here)."""
+    for i in range(u8(lo), u8(hi)):
+        a[i] = relu_value(a[i])
+
+
+@kernel
 def _relu_backward(dout, out, dx, lo, hi):  # pragma: no cover - compiled
     """dx[i] = dout[i] where out[i] > 0, else 0 (:func:`relu_grad`)."""
     for i in range(u8(lo), u8(hi)):
