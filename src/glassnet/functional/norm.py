@@ -128,8 +128,8 @@ def batchnorm_relu_backward(dout, cache):
     """dx, dgamma, dbeta of :func:`batchnorm_relu_forward`: ReLU's backward, da = dout * (out > 0),
     then batch norm's. The compiled twin (both caches compiled) reads dout and the ReLU output in
     batch norm's two passes instead of storing da."""
-    bn_cache, relu_cache = cache
     compiled = _numba.fused_backward_twin("batchnorm_relu", cache)
     if compiled:
-        return compiled(dout, bn_cache, relu_cache)
+        return compiled(dout, cache)
+    bn_cache, relu_cache = cache
     return batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)

@@ -8,9 +8,10 @@ functional/conv.py    functional/_numba/conv.py   conv_forward, conv_backward (g
                                                   Winograd, functional/_numba/winograd.py)
 functional/pool.py    functional/_numba/pool.py   max_pool_forward, max_pool_backward
 functional/norm.py    functional/_numba/norm.py   batchnorm_forward, batchnorm_backward (N, C, L),
-                                                  (N, C, H, W)
-functional/           functional/_numba/          relu_forward, relu_backward
-activation.py         activation.py
+                                                  (N, C, H, W); batchnorm_relu_forward,
+                                                  batchnorm_relu_backward (the pair in one pass)
+functional/           functional/_numba/          relu_forward, relu_backward (and the
+activation.py         activation.py               in-place ReLU of the inference plan)
 functional/linear.py  functional/_numba/linear.py affine_forward, affine_backward (BLAS products in parts)
 (none)                functional/_numba/threads.py  glassnet's pool of threads
 (none)                functional/_numba/spin.py   its threads' waits for each other, without the GIL
