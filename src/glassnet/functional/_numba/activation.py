@@ -16,15 +16,22 @@ from .threads import parallel
 
 
 @njit(inline="always")
+def gate(v, keep):  # pragma: no cover - compiled
+    """v where ``keep``, else a zero of v's type. With a plain 0, numba makes the choice in float64 and
+    converts back, which can keep LLVM from vectorising the loop around it (the max-pool backward)."""
+    return v if keep else type(v)(0)
+
+
+@njit(inline="always")
 def relu_value(v):  # pragma: no cover - compiled
     """max(v, 0) in v's own type; a NaN stays NaN, as in torch.relu."""
-    return v if (v > 0) | (v != v) else type(v)(0)
+    return gate(v, (v > 0) | (v != v))
 
 
 @njit(inline="always")
 def relu_grad(g, out):  # pragma: no cover - compiled
     """ReLU's gradient of one value, in g's type: g where the output ``out`` > 0 (the input was positive), else 0."""
-    return g if out > 0 else type(g)(0)
+    return gate(g, out > 0)
 
 
 @kernel

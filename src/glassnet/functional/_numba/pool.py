@@ -16,6 +16,7 @@ from numba import uint64 as u8
 
 from .._windows import pair, window_grid
 from . import CompiledCache
+from .activation import gate
 from .jit import kernel
 from .threads import parallel
 
@@ -30,14 +31,6 @@ def _nanmax(a, b):  # pragma: no cover - compiled
 def _is_max(v, m):  # pragma: no cover - compiled
     """v is the window maximum m (a NaN maximum is matched by any NaN)."""
     return (v == m) | (v != v)
-
-
-@njit(inline="always")
-def _gate(d, hit):  # pragma: no cover - compiled
-    """d where ``hit``, else a zero of d's type. With a plain 0, numba makes the choice in float64 and
-    converts back; a standalone copy of the 2x2 loop below then stayed scalar, and vectorised with
-    this (LeNet-5's first pool at batch 64: 0.24 -> 0.19 ms; inside this kernel 0.24 -> 0.23 ms)."""
-    return d if hit else type(d)(0)
 
 
 @kernel
@@ -98,18 +91,18 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
                     e1 = _is_max(xf[h0 + left + u8(1)], m) & ~e0
                     e2 = _is_max(xf[h1 + left], m) & ~(e0 | e1)
                     e3 = ~(e0 | e1 | e2)
-                    gf[h0 + left] = _gate(d, e0)
-                    gf[h0 + left + u8(1)] = _gate(d, e1)
-                    gf[h1 + left] = _gate(d, e2)
-                    gf[h1 + left + u8(1)] = _gate(d, e3)
+                    gf[h0 + left] = gate(d, e0)
+                    gf[h0 + left + u8(1)] = gate(d, e1)
+                    gf[h1 + left] = gate(d, e2)
+                    gf[h1 + left + u8(1)] = gate(d, e3)
             elif tiled and kh == 1 and kw == 2:  # 1-D pooling (signals are images of height 1)
                 h0 = u8(i * W)
                 for j in range(u8(wo)):
                     m, d = of[o + j], df[o + j]
                     left = u8(2) * j
                     e0 = _is_max(xf[h0 + left], m)
-                    gf[h0 + left] = _gate(d, e0)
-                    gf[h0 + left + u8(1)] = _gate(d, ~e0)
+                    gf[h0 + left] = gate(d, e0)
+                    gf[h0 + left + u8(1)] = gate(d, ~e0)
             else:
                 for j in range(wo):
                     m, d = of[o + j], df[o + j]
@@ -119,7 +112,7 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
                         first = (not found) and _is_max(xf[q], m)
                         found = found or first
                         if tiled:
-                            gf[q] = _gate(d, first)
+                            gf[q] = gate(d, first)
                         elif first:
                             gf[q] += d
             if tiled and wo * sw < W:  # columns right of the last window
