@@ -1,6 +1,7 @@
 """Winograd F(2x2, 3x3) in the compiled convolution and the inference plan: the same results as
 PyTorch (forward, dx, dw, db), as central differences and as the layer-by-layer forward, whatever
-the thread count."""
+the thread count and in both layouts of the transformed inputs (channels first or last)."""
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
@@ -15,6 +16,21 @@ from glassnet import backend, kernels, nn
 from glassnet.diagnostics import check_function
 from glassnet.functional._numba import winograd
 from glassnet.inference import InferencePlan
+
+
+@contextmanager
+def layout(last):
+    """Every Winograd convolution in the block transforms its inputs channels last (``last``) or
+    channels first, whatever its shape (``winograd.channels_last`` replaced)."""
+    saved = winograd.channels_last
+    winograd.channels_last = lambda wo, c: last
+    try:
+        yield
+    finally:
+        winograd.channels_last = saved
+
+
+LAYOUTS = pytest.mark.parametrize("last", [False, True], ids=["channels_first", "channels_last"])
 
 
 def ran_winograd(cache):
@@ -37,14 +53,49 @@ def winograd_cases(draw):
 
 @pytest.mark.usefixtures("compiled_kernels")
 @settings(max_examples=40, deadline=None)
-@given(case=winograd_cases(), seed=seeds)
-def test_winograd_conv_matches_torch_forward_dx_dw_db(case, seed):
+@given(case=winograd_cases(), seed=seeds, last=st.booleans())
+def test_winograd_conv_matches_torch_forward_dx_dw_db(case, seed, last):
     x = randn(seed, case["n"], case["c"], case["h"], case["w"])
     w, b = randn(seed + 1, case["f"], case["c"], 3, 3), randn(seed + 2, case["f"])
     pad = (case["ph"], case["pw"])
-    assert ran_winograd(F.conv_forward(x, w, b, 1, pad)[1])
-    assert_matches_torch(partial(F.conv_forward, stride=1, pad=pad), F.conv_backward,
-                         partial(torch.conv2d, stride=1, padding=pad), x, w, b, seed=seed)
+    with layout(last):
+        assert ran_winograd(F.conv_forward(x, w, b, 1, pad)[1])
+        assert_matches_torch(partial(F.conv_forward, stride=1, pad=pad), F.conv_backward,
+                             partial(torch.conv2d, stride=1, padding=pad), x, w, b, seed=seed)
+
+
+@pytest.mark.parametrize("wo, c, last", [
+    (winograd.CHANNELS_LAST_BELOW - 2, winograd.LAST_MIN_CHANNELS, True),
+    (8, 64, True),
+    (winograd.CHANNELS_LAST_BELOW, 16, False),            # wide enough for the rows of tiles
+    (8, winograd.LAST_MIN_CHANNELS - 1, False),           # too few channels for a vector
+    (16, winograd.LAST_MAX_ROW // 16 + 1, False),         # a row of the image too long to transpose
+])
+def test_channels_last_is_chosen_for_narrow_outputs_with_enough_channels(wo, c, last):
+    assert winograd.channels_last(wo, c) is last
+    flag, xp, s, *_ = winograd.scratch(c, 4, 8, wo, 2, np.float32)
+    assert flag is last
+    assert (xp.shape, s.shape) == (((10, wo + 2, c), (4, (wo + 2) * c)) if last else ((c, 10, wo + 2), (4, wo + 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("pad", [0, 1, 2])
+def test_both_layouts_give_the_same_output_and_dx_bit_for_bit_and_the_same_dw(dtype, pad):
+    """The transforms compute the same sums either way and the products the same dot products; the
+    filter gradient's products are BLAS's other orientation (rounding may differ)."""
+    x, w, b = randn(0, 7, 9, 12 - 2 * pad, 10 - 2 * pad, dtype=dtype), randn(1, 5, 9, 3, 3, dtype=dtype), randn(2, 5, dtype=dtype)
+    dout = randn(3, 7, 5, 10, 8, dtype=dtype)
+    results = []
+    for last in (False, True):
+        with layout(last), kernels.using("numba", threads=1):
+            out, cache = F.conv_forward(x, w, b, 1, pad)
+            assert ran_winograd(cache)
+            results.append((out, *F.conv_backward(dout, cache)))
+    (out0, dx0, dw0, db0), (out1, dx1, dw1, db1) = results
+    np.testing.assert_array_equal(out0, out1)
+    np.testing.assert_array_equal(dx0, dx1)
+    np.testing.assert_array_equal(db0, db1)
+    np.testing.assert_allclose(dw0, dw1, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-4 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.usefixtures("compiled_kernels")
@@ -62,13 +113,14 @@ def test_convolutions_winograd_does_not_compute_run_on_the_column_tiles_and_matc
                          partial(torch.conv2d, stride=stride, padding=pad), x, w, b)
 
 
+@LAYOUTS
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_winograd_conv_on_two_threads_equals_one_thread_bit_for_bit(dtype):
+def test_winograd_conv_on_two_threads_equals_one_thread_bit_for_bit(dtype, last):
     x, w, b = randn(0, 13, 8, 8, 8, dtype=dtype), randn(1, 9, 8, 3, 3, dtype=dtype), randn(2, 9, dtype=dtype)
     dout = randn(3, 13, 9, 8, 8, dtype=dtype)
     results = []
     for threads in (1, 2):
-        with kernels.using("numba", threads=threads):
+        with layout(last), kernels.using("numba", threads=threads):
             out, cache = F.conv_forward(x, w, b, 1, 1)
             assert ran_winograd(cache)
             results.append((out, *F.conv_backward(dout, cache)))
@@ -76,11 +128,12 @@ def test_winograd_conv_on_two_threads_equals_one_thread_bit_for_bit(dtype):
         np.testing.assert_array_equal(one, two)
 
 
-def test_winograd_filter_gradient_groups_small_images_and_ends_with_a_partial_group():
+@LAYOUTS
+def test_winograd_filter_gradient_groups_small_images_and_ends_with_a_partial_group(last):
     """8x8 images go four to a product; a batch of 6 leaves a group of two."""
     assert winograd.group_size(8, 8) == 4
     x, w, b = randn(0, 6, 8, 8, 8), randn(1, 8, 8, 3, 3), randn(2, 8)
-    with kernels.using("numba", threads=1):
+    with layout(last), kernels.using("numba", threads=1):
         out, cache = F.conv_forward(x, w, b, 1, 1)
         dx, dw, db = F.conv_backward(randn(3, 6, 8, 8, 8), cache)
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
@@ -97,9 +150,10 @@ def threads(request):
         yield request.param
 
 
+@LAYOUTS
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-9), (np.float32, 1e-5)])
 def test_plan_runs_winograd_convs_with_fused_and_separate_pooling_and_equals_the_layer_by_layer_forward(dtype, tol,
-                                                                                                         threads):
+                                                                                                         threads, last):
     backend.set_default_dtype(dtype)
     rng = np.random.default_rng(0)
     model = nn.Sequential(
@@ -113,8 +167,10 @@ def test_plan_runs_winograd_convs_with_fused_and_separate_pooling_and_equals_the
     bn.running_var[...] = rng.uniform(0.5, 2.0, 12).astype(dtype)
     x = rng.standard_normal((5, 3, 16, 16)).astype(dtype)
     plan = InferencePlan(model)
-    program = plan.program(x.shape)
+    with layout(last):
+        program = plan.program(x.shape)
     assert [getattr(step, "winograd", None) for step in program.steps[:4]] == [False, True, True, True]
+    assert [step.scratch[0][0][0] for step in program.steps[1:4]] == [last] * 3  # (buffers, y): the layout flag first
     model.eval()
     with model.no_grad():
         expected = model(x)
@@ -143,15 +199,16 @@ def test_winograd_forward_with_padding_3_takes_dx_from_the_column_tiles_and_matc
                          partial(torch.conv2d, stride=1, padding=3), x, w, b)
 
 
+@LAYOUTS
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_winograd_sends_a_non_finite_input_to_the_outputs_the_direct_sum_sends_it_to(value):
+def test_winograd_sends_a_non_finite_input_to_the_outputs_the_direct_sum_sends_it_to(value, last):
     """NaN: the same NaN outputs as PyTorch. inf: the same non-finite outputs, each the direct sum's
     +-inf or NaN (the transforms subtract it from itself); every other output finite and equal."""
     w, b = randn(1, 4, 8, 3, 3), randn(2, 4)
     for r, c in [(0, 0), (3, 4), (7, 1), (5, 7)]:
         x = randn(0, 1, 8, 8, 8)
         x[0, 3, r, c] = value
-        with kernels.using("numba", threads=1):
+        with layout(last), kernels.using("numba", threads=1):
             out, cache = F.conv_forward(x, w, b, 1, 1)
         assert ran_winograd(cache)
         expected = torch.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding=1).numpy()
@@ -163,9 +220,10 @@ def test_winograd_sends_a_non_finite_input_to_the_outputs_the_direct_sum_sends_i
         np.testing.assert_allclose(out[np.isfinite(out)], expected[np.isfinite(expected)], rtol=1e-12, atol=1e-12)
 
 
-def test_winograd_conv_gradients_match_central_differences():
+@LAYOUTS
+def test_winograd_conv_gradients_match_central_differences(last):
     inputs = [randn(0, 1, 8, 8, 8), randn(1, 8, 8, 3, 3), randn(2, 8)]
-    with kernels.using("numba", threads=1):
+    with layout(last), kernels.using("numba", threads=1):
         assert ran_winograd(F.conv_forward(*inputs, 1, 1)[1])
         result = check_function(partial(F.conv_forward, stride=1, pad=1), F.conv_backward, inputs, name="winograd conv")
     assert result.passed(1e-7), result.errors
@@ -182,6 +240,8 @@ def test_filter_transforms_equal_the_matrix_products_of_their_definition(f, c):
     expected = np.einsum("ia,fcab,jb->ijfc", G, w.astype(np.float64), G).reshape(16, f, c)
     np.testing.assert_array_equal(winograd.transform_filters(w, np.float32), expected.astype(np.float32))
     np.testing.assert_allclose(winograd.transform_filters(w.astype(np.float64), np.float64), expected, rtol=1e-15)
+    np.testing.assert_array_equal(winograd.transform_filters(w, np.float32, last=True),
+                                  expected.transpose(0, 2, 1).astype(np.float32))
     du = rng.standard_normal((16, f, c))
     dw = winograd.filter_gradient(du)
     assert dw.shape == (f, c, 3, 3) and dw.dtype == np.float64

@@ -59,13 +59,13 @@ def winograd_conv_relu_pool(x, u, bias, ph, pw, relu, pool, fused_pool, group, s
     (``functional/_numba/winograd.py``; ``u`` its transformed filters, ``scratch`` its buffers for
     ``group`` images per product): a 2x2 max pool with stride 2 (``fused_pool``) is taken inside
     its output transform, any other pool image by image on ``y`` (1, F, Ho, Wo) afterwards."""
-    xp, s, vbuf, mbuf, zbuf = scratch
-    f = u.shape[1]
+    last, xp, s, vbuf, mbuf, zbuf = scratch
+    f = out.shape[1]
     if fused_pool or pool[0] == 0:
-        _winograd_images(x, lo, hi, group, u, bias, ph, pw, fused_pool, xp, s, vbuf, mbuf, zbuf, out[lo:hi])
+        _winograd_images(x, lo, hi, group, u, bias, ph, pw, fused_pool, last, xp, s, vbuf, mbuf, zbuf, out[lo:hi])
     else:
         for n in range(lo, hi):
-            _winograd_images(x, n, n + 1, 1, u, bias, ph, pw, False, xp, s, vbuf, mbuf, zbuf, y)
+            _winograd_images(x, n, n + 1, 1, u, bias, ph, pw, False, last, xp, s, vbuf, mbuf, zbuf, y)
             _max_pool(y[0], pool[0], pool[1], pool[2], pool[3], out[n], 0, f)
     if relu:
         for n in range(lo, hi):

@@ -78,7 +78,7 @@ class _ConvStep(_Step):
             self.pool, out_hw = np.zeros(4, np.int64), (ho, wo)
         self.winograd = winograd.applies((kh, kw), (sh, sw), (1, 1), 1, (ho, wo), c)
         if self.winograd:
-            self.u = winograd.transform_filters(op.weight, dtype)
+            self.u = winograd.transform_filters(op.weight, dtype, winograd.channels_last(wo, c))
             self.bias = np.ascontiguousarray(op.bias, dtype)
             self.fused_pool = tuple(self.pool) == (2, 2, 2, 2)
             self.group = winograd.group_size(ho, wo) if self.fused_pool or not op.pool else 1

@@ -334,7 +334,7 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
         return _depthwise_forward(x, np.ascontiguousarray(w, dtype=x.dtype), bias, stride, pad, dilation, ho, wo)
     plan = _ConvPlan(x.shape, w.shape, stride, pad, dilation, groups, ho, wo, x.dtype)
     if winograd.applies((kh, kw), stride, dilation, groups, (ho, wo), x.shape[1]):
-        out = _winograd_forward(x, winograd.transform_filters(w, x.dtype), bias, pad, ho, wo)
+        out = _winograd_forward(x, w, bias, pad, ho, wo)
         return out, CompiledCache(("conv", x, np.array(w, dtype=x.dtype), w.shape, plan))  # the weights as they were
     k = plan.k
     if groups == 1:
@@ -446,13 +446,15 @@ def _run_images(n, work):
     return run_tiles(_image_tiles(n), lambda parts: work((part[0][0], part[-1][1]) for part in parts))
 
 
-def _winograd_forward(x, u, bias, pad, ho, wo):
-    """out (N, F, Ho, Wo) = conv3x3(x, stride 1, pad) + bias from the transformed filters u (16, F, C),
-    a group of images per product (``winograd.conv_images``); the images are cut into parts as for
-    the column tiles (:func:`_run_images`)."""
+def _winograd_forward(x, w, bias, pad, ho, wo):
+    """out (N, F, Ho, Wo) = conv3x3(x, stride 1, pad) + bias with the filters w (F, C, 3, 3), a group
+    of images per product (``winograd.conv_images``; filters and buffers in the layout
+    ``winograd.channels_last`` gives); the images are cut into parts as for the column tiles
+    (:func:`_run_images`)."""
     n, c = x.shape[:2]
-    f = u.shape[1]
+    f = w.shape[0]
     group = winograd.group_size(ho, wo)
+    u = winograd.transform_filters(w, x.dtype, winograd.channels_last(wo, c))
     out = np.empty((n, f, ho, wo), dtype=x.dtype)
 
     def work(ranges):
@@ -473,11 +475,11 @@ def _winograd_filter_gradient(x, dout, plan):
     group = winograd.group_size(ho, wo)
 
     def work(ranges):
-        xp, s, vbuf, dbuf, _ = winograd.scratch(c, f, ho, wo, group, x.dtype)
+        last, xp, s, vbuf, dbuf, _ = winograd.scratch(c, f, ho, wo, group, x.dtype)
         prod = np.empty((f, c), x.dtype)
         for lo, hi in ranges:
             du = np.zeros((16, f, c), dtype=x.dtype)
-            winograd.filter_grad_images(x, dout, lo, hi, group, plan.ph, plan.pw, xp, s, vbuf, dbuf, prod, du)
+            winograd.filter_grad_images(x, dout, lo, hi, group, plan.ph, plan.pw, last, xp, s, vbuf, dbuf, prod, du)
             yield du
 
     return winograd.filter_gradient(sum(_run_images(n, work)))
@@ -497,9 +499,8 @@ def _winograd_dx(dout, w, x_shape, plan):
     which is the stride-1 correlation of dout, padded by (2 - ph, 2 - pw), with the filters flipped
     and transposed, w'[c, f, a', b'] = w[f, c, 2 - a', 2 - b'] (a' = 2 - a): an H x W output."""
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    u = winograd.transform_filters(flipped, dout.dtype)
     no_bias = np.zeros(x_shape[1], dtype=dout.dtype)
-    return _winograd_forward(dout, u, no_bias, (2 - plan.ph, 2 - plan.pw), x_shape[2], x_shape[3])
+    return _winograd_forward(dout, flipped, no_bias, (2 - plan.ph, 2 - plan.pw), x_shape[2], x_shape[3])
 
 
 # ---------------------------------------------------------------------------------------- depthwise

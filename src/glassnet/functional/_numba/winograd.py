@@ -18,6 +18,10 @@ position e of the 4x4 transformed tile::
     M[e] = U[e] @ V[e]              (16, F, T)   16 small BLAS products
     y[f, tile] = A^T M[:, f, tile] A + b[f]      (2x2 outputs per tile)
 
+On narrow outputs with enough channels (:func:`channels_last`) the inputs are transformed channels last, V[e]
+(T, C), and the products are M[e] (T, F) = V[e] @ U[e] with U[e] stored (C, F): the same sums and
+the same dot products, in loops that run along the channels rather than along a short row of tiles.
+
 The transforms only add and subtract (and halve, in G), so the result differs from the direct sum
 by rounding alone: ~1e-16 relative in float64, ~1e-7 in float32 (tested against PyTorch). A NaN in
 the input reaches exactly the outputs it reaches in the direct sum; an infinite one reaches the
@@ -67,13 +71,14 @@ def applies(kernel, stride, dilation, groups, out_hw, in_channels):
             and in_channels >= MIN_CHANNELS)
 
 
-def transform_filters(w, dtype):
+def transform_filters(w, dtype, last=False):
     """U (16, F, C): U[4*i + j, f, c] = (G w[f, c] G^T)[i, j], computed in float64, rounded once to
-    ``dtype`` (:func:`_filter_transform`)."""
+    ``dtype`` (:func:`_filter_transform`); with ``last`` (a channels-last :func:`scratch`) each U[e]
+    transposed, (16, C, F), the right-hand factor of M[e] = V[e] @ U[e]."""
     w = np.ascontiguousarray(w)
     u = np.empty((16, w.shape[0], w.shape[1]), dtype=dtype)
     _filter_transform(w, u)
-    return u
+    return np.ascontiguousarray(u.transpose(0, 2, 1)) if last else u
 
 
 def filter_gradient(du):
@@ -167,14 +172,40 @@ for example) fall in the same sets of the L1 cache and evict each other. 64 byte
 spreads them (measured, input transform of 64 channels on 8x8 images, batch 128: 2.75 -> 1.5 ms)."""
 
 
+CHANNELS_LAST_BELOW = 32
+LAST_MIN_CHANNELS = 16
+LAST_MAX_ROW = 1024
+"""Which convolutions transform their inputs channels last (:func:`channels_last`): outputs narrower
+than CHANNELS_LAST_BELOW pixels, at least LAST_MIN_CHANNELS input channels and at most LAST_MAX_ROW
+values in a row of the output (Wo*C). The input transform's inner loop runs along a row of tiles (Wo/2
+of them) channels first, along the channels channels last; a loop shorter than one vector register
+(16 float32 with AVX-512) runs one value at a time. Channels last costs a transposing copy of each
+image, whose writes touch a new cache line per value: it pays while one row's lines stay in L1.
+Measured (a layer's forward / backward, batch 128, one thread, the AVX-512 machine of
+BENCHMARKS.md; > 1: channels last faster): 64 channels on 8x8 maps 1.28 / 1.30, 32 on 16x16 1.01 /
+1.13, 64 on 16x16 1.00 / 1.11, 128 on 8x8 1.08 / 1.08, 16 on 8x8 1.39 / 1.31; slower with 8 channels
+on 16x16 (0.80 / 0.86), 16 on 32x32 (0.83 / 0.89), 128 on 16x16 (0.95 / 0.97) and 256 on 8x8
+(0.89 / 0.96, batch 64)."""
+
+
+def channels_last(wo, c):
+    """Whether a convolution of ``c`` input channels with outputs ``wo`` pixels wide transforms its
+    inputs channels last (see CHANNELS_LAST_BELOW)."""
+    return wo < CHANNELS_LAST_BELOW and LAST_MIN_CHANNELS <= c and wo * c <= LAST_MAX_ROW
+
+
 def scratch(c, f, ho, wo, group, dtype):
-    """The buffers of one thread for ``group`` images per product: the padded image (C, Ho+2, Wo+2;
-    zeros, of which :func:`_pad_image` overwrites the image's place only: a buffer serves one padding),
-    row sums (4, Wo+2), V (16, C*G*T + ROW_PAD), M or dP (16, F*G*T + ROW_PAD) and the output
-    transform's rows (4, F*G*T). Row e of V holds the matrix V[e] (C, G*T) for the images of one
-    product, flattened; likewise M[e] (F, G*T)."""
+    """The buffers of one thread for ``group`` images per product, after the layout flag ``last``
+    (:func:`channels_last`): the padded image, (C, Ho+2, Wo+2) or channels last (Ho+2, Wo+2, C)
+    (zeros, of which :func:`_pad_image` overwrites the image's place only: a buffer serves one
+    padding), the rows of B^T d (4, Wo+2) or (4, (Wo+2)*C), V (16, C*G*T + ROW_PAD), M or dP
+    (16, F*G*T + ROW_PAD) and the output transform's rows (4, F*G*T). Row e of V holds the matrix
+    V[e] for the images of one product, flattened: (C, G*T), or (G*T, C) channels last; row e of
+    M holds M[e] (F, G*T), or (G*T, F) channels last, and row e of dP always dP[e] (F, G*T)."""
     t = group * (ho // 2) * (wo // 2)
-    return (np.zeros((c, ho + 2, wo + 2), dtype), np.empty((4, wo + 2), dtype),
+    last = channels_last(wo, c)
+    return (last, np.zeros((ho + 2, wo + 2, c) if last else (c, ho + 2, wo + 2), dtype),
+            np.empty((4, (wo + 2) * c if last else wo + 2), dtype),
             np.empty((16, c * t + ROW_PAD), dtype), np.empty((16, f * t + ROW_PAD), dtype),
             np.empty((4, f * t), dtype))
 
@@ -228,13 +259,15 @@ def _input_transform(xp, th_n, tw_n, s, v, count, off):  # pragma: no cover - co
 
 
 @kernel
-def _output_transform(m, bias, th_n, tw_n, pool, z, y):  # pragma: no cover - compiled
+def _output_transform(m, bias, th_n, tw_n, pool, last, z, y):  # pragma: no cover - compiled
     """y[g, f, 2*th + i, 2*tw + j] = (A^T m A)[i, j] + bias[f], m = M[:][f, (g*TH + th)*TW + tw] as a
-    4x4 tile, for the G images of y (G, F, Ho, Wo); M[e] (F, G*TH*TW) is row e of ``m`` (see :func:`scratch`).
+    4x4 tile, for the G images of y (G, F, Ho, Wo); M[e] (F, G*TH*TW), or (G*TH*TW, F) when ``last``,
+    is row e of ``m`` (see :func:`scratch`).
 
     With ``pool``: y[g, f, th, tw] = the maximum of the tile's four outputs, plus bias[f] (a 2x2 max
     pool with stride 2; a NaN output makes a NaN maximum, as in the max pool kernel). First the
-    four outputs of every tile in one flat pass (``z``), then their places in y.
+    four outputs of every tile in one flat pass (``z``), then their places in y
+    (:func:`_place_outputs`).
     """
     n = y.shape[1] * y.shape[0] * th_n * tw_n
     m0, m1, m2, m3, m4, m5, m6, m7 = m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
@@ -249,7 +282,18 @@ def _output_transform(m, bias, th_n, tw_n, pool, z, y):  # pragma: no cover - co
         z1[t] = a1 - a2 - a3
         z2[t] = b0 + b1 + b2
         z3[t] = b1 - b2 - b3
+    if last:
+        _place_outputs_last(z, bias, th_n, tw_n, pool, y)
+    else:
+        _place_outputs(z, bias, th_n, tw_n, pool, y)
+
+
+@kernel
+def _place_outputs(z, bias, th_n, tw_n, pool, y):  # pragma: no cover - compiled
+    """y from the tiles' four outputs z[k][(f*G + g)*TH*TW + th*TW + tw] (k = 2*i + j), plus bias
+    (see :func:`_output_transform`): a row of tiles at a time."""
     count = u8(tw_n)
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
     for g in range(y.shape[0]):
         for f in range(y.shape[1]):
             b = bias[f]
@@ -270,32 +314,117 @@ def _output_transform(m, bias, th_n, tw_n, pool, z, y):  # pragma: no cover - co
 
 
 @kernel
-def _transform_inputs(x, g0, g1, ph, pw, xp, s, vbuf):  # pragma: no cover - compiled
-    """V[e] (C, G*T) in row e of ``vbuf``: the transformed tiles of images g0 <= n < g1 of x, image
-    n's at columns (n - g0)*T .. (n - g0 + 1)*T - 1 (each image padded into ``xp`` first)."""
-    th_n, tw_n = (xp.shape[1] - 2) // 2, (xp.shape[2] - 2) // 2
-    tiles = th_n * tw_n
-    for n in range(g0, g1):
-        _pad_image(x, n, ph, pw, xp)
-        _input_transform(xp, th_n, tw_n, s, vbuf, (g1 - g0) * tiles, (n - g0) * tiles)
+def _place_outputs_last(z, bias, th_n, tw_n, pool, y):  # pragma: no cover - compiled
+    """:func:`_place_outputs` from channels-last outputs z[k][((g*TH + th)*TW + tw)*F + f]: the
+    filters of one tile at a time (the reads run along z, the writes go to F planes)."""
+    F = y.shape[1]
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    for g in range(y.shape[0]):
+        for th in range(th_n):
+            for t in range(tw_n):
+                base = u8(((g * th_n + th) * tw_n + t) * F)
+                if pool:
+                    for f in range(u8(F)):
+                        top, bottom = _nanmax(z0[base + f], z1[base + f]), _nanmax(z2[base + f], z3[base + f])
+                        y[g, f, th, t] = _nanmax(top, bottom) + bias[f]
+                else:
+                    for f in range(u8(F)):
+                        b = bias[f]
+                        y[g, f, 2 * th, 2 * t] = z0[base + f] + b
+                        y[g, f, 2 * th, 2 * t + 1] = z1[base + f] + b
+                        y[g, f, 2 * th + 1, 2 * t] = z2[base + f] + b
+                        y[g, f, 2 * th + 1, 2 * t + 1] = z3[base + f] + b
 
 
 @kernel
-def conv_images(x, lo, hi, group, u, bias, ph, pw, pool, xp, s, vbuf, mbuf, zbuf, out):  # pragma: no cover - compiled
+def _pad_image_last(x, n, ph, pw, xp):  # pragma: no cover - compiled
+    """xp[ph + h, pw + j, c] = x[n, c, h, j]: :func:`_pad_image` for a channels-last buffer (a
+    transposing copy; one row h of the image at a time, so its writes stay in a few cache lines)."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    for h in range(H):
+        row = xp[h + ph]
+        for c in range(C):
+            src = x[n, c, h]
+            for j in range(u8(W)):
+                row[u8(pw) + j, c] = src[j]
+
+
+@kernel
+def _input_transform_last(xp, th_n, tw_n, s, v, off):  # pragma: no cover - compiled
+    """:func:`_input_transform` channels last: V[4*i + j][off + th*TW + tw, c] = (B^T d B)[i, j] for
+    the 4x4 patch d of channel c at (2*th, 2*tw) of xp (Ho+2, Wo+2, C), V[e] (count, C) being row e
+    of ``v``. The same sums in the same order, so V holds the same values, transposed.
+
+    B^T d for a whole band of four padded rows at once (each row is (Wo+2)*C contiguous values),
+    then (.) B on every tile of the band, the channels innermost."""
+    C = xp.shape[2]
+    n = u8(xp.shape[1] * C)
+    for th in range(th_n):
+        r0, r1 = xp[2 * th].reshape(n), xp[2 * th + 1].reshape(n)
+        r2, r3 = xp[2 * th + 2].reshape(n), xp[2 * th + 3].reshape(n)
+        for k in range(n):
+            s[0, k] = r0[k] - r2[k]
+            s[1, k] = r1[k] + r2[k]
+            s[2, k] = r2[k] - r1[k]
+            s[3, k] = r1[k] - r3[k]
+        for i in range(4):
+            si = s[i]
+            v0, v1, v2, v3 = v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]
+            for t in range(tw_n):
+                q, col = u8((off + th * tw_n + t) * C), u8(2 * t * C)
+                for c in range(u8(C)):
+                    a0, a1 = si[col + c], si[col + u8(C) + c]
+                    a2, a3 = si[col + u8(2 * C) + c], si[col + u8(3 * C) + c]
+                    v0[q + c] = a0 - a2
+                    v1[q + c] = a1 + a2
+                    v2[q + c] = a2 - a1
+                    v3[q + c] = a1 - a3
+
+
+@njit(inline="always")
+def _tile_grid(last, xp):  # pragma: no cover - compiled
+    """(Ho/2, Wo/2): the tiles along the height and the width of the padded image ``xp``."""
+    if last:
+        return (xp.shape[0] - 2) // 2, (xp.shape[1] - 2) // 2
+    return (xp.shape[1] - 2) // 2, (xp.shape[2] - 2) // 2
+
+
+@kernel
+def _transform_inputs(x, g0, g1, ph, pw, last, xp, s, vbuf):  # pragma: no cover - compiled
+    """V[e] in row e of ``vbuf``: the transformed tiles of images g0 <= n < g1 of x, image n's at
+    tiles (n - g0)*T .. (n - g0 + 1)*T - 1 (each image padded into ``xp`` first); V[e] is (C, G*T),
+    or (G*T, C) when ``last`` (see :func:`scratch`)."""
+    th_n, tw_n = _tile_grid(last, xp)
+    tiles = th_n * tw_n
+    for n in range(g0, g1):
+        if last:
+            _pad_image_last(x, n, ph, pw, xp)
+            _input_transform_last(xp, th_n, tw_n, s, vbuf, (n - g0) * tiles)
+        else:
+            _pad_image(x, n, ph, pw, xp)
+            _input_transform(xp, th_n, tw_n, s, vbuf, (g1 - g0) * tiles, (n - g0) * tiles)
+
+
+@kernel
+def conv_images(x, lo, hi, group, u, bias, ph, pw, pool, last, xp, s, vbuf, mbuf, zbuf, out):  # pragma: no cover - compiled
     """out[n] (F, Ho, Wo), or (F, Ho/2, Wo/2) with ``pool``, = the 3x3 stride-1 convolution of image
     n of x (N, C, H, W) with padding (ph, pw), plus bias, for lo <= n < hi: pad and transform
-    ``group`` images, 16 products, transform back (``out`` indexed from lo: out[n - lo])."""
-    c, f = u.shape[2], u.shape[1]
-    ho, wo = xp.shape[1] - 2, xp.shape[2] - 2
-    th_n, tw_n = ho // 2, wo // 2
+    ``group`` images, 16 products, transform back (``out`` indexed from lo: out[n - lo]). ``last``
+    and the buffers come from :func:`scratch`, ``u`` from :func:`transform_filters` with the same
+    ``last``."""
+    c, f = (u.shape[1], u.shape[2]) if last else (u.shape[2], u.shape[1])
+    th_n, tw_n = _tile_grid(last, xp)
     tiles = th_n * tw_n
     for g0 in range(lo, hi, group):
         g1 = min(hi, g0 + group)
         count = (g1 - g0) * tiles
-        _transform_inputs(x, g0, g1, ph, pw, xp, s, vbuf)
+        _transform_inputs(x, g0, g1, ph, pw, last, xp, s, vbuf)
         for e in range(16):
-            np.dot(u[e], _matrix(vbuf, e, c, count), _matrix(mbuf, e, f, count))
-        _output_transform(mbuf, bias, th_n, tw_n, pool, zbuf, out[g0 - lo : g1 - lo])
+            if last:  # M[e] (count, F) = V[e] (count, C) @ U[e] (C, F)
+                np.dot(_matrix(vbuf, e, count, c), u[e], _matrix(mbuf, e, count, f))
+            else:  # M[e] (F, count) = U[e] (F, C) @ V[e] (C, count)
+                np.dot(u[e], _matrix(vbuf, e, c, count), _matrix(mbuf, e, f, count))
+        _output_transform(mbuf, bias, th_n, tw_n, pool, last, zbuf, out[g0 - lo : g1 - lo])
 
 
 @kernel
@@ -330,10 +459,11 @@ def _gradient_transform(dout, n, th_n, tw_n, d, count, off):  # pragma: no cover
 
 
 @kernel
-def filter_grad_images(x, dout, lo, hi, group, ph, pw, xp, s, vbuf, dbuf, prod, du):  # pragma: no cover - compiled
+def filter_grad_images(x, dout, lo, hi, group, ph, pw, last, xp, s, vbuf, dbuf, prod, du):  # pragma: no cover - compiled
     """du (16, F, C) += sum over the tiles of images lo <= n < hi of dP[e] @ V[e].T (see the module
-    docstring), ``group`` images per product: V[e] (C, G*T) and dP[e] (F, G*T) are the rows of
-    ``vbuf`` and ``dbuf`` (see :func:`scratch`); ``prod`` (F, C) holds one product."""
+    docstring), ``group`` images per product: V[e] (C, G*T), or (G*T, C) when ``last``, and dP[e]
+    (F, G*T) are the rows of ``vbuf`` and ``dbuf`` (see :func:`scratch`); ``prod`` (F, C) holds one
+    product."""
     ho, wo = dout.shape[2], dout.shape[3]
     th_n, tw_n = ho // 2, wo // 2
     tiles = th_n * tw_n
@@ -341,11 +471,14 @@ def filter_grad_images(x, dout, lo, hi, group, ph, pw, xp, s, vbuf, dbuf, prod, 
     for g0 in range(lo, hi, group):
         g1 = min(hi, g0 + group)
         count = (g1 - g0) * tiles
-        _transform_inputs(x, g0, g1, ph, pw, xp, s, vbuf)
+        _transform_inputs(x, g0, g1, ph, pw, last, xp, s, vbuf)
         for n in range(g0, g1):
             _gradient_transform(dout, n, th_n, tw_n, dbuf, count, (n - g0) * tiles)
         for e in range(16):
-            np.dot(_matrix(dbuf, e, f, count), _matrix(vbuf, e, c, count).T, prod)
+            if last:
+                np.dot(_matrix(dbuf, e, f, count), _matrix(vbuf, e, count, c), prod)
+            else:
+                np.dot(_matrix(dbuf, e, f, count), _matrix(vbuf, e, c, count).T, prod)
             acc = du[e]
             for i in range(f):
                 for j in range(u8(c)):
