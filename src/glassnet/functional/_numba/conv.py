@@ -22,7 +22,10 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
   and at least ``winograd.MIN_CHANNELS`` input channels (most of a VGG or ResNet) skip the columns:
   forward, dx and dw run by Winograd's F(2x2, 3x3) (``winograd.py``), 2.25x fewer multiplications. Measured
   (batch 128, one thread, forward + backward): 32 channels on 32x32 images 38 + 76 ms by columns,
-  25 + 43 ms by Winograd; 16 channels 15 + 30 against 10 + 17.
+  25 + 43 ms by Winograd; 16 channels 15 + 30 against 10 + 17. 1-D convolutions with 3, 5 or 7 taps
+  (stride 1, at least ``winograd1d.MIN_CHANNELS`` channels in and out, an even output of at least
+  ``winograd1d.MIN_OUTPUTS``) run by F(2, r) (``winograd1d.py``): 7 taps, 64 -> 128 channels on 256
+  samples, 41 + 85 ms by columns, 31 + 68 ms by Winograd.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from numba import njit
 from numba import uint64 as u8
 
 from .._windows import pair, window_grid
-from . import CompiledCache, winograd
+from . import CompiledCache, winograd, winograd1d
 from .jit import kernel
 from .threads import parallel, run_tiles
 
@@ -336,6 +339,9 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
     if winograd.applies((kh, kw), stride, dilation, groups, (ho, wo), x.shape[1]):
         out = _winograd_forward(x, w, bias, pad, ho, wo)
         return out, CompiledCache(("conv", x, np.array(w, dtype=x.dtype), w.shape, plan))  # the weights as they were
+    if winograd1d.applies((kh, kw), stride, dilation, groups, pad, (ho, wo), x.shape[1], f):
+        out = _winograd1d_forward(x, w, bias, pad[1], wo)
+        return out, CompiledCache(("conv", x, np.array(w, dtype=x.dtype), w.shape, plan))
     k = plan.k
     if groups == 1:
         wb = np.empty((f, k + 1), dtype=x.dtype)  # [W | b]: the bias rides on the row of ones
@@ -382,7 +388,7 @@ def conv_backward(dout, cache, need_dx=True, need_db=True):
     k, f, wo, groups = plan.k, plan.f, plan.wo, plan.groups
     dout3 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(plan.n, f, plan.ho * wo)
     dout4 = dout3.reshape(plan.n, f, plan.ho, wo)
-    by_winograd = wb.ndim == 4  # the forward ran by Winograd and kept the weights (F, C, 3, 3)
+    by_winograd = wb.ndim == 4  # the forward ran by Winograd and kept the weights (F, C, kh, kw)
     dx = None
     if need_dx and _winograd_dx_applies(plan, x.shape):
         dx = _winograd_dx(dout4, wb if by_winograd else wb[:, :k].reshape(w_shape), x.shape, plan)
@@ -469,7 +475,10 @@ def _winograd_forward(x, w, bias, pad, ho, wo):
 
 def _winograd_filter_gradient(x, dout, plan):
     """dw (F, C, 3, 3) in float64: dU summed per part of the images (parts as for the column tiles),
-    the parts added in order, then transformed back (``winograd.filter_gradient``)."""
+    the parts added in order, then transformed back (``winograd.filter_gradient``); a 1-D
+    convolution's (F, C, 1, r) by :func:`_winograd1d_filter_gradient`."""
+    if plan.kh == 1:
+        return _winograd1d_filter_gradient(x, dout, plan)
     n, c = x.shape[:2]
     f, ho, wo = plan.f, plan.ho, plan.wo
     group = winograd.group_size(ho, wo)
@@ -487,10 +496,14 @@ def _winograd_filter_gradient(x, dout, plan):
 
 def _winograd_dx_applies(plan, x_shape):
     """dx of this convolution is a convolution Winograd computes (see :func:`_winograd_dx`: its
-    padding 2 - p must not be negative, and its output is the H x W input, from F channels)."""
+    padding k - 1 - p must not be negative, and its output is the H x W input, from F channels)."""
+    stride, dilation = (plan.sh, plan.sw), (plan.dh, plan.dw)
+    if plan.kh == 1:
+        return plan.pw <= plan.kw - 1 and winograd1d.applies(
+            (plan.kh, plan.kw), stride, dilation, plan.groups, (plan.ph, plan.kw - 1 - plan.pw), x_shape[2:], plan.f,
+            x_shape[1])
     return (plan.ph <= 2 and plan.pw <= 2
-            and winograd.applies((plan.kh, plan.kw), (plan.sh, plan.sw), (plan.dh, plan.dw), plan.groups,
-                                 x_shape[2:], plan.f))
+            and winograd.applies((plan.kh, plan.kw), stride, dilation, plan.groups, x_shape[2:], plan.f))
 
 
 def _winograd_dx(dout, w, x_shape, plan):
@@ -500,7 +513,47 @@ def _winograd_dx(dout, w, x_shape, plan):
     and transposed, w'[c, f, a', b'] = w[f, c, 2 - a', 2 - b'] (a' = 2 - a): an H x W output."""
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     no_bias = np.zeros(x_shape[1], dtype=dout.dtype)
+    if plan.kh == 1:  # a 1 x r convolution of signals: the same, with padding r - 1 - pw
+        return _winograd1d_forward(dout, flipped, no_bias, plan.kw - 1 - plan.pw, x_shape[3])
     return _winograd_forward(dout, flipped, no_bias, (2 - plan.ph, 2 - plan.pw), x_shape[2], x_shape[3])
+
+
+def _winograd1d_forward(x, w, bias, pw, wo):
+    """out (N, F, 1, Wo) = the 1 x r stride-1 convolution of the signals x (N, C, 1, L), padding pw,
+    plus bias, by Winograd's F(2, r) (``winograd1d.conv_signals``); parts as for 2-D Winograd."""
+    n, c = x.shape[:2]
+    f, r = w.shape[0], w.shape[3]
+    u = winograd1d.transform_filters(w, x.dtype)
+    q = winograd1d.constants(x.dtype)
+    out = np.empty((n, f, 1, wo), dtype=x.dtype)
+
+    def work(ranges):
+        buffers = winograd1d.scratch(c, f, wo, r, x.dtype)
+        for lo, hi in ranges:
+            winograd1d.conv_signals(x, lo, hi, u, bias, pw, r, q, *buffers, out[lo:hi])
+            yield None
+
+    _run_images(n, work)
+    return out
+
+
+def _winograd1d_filter_gradient(x, dout, plan):
+    """dw (F, C, 1, r) in float64 of a 1-D convolution: dU summed per part of the signals, the parts
+    added in order, then transformed back (``winograd1d.filter_gradient``)."""
+    n, c = x.shape[:2]
+    f, r, wo = plan.f, plan.kw, plan.wo
+    q = winograd1d.constants(x.dtype)
+    at = winograd1d.MATRICES[r][2].astype(x.dtype)
+
+    def work(ranges):
+        xe, xo, vbuf, dbuf, zbuf = winograd1d.scratch(c, f, wo, r, x.dtype)
+        prod = np.empty((f, c), x.dtype)
+        for lo, hi in ranges:
+            du = np.zeros((r + 1, f, c), dtype=x.dtype)
+            winograd1d.filter_grad_signals(x, dout, lo, hi, plan.pw, r, q, at, xe, xo, vbuf, dbuf, zbuf, prod, du)
+            yield du
+
+    return winograd1d.filter_gradient(sum(_run_images(n, work)))
 
 
 # ---------------------------------------------------------------------------------------- depthwise
