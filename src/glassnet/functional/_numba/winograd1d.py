@@ -22,8 +22,8 @@ and the filter gradient, by the chain rule, per tile::
     dU[e] = sum over signals of dP[e] V[e]^T                    n products (F, T) @ (T, C)
     dw[f, c, k] = sum_e G[e, k] dU[e][f, c]
 
-The transforms are written out per r (:func:`_bt3` ... :func:`_at7`): each output is the sum of the
-non-zero terms of its row, in order, so an infinite or NaN sample reaches only the outputs whose
+The transforms are written out per r (:func:`_input_rows7` and its kin, :func:`_output_transform`):
+each output is the sum of the non-zero terms of its row, in order, so an infinite or NaN sample reaches only the outputs whose
 windows hold it, as in 2-D (where the direct sum gives +-inf, some become NaN: the transforms
 subtract it from itself). B^T and A^T hold multiples of 1/4 (exact in binary floating point); G is
 applied in float64 and rounded once. The larger points make the result less exact than the direct
@@ -65,7 +65,7 @@ TABLES = {
         ("1 1 1 1 1 1 1 0", "0 1 -1 2 -2 1/2 -1/2 1")),
 }
 """r -> the rows of B^T (n, n), G (n, r) and A^T (2, n) of F(2, r) as exact fractions, from the
-Toom-Cook construction on the points 0, 1, -1, 2, -2, 1/2, -1/2 (the first r - 1 of them) and
+Toom-Cook construction on the points 0, 1, -1, 2, -2, 1/2, -1/2 (the first r of them) and
 infinity (tested: A^T[(G g) * (B^T d)] is the correlation of d and g, in rational arithmetic)."""
 
 
