@@ -241,10 +241,13 @@ def test_compiled_max_pool_matches_torch_including_ties(case, seed):
 
 
 @pytest.mark.usefixtures("compiled_kernels")
-@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 3, 9, 7), (1, 1, 2, 2)])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 3, 9, 7), (1, 1, 2, 2), (5, 7, 10, 10), (3, 4, 6, 12)])
 def test_compiled_2x2_max_pool_fast_path_matches_torch_on_even_and_odd_sizes(shape):
-    assert_matches_torch(partial(F.max_pool_forward, size=2, stride=2), F.max_pool_backward,
-                         partial(TF.max_pool2d, kernel_size=2, stride=2), randn(0, *shape))
+    """Even sizes run as row pairs over all the planes at once (shared between the threads by planes),
+    odd ones plane by plane; rounded values make ties."""
+    for x in (randn(0, *shape), np.round(randn(1, *shape))):
+        assert_matches_torch(partial(F.max_pool_forward, size=2, stride=2), F.max_pool_backward,
+                             partial(TF.max_pool2d, kernel_size=2, stride=2), x)
 
 
 @pytest.mark.usefixtures("compiled_kernels")

@@ -33,26 +33,39 @@ def _is_max(v, m):  # pragma: no cover - compiled
     return (v == m) | (v != v)
 
 
+@njit(inline="always")
+def _max_2x2(xf, of, pair, h0, o, W, wo):  # pragma: no cover - compiled
+    """The 2x2 windows of one row pair (input rows from flat index h0 and h0 + W, outputs from o):
+    the element-wise max of the two rows (contiguous), then of neighbouring pairs."""
+    for q in range(u8(2 * wo)):
+        pair[q] = _nanmax(xf[h0 + q], xf[h0 + u8(W) + q])
+    for j in range(u8(wo)):
+        of[o + j] = _nanmax(pair[2 * j], pair[2 * j + u8(1)])
+
+
 @kernel
 def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
     """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi.
 
-    2x2 windows at stride 2: first the element-wise max of the two input rows (contiguous), then of
-    neighbouring pairs. Other windows: the maximum over the kh*kw offset views, one output row at a time.
+    2x2 windows at stride 2 (:func:`_max_2x2`; when they tile the planes exactly, one sequence of
+    row pairs over all the planes, without a loop per plane). Other windows: the maximum over the
+    kh*kw offset views, one output row at a time.
     """
-    W = x.shape[2]
+    H, W = x.shape[1], x.shape[2]
     ho, wo = out.shape[1], out.shape[2]
     pair = np.empty(2 * wo, dtype=x.dtype)
+    two_by_two = kh == 2 and kw == 2 and sh == 2 and sw == 2
+    if two_by_two and H == 2 * ho and W == 2 * wo:
+        xf, of = x.reshape(-1), out.reshape(-1)
+        for r in range(lo * ho, hi * ho):  # row pair r of the stacked planes
+            _max_2x2(xf, of, pair, u8(2 * r * W), u8(r * wo), W, wo)
+        return
     for p in range(lo, hi):
         xf, of = x[p].reshape(-1), out[p].reshape(-1)
         for i in range(ho):
             o = u8(i * wo)
-            if kh == 2 and kw == 2 and sh == 2 and sw == 2:
-                h0 = u8(2 * i * W)
-                for q in range(u8(2 * wo)):
-                    pair[q] = _nanmax(xf[h0 + q], xf[h0 + u8(W) + q])
-                for j in range(u8(wo)):
-                    of[o + j] = _nanmax(pair[2 * j], pair[2 * j + u8(1)])
+            if two_by_two:
+                _max_2x2(xf, of, pair, u8(2 * i * W), o, W, wo)
                 continue
             s0 = u8(i * sh * W)
             for j in range(u8(wo)):
@@ -63,6 +76,24 @@ def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
                     of[o + j] = _nanmax(of[o + j], xf[s + j * u8(sw)])
 
 
+@njit(inline="always")
+def _grads_2x2(xf, of, df, gf, h0, o, W, wo):  # pragma: no cover - compiled
+    """The 2x2 windows of one row pair (input rows from flat index h0 and h0 + W, outputs from o):
+    each pixel gets the window's gradient if it is the window's first maximum, else zero."""
+    h1 = h0 + u8(W)
+    for j in range(u8(wo)):
+        m, d = of[o + j], df[o + j]
+        left = u8(2) * j
+        e0 = _is_max(xf[h0 + left], m)
+        e1 = _is_max(xf[h0 + left + u8(1)], m) & ~e0
+        e2 = _is_max(xf[h1 + left], m) & ~(e0 | e1)
+        e3 = ~(e0 | e1 | e2)
+        gf[h0 + left] = gate(d, e0)
+        gf[h0 + left + u8(1)] = gate(d, e1)
+        gf[h1 + left] = gate(d, e2)
+        gf[h1 + left + u8(1)] = gate(d, e3)
+
+
 @kernel
 def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no cover - compiled
     """dx[p, i*sh + a, j*sw + b] (+)= dout[p, i, j] at the first (row-major) offset (a, b) of each
@@ -70,11 +101,18 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
 
     When the windows tile the input (stride == size) every pixel of dx is written once, zeros
     included, so dx needs no initialisation; otherwise it is zeroed here and overlapping windows
-    accumulate.
+    accumulate. 2x2 windows that tile the planes exactly (H and W even) run as one sequence of row
+    pairs over all the planes, without a loop per plane (LeNet-5's second pool: 10x10 planes, 25
+    windows each).
     """
     H, W = dx.shape[1], dx.shape[2]
     ho, wo = out.shape[1], out.shape[2]
     tiled = kh == sh and kw == sw
+    if tiled and kh == 2 and kw == 2 and H == 2 * ho and W == 2 * wo:
+        xf, of, df, gf = x.reshape(-1), out.reshape(-1), dout.reshape(-1), dx.reshape(-1)
+        for r in range(lo * ho, hi * ho):  # row pair r of the stacked planes: input rows 2r and 2r + 1
+            _grads_2x2(xf, of, df, gf, u8(2 * r * W), u8(r * wo), W, wo)
+        return
     for p in range(lo, hi):
         xf, of, df, gf = x[p].reshape(-1), out[p].reshape(-1), dout[p].reshape(-1), dx[p].reshape(-1)
         if not tiled:
@@ -82,19 +120,7 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
         for i in range(ho):
             o = u8(i * wo)
             if tiled and kh == 2 and kw == 2:
-                h0 = u8(2 * i * W)
-                h1 = h0 + u8(W)
-                for j in range(u8(wo)):
-                    m, d = of[o + j], df[o + j]
-                    left = u8(2) * j
-                    e0 = _is_max(xf[h0 + left], m)
-                    e1 = _is_max(xf[h0 + left + u8(1)], m) & ~e0
-                    e2 = _is_max(xf[h1 + left], m) & ~(e0 | e1)
-                    e3 = ~(e0 | e1 | e2)
-                    gf[h0 + left] = gate(d, e0)
-                    gf[h0 + left + u8(1)] = gate(d, e1)
-                    gf[h1 + left] = gate(d, e2)
-                    gf[h1 + left + u8(1)] = gate(d, e3)
+                _grads_2x2(xf, of, df, gf, u8(2 * i * W), o, W, wo)
             elif tiled and kh == 1 and kw == 2:  # 1-D pooling (signals are images of height 1)
                 h0 = u8(i * W)
                 for j in range(u8(wo)):
