@@ -48,8 +48,9 @@ def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
     """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi.
 
     2x2 windows at stride 2 (:func:`_max_2x2`; when they tile the planes exactly, one sequence of
-    row pairs over all the planes, without a loop per plane). Other windows: the maximum over the
-    kh*kw offset views, one output row at a time.
+    row pairs over all the planes, without a loop per plane); 1x2 windows of signals that tile them
+    (W even) as one sequence of pairs. Other windows: the maximum over the kh*kw offset views, one
+    output row at a time.
     """
     H, W = x.shape[1], x.shape[2]
     ho, wo = out.shape[1], out.shape[2]
@@ -59,6 +60,12 @@ def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
         xf, of = x.reshape(-1), out.reshape(-1)
         for r in range(lo * ho, hi * ho):  # row pair r of the stacked planes
             _max_2x2(xf, of, pair, u8(2 * r * W), u8(r * wo), W, wo)
+        return
+    if kh == 1 and kw == 2 and sh == 1 and sw == 2 and W == 2 * wo:  # 1-D pairs: one run over all the rows
+        xf, of = x.reshape(-1), out.reshape(-1)
+        for k in range(u8(lo * ho * wo), u8(hi * ho * wo)):
+            left = u8(2) * k
+            of[k] = _nanmax(xf[left], xf[left + u8(1)])
         return
     for p in range(lo, hi):
         xf, of = x[p].reshape(-1), out[p].reshape(-1)
