@@ -49,6 +49,11 @@ def batchnorm_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-5):
     twin = _checked_twin(x, gamma, beta, running, train)
     if twin:
         return twin.batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
+    return _reference_forward(x, gamma, beta, running, train, momentum, eps)
+
+
+def _reference_forward(x, gamma, beta, running, train, momentum, eps):
+    """batchnorm_forward in array operations, on input already checked (:func:`_checked_twin`)."""
     axes, bshape = batch_axes(x)
     xp = array_module(x)
     if train:
@@ -119,7 +124,7 @@ def batchnorm_relu_forward(x, gamma, beta, running, train, momentum=0.1, eps=1e-
     twin = _checked_twin(x, gamma, beta, running, train)
     if twin:
         return twin.batchnorm_relu_forward(x, gamma, beta, running, train, momentum, eps)
-    a, bn_cache = batchnorm_forward(x, gamma, beta, running, train, momentum, eps)
+    a, bn_cache = _reference_forward(x, gamma, beta, running, train, momentum, eps)
     out, relu_cache = relu_forward(a)
     return out, (bn_cache, relu_cache)
 
