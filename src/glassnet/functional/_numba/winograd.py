@@ -476,10 +476,15 @@ def filter_grad_images(x, dout, lo, hi, group, ph, pw, last, xp, s, vbuf, dbuf, 
             _gradient_transform(dout, n, th_n, tw_n, dbuf, count, (n - g0) * tiles)
         for e in range(16):
             if last:
-                np.dot(_matrix(dbuf, e, f, count), _matrix(vbuf, e, count, c), prod)
+                _add_product(_matrix(dbuf, e, f, count), _matrix(vbuf, e, count, c), prod, du[e])
             else:
-                np.dot(_matrix(dbuf, e, f, count), _matrix(vbuf, e, c, count).T, prod)
-            acc = du[e]
-            for i in range(f):
-                for j in range(u8(c)):
-                    acc[i, j] += prod[i, j]
+                _add_product(_matrix(dbuf, e, f, count), _matrix(vbuf, e, c, count).T, prod, du[e])
+
+
+@njit(inline="always")
+def _add_product(a, b, prod, acc):  # pragma: no cover - compiled
+    """acc += a @ b, the product formed in ``prod`` first (numba's np.dot cannot add into its output)."""
+    np.dot(a, b, prod)
+    for i in range(acc.shape[0]):
+        for j in range(u8(acc.shape[1])):
+            acc[i, j] += prod[i, j]

@@ -45,7 +45,7 @@ from numba import njit
 from numba import uint64 as u8
 
 from .jit import kernel
-from .winograd import ROW_PAD, _matrix
+from .winograd import ROW_PAD, _add_product, _matrix
 
 
 TABLES = {
@@ -312,8 +312,4 @@ def filter_grad_signals(x, dout, lo, hi, pw, r, q, at, xe, xo, vbuf, dbuf, zbuf,
         _input_transform(xe, xo, r, q, vbuf, tiles)
         _gradient_transform(dout[s], at, zbuf, dbuf)
         for e in range(du.shape[0]):
-            np.dot(_matrix(dbuf, e, f, tiles), _matrix(vbuf, e, c, tiles).T, prod)
-            acc = du[e]
-            for i in range(f):
-                for j in range(u8(c)):
-                    acc[i, j] += prod[i, j]
+            _add_product(_matrix(dbuf, e, f, tiles), _matrix(vbuf, e, c, tiles).T, prod, du[e])
