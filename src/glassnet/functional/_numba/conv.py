@@ -494,16 +494,22 @@ def _winograd_filter_gradient(x, dout, plan):
     return winograd.filter_gradient(sum(_run_images(n, work)))
 
 
+def _dx_padding(plan):
+    """The padding of the convolution that gives dx (:func:`_winograd_dx`): kernel size - 1 - padding."""
+    return plan.kh - 1 - plan.ph, plan.kw - 1 - plan.pw
+
+
 def _winograd_dx_applies(plan, x_shape):
     """dx of this convolution is a convolution Winograd computes (see :func:`_winograd_dx`: its
-    padding k - 1 - p must not be negative, and its output is the H x W input, from F channels)."""
+    padding must not be negative, and its output is the H x W input, from F channels; a 1 x r
+    convolution of signals by ``winograd1d``)."""
+    pad, kernel = _dx_padding(plan), (plan.kh, plan.kw)
     stride, dilation = (plan.sh, plan.sw), (plan.dh, plan.dw)
+    if min(pad) < 0:
+        return False
     if plan.kh == 1:
-        return plan.pw <= plan.kw - 1 and winograd1d.applies(
-            (plan.kh, plan.kw), stride, dilation, plan.groups, (plan.ph, plan.kw - 1 - plan.pw), x_shape[2:], plan.f,
-            x_shape[1])
-    return (plan.ph <= 2 and plan.pw <= 2
-            and winograd.applies((plan.kh, plan.kw), stride, dilation, plan.groups, x_shape[2:], plan.f))
+        return winograd1d.applies(kernel, stride, dilation, plan.groups, pad, x_shape[2:], plan.f, x_shape[1])
+    return winograd.applies(kernel, stride, dilation, plan.groups, x_shape[2:], plan.f)
 
 
 def _winograd_dx(dout, w, x_shape, plan):
@@ -513,9 +519,10 @@ def _winograd_dx(dout, w, x_shape, plan):
     and transposed, w'[c, f, a', b'] = w[f, c, 2 - a', 2 - b'] (a' = 2 - a): an H x W output."""
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     no_bias = np.zeros(x_shape[1], dtype=dout.dtype)
+    pad = _dx_padding(plan)
     if plan.kh == 1:  # a 1 x r convolution of signals: the same, with padding r - 1 - pw
-        return _winograd1d_forward(dout, flipped, no_bias, plan.kw - 1 - plan.pw, x_shape[3])
-    return _winograd_forward(dout, flipped, no_bias, (2 - plan.ph, 2 - plan.pw), x_shape[2], x_shape[3])
+        return _winograd1d_forward(dout, flipped, no_bias, pad[1], x_shape[3])
+    return _winograd_forward(dout, flipped, no_bias, pad, x_shape[2], x_shape[3])
 
 
 def _winograd1d_forward(x, w, bias, pw, wo):
