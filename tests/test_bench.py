@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from glassnet import cli  # noqa: E402
 from glassnet.bench import WORKLOADS, format_report, run_scaling, run_workload  # noqa: E402
+from glassnet.bench import measure  # noqa: E402
 from glassnet.bench.measure import peak_step_memory, set_threads, sgemm_peak, summarize, time_interleaved  # noqa: E402
 from glassnet.bench.workloads import layer_flops, step_flops, torch_twin  # noqa: E402
 from glassnet import kernels  # noqa: E402
@@ -109,6 +110,50 @@ def test_run_workload_reports_times_ratio_throughput_flops_and_profile():
                                       "glassnet_kernels": "k", "blas": [], "env": {}},
                           "sgemm": {"numpy": 50.0, "peak": 50.0, "n": 64, "repeats": 1}, "results": [res]})
     assert "lenet-train-64" in text and "per-layer profile" in text and "speed ratio" in text
+
+
+def test_the_core_round_trip_is_timed_by_two_threads_passing_a_flag(monkeypatch):
+    rt = measure.core_round_trip(rounds=200, repeats=2)
+    if measure.default_threads() >= 2:
+        assert isinstance(rt, float) and 0 < rt < 1e6  # nanoseconds per round trip
+    else:  # both threads would share one core: not measured
+        assert rt is None
+    monkeypatch.setattr(measure, "default_threads", lambda: 1)
+    assert measure.core_round_trip() is None
+
+
+def test_pass_turn_plays_every_round_with_a_partner_and_gives_up_without_one():
+    import threading
+
+    from glassnet.functional._numba import spin
+
+    flag = np.zeros(1, dtype=np.int64)
+    played = []
+    other = threading.Thread(target=lambda: played.append(spin.pass_turn(flag, 1, 500, 1 << 30)))
+    other.start()
+    assert spin.pass_turn(flag, 0, 500, 1 << 30) == 500
+    other.join()
+    assert played == [500] and flag[0] == 0  # the last round trip handed the turn back to player 0
+    flag[0] = 1  # player 1's turn, and nobody plays it: player 0 looks 1000 times, then stops
+    assert spin.pass_turn(flag, 0, 3, 1000) == 0
+
+
+def test_with_two_threads_a_workload_reports_the_core_round_trip_before_and_after_its_steps(monkeypatch):
+    calls = iter([70.0, 320.0])
+    monkeypatch.setattr(measure, "core_round_trip", lambda: next(calls))
+    res = run_workload(torch, tiny("lenet-train-64"), steps=1, warmup=0, peak_gflops=None, memory=False, threads=2)
+    assert res["core_round_trip_ns"] == [70.0, 320.0]
+    one = run_workload(torch, tiny("lenet-train-64"), steps=1, warmup=0, peak_gflops=None, memory=False, threads=1)
+    assert "core_round_trip_ns" not in one
+    report = {"threads": 2, "steps": 1, "warmup": 0, "notes": [], "clock": "wall",
+              "machine": {"cpu": "x", "cores": 2, "usable_cores": 2, "python": "3", "numpy": "2",
+                          "glassnet_kernels": "k", "blas": [], "env": {}, "core_round_trip_ns": 71.4},
+              "sgemm": {"numpy": 50.0, "peak": 50.0, "n": 64, "repeats": 1}, "results": [res, one]}
+    text = format_report(report)
+    assert "core-to-core round trip: 71 ns" in text
+    header, rule, row, row_one = text.split("\n\n")[2].splitlines()[:4]
+    assert header.rstrip().endswith("core rt ns") and row.rstrip().endswith("70 / 320") and row_one.rstrip().endswith("-")
+    assert "core rt ns: core-to-core round trip before / after" in text
 
 
 def test_profile_of_a_model_that_starts_with_flatten_times_every_layer():

@@ -22,6 +22,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -105,6 +106,47 @@ def machine_info(torch=None):
     if torch is not None:
         info["torch"] = torch.__version__
     return info
+
+
+def core_round_trip(rounds=4000, repeats=5):
+    """Nanoseconds for a value written on one core to reach another and come back (median of
+    ``repeats`` runs of ``rounds`` round trips): two threads pass a turn back and forth through one
+    int64 flag on a cache line of its own, in compiled code without the GIL
+    (``functional._numba.spin.pass_turn``). None where it cannot be measured: fewer than two usable
+    cores, no compiled kernels, or a thread that stopped answering.
+
+    Every layer that threads share hands data from core to core, so two-thread timings depend on
+    this. On the two-vCPU machine of BENCHMARKS.md it reads about 70 ns most of the time and
+    300-350 ns for stretches of seconds to minutes (the host then runs the two vCPUs on distant
+    cores): a 1 MB array written by one thread takes ~2.5x as long to read on the other, and
+    two-thread training steps slow down, glassnet's more than PyTorch's (BENCHMARKS.md, eleventh pass).
+    """
+    if default_threads() < 2:
+        return None
+    try:
+        from ..functional._numba import spin  # noqa: PLC0415 - needs numba
+    except ImportError:
+        return None
+    buf = np.zeros(24, dtype=np.int64)  # three cache lines: the flag gets the middle one to itself
+    start = (-buf.ctypes.data % 64) // 8 + 8
+    flag = buf[start:start + 1]
+    looks, warm = 1 << 22, 64  # a player gives up after ~0.1 s without an answer
+    spin.pass_turn(flag, 0, 0, 1)  # compiled or loaded from the cache before any timing
+    times = []
+    for _ in range(repeats):
+        flag[0] = 0
+        played = []
+        other = threading.Thread(target=lambda: played.append(spin.pass_turn(flag, 1, warm + rounds, looks)))
+        other.start()
+        ok = spin.pass_turn(flag, 0, warm, looks) == warm  # both threads running from here on
+        t0 = time.perf_counter()
+        ok = ok and spin.pass_turn(flag, 0, rounds, looks) == rounds
+        elapsed = time.perf_counter() - t0
+        other.join()
+        if not ok or played != [warm + rounds]:
+            return None
+        times.append(elapsed / rounds * 1e9)
+    return float(np.median(times))
 
 
 def sgemm_peak(torch=None, n=2048, repeats=5, clock="wall"):

@@ -29,8 +29,9 @@ def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threa
     onnxruntime module) is given. Keys: name, batch, train, glassnet / torch / onnxruntime (time
     summaries in seconds per forward pass or training step), ratio (summary of the per-round
     t_torch / t_glassnet: > 1 means glassnet is faster), ratio_ort (t_onnxruntime / t_glassnet),
-    images_per_s, gflops, peak_fraction, memory (peak bytes per side, if measured) and profile
-    (per-layer rows, if asked for).
+    images_per_s, gflops, peak_fraction, memory (peak bytes per side, if measured), profile
+    (per-layer rows, if asked for) and, with several threads, core_round_trip_ns (before and after
+    the timed steps, ``measure.core_round_trip``).
     """
     model = workload.build()
     x, y = workload.batch_data()
@@ -38,13 +39,18 @@ def run_workload(torch, workload, steps, warmup, peak_gflops, memory=True, threa
                      "torch": torch_step(torch, torch_twin(model), workload, x, y)}
     if ort is not None and not workload.train:
         steps_by_side["onnxruntime"] = ort_step(OrtModel(ort, model, workload.input_shape, threads), workload, x)
+    round_trip = [measure.core_round_trip()] if threads > 1 else None
     times = measure.time_interleaved(*steps_by_side.values(), steps=steps, warmup=warmup, clock=clock,
                                      settle=SETTLE_SECONDS if threads > 1 else 0.0)
+    if round_trip:
+        round_trip.append(measure.core_round_trip())
     times = {side: np.asarray(t) / workload.calls for side, t in zip(steps_by_side, times)}
     flops = step_flops(workload, model)
     res = {"name": workload.name, "description": workload.description, "batch": workload.batch,
            "train": workload.train, "flops": flops}
     res.update({side: measure.summarize(t) for side, t in times.items()})
+    if round_trip:
+        res["core_round_trip_ns"] = round_trip
     res["ratio"] = measure.summarize(times["torch"] / times["glassnet"])
     if "onnxruntime" in times:
         res["ratio_ort"] = measure.summarize(times["onnxruntime"] / times["glassnet"])
@@ -111,6 +117,8 @@ def benchmark(names=None, steps=20, warmup=3, threads=None, memory=True, profile
     report = {"threads": threads, "steps": steps, "warmup": warmup, "notes": notes, "clock": clock,
               "machine": measure.machine_info(torch), "results": [],
               "sgemm": measure.sgemm_peak(torch, n=1024 if quick else 2048, repeats=3 if quick else 5, clock=clock)}
+    if threads > 1:
+        report["machine"]["core_round_trip_ns"] = measure.core_round_trip()
     ort = import_onnxruntime()
     if ort is None:
         notes.append("onnx/onnxruntime not installed: inference is timed against PyTorch only (pip install 'glassnet[onnx]')")
@@ -138,6 +146,10 @@ def _ms(summary):
     return f"{summary['median'] * 1e3:.2f} [{summary['q1'] * 1e3:.2f}-{summary['q3'] * 1e3:.2f}]"
 
 
+def _ns(value):
+    return "-" if value is None else f"{value:.0f}"
+
+
 def _mb(mem):
     if mem is None or "peak_bytes" not in mem:
         return "-"
@@ -147,6 +159,9 @@ def _mb(mem):
 def format_table(results, markdown=False):
     header = ["workload", "batch", "glassnet ms [IQR]", "PyTorch ms [IQR]", "glassnet img/s", "PyTorch img/s",
               "speed ratio g/t [IQR]", "GFLOP/s g / t", "% sgemm peak g / t", "peak MB g / t (ratio)"]
+    round_trips = any(r.get("core_round_trip_ns") for r in results)
+    if round_trips:
+        header.append("core rt ns")
     rows = []
     for r in results:
         ratio = r["ratio"]
@@ -164,6 +179,8 @@ def format_table(results, markdown=False):
             f"{100 * frac['glassnet']:.0f}% / {100 * frac['torch']:.0f}%" if frac else "-",
             f"{_mb(mem_g)} / {_mb(mem_t)}{mem_ratio}" if mem else "-",
         ])
+        if round_trips:
+            rows[-1].append(" / ".join(_ns(v) for v in r.get("core_round_trip_ns") or [None]))
     return _render(header, rows, markdown)
 
 
@@ -242,6 +259,9 @@ def format_machine(report):
     if "malloc_kept" in m:
         lines.append("malloc: " + ("glibc keeps freed memory (glassnet.allocator; for both sides: they share the process)"
                                    if m["malloc_kept"] else "glibc's default thresholds (glassnet.allocator not applied)"))
+    if "core_round_trip_ns" in m:
+        lines.append(f"core-to-core round trip: {_ns(m['core_round_trip_ns'])} ns (two threads passing a flag; "
+                     "several times the usual value means distant cores, which slows every layer threads share)")
     s = report["sgemm"]
     parts = ", ".join(f"{k} {s[k]:.1f}" for k in ("numpy", "torch") if k in s)
     lines.append(f"sgemm peak ({s['n']}^3 float32 matmul, {report['threads']} threads, best of {s['repeats']}): "
@@ -264,6 +284,9 @@ def format_report(report, markdown=False):
             out += ["", f"inference against onnxruntime {report['machine'].get('onnxruntime', '')} (same model exported by "
                     "glassnet.io.to_onnx, same threads; glassnet runs glassnet.inference.InferencePlan); "
                     "ratio = t_onnxruntime / t_glassnet", ort_table]
+        if any(r.get("core_round_trip_ns") for r in report["results"]):
+            out.append("core rt ns: core-to-core round trip before / after the workload's timed steps "
+                       "(glassnet.bench.measure.core_round_trip)")
         if any("memory" in r for r in report["results"]):
             out.append("peak MB: extra resident memory of 3 steps in a fresh process per side (VmHWM - VmRSS)")
         for r in report["results"]:

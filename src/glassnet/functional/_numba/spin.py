@@ -9,6 +9,9 @@ blocking afterwards). See :class:`threads._Team` for the protocol:
     flags[0]              the number of the last job posted (the caller counts 1, 2, 3, ...)
     flags[1 + h]          the last job helper h joined (claimed work in)
     flags[1 + size + h]   the last job after which helper h went idle (waiting here, without the GIL)
+
+:func:`pass_turn` uses the same kind of loop to time how long one core takes to see what another
+wrote (``glassnet.bench.measure.core_round_trip``).
 """
 from __future__ import annotations
 
@@ -71,3 +74,22 @@ def await_helpers(flags, seq, helpers, looks):  # pragma: no cover - compiled
             return True
         _relax()
     return False
+
+
+@kernel
+def pass_turn(flags, me, rounds, looks):  # pragma: no cover - compiled
+    """Player ``me`` (0 or 1) of a ping-pong between two threads: ``rounds`` times, look at flags[0]
+    until it is ``me`` (at most ``looks`` looks), then give the turn to the other player by writing
+    1 - me there. Each round trip moves the flag's cache line from one core to the other and back.
+    Returns the rounds played: fewer than ``rounds`` if the other player stopped answering."""
+    for r in range(rounds):
+        seen = False
+        for _ in range(looks):
+            if flags[0] == me:
+                seen = True
+                break
+            _relax()
+        if not seen:
+            return r
+        flags[0] = 1 - me
+    return rounds
