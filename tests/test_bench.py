@@ -154,6 +154,9 @@ def test_with_two_threads_a_workload_reports_the_core_round_trip_before_and_afte
     header, rule, row, row_one = text.split("\n\n")[2].splitlines()[:4]
     assert header.rstrip().endswith("core rt ns") and row.rstrip().endswith("70 / 320") and row_one.rstrip().endswith("-")
     assert "core rt ns: core-to-core round trip before / after" in text
+    assert "note: the round trip was over 2x its lowest reading of this run around lenet-train-64:" in text
+    report["results"][0]["core_round_trip_ns"] = [70.0, 90.0]
+    assert "round trip was over" not in format_report(report)
 
 
 def test_profile_of_a_model_that_starts_with_flatten_times_every_layer():

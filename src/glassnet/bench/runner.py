@@ -270,6 +270,23 @@ def format_machine(report):
     return "\n".join(lines)
 
 
+FAR_ROUND_TRIP = 2
+"""A core-to-core round trip over this many times the lowest one of a run marks a far placement
+(BENCHMARKS.md, eleventh pass: ~70 ns near, 300-350 ns far on its two-vCPU machine)."""
+
+
+def far_placements(report):
+    """Names of the workloads around which a core-to-core round trip read over FAR_ROUND_TRIP times
+    the lowest reading of the report (its header's and every workload's)."""
+    readings = [(r["name"], [v for v in r.get("core_round_trip_ns") or [] if v is not None]) for r in report["results"]]
+    every = [v for _, vs in readings for v in vs]
+    if report["machine"].get("core_round_trip_ns") is not None:
+        every.append(report["machine"]["core_round_trip_ns"])
+    if not every:
+        return []
+    return [name for name, vs in readings if any(v > FAR_ROUND_TRIP * min(every) for v in vs)]
+
+
 def format_report(report, markdown=False):
     out = [format_machine(report), ""]
     if report["results"]:
@@ -287,6 +304,11 @@ def format_report(report, markdown=False):
         if any(r.get("core_round_trip_ns") for r in report["results"]):
             out.append("core rt ns: core-to-core round trip before / after the workload's timed steps "
                        "(glassnet.bench.measure.core_round_trip)")
+            far = far_placements(report)
+            if far:
+                out.append(f"note: the round trip was over {FAR_ROUND_TRIP}x its lowest reading of this run around "
+                           f"{', '.join(far)}: the cores were farther apart then, and those rows' two-thread times "
+                           "are not comparable with the others")
         if any("memory" in r for r in report["results"]):
             out.append("peak MB: extra resident memory of 3 steps in a fresh process per side (VmHWM - VmRSS)")
         for r in report["results"]:
