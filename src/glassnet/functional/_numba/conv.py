@@ -446,10 +446,16 @@ def _bias_gradient(dout3, need_db):
 # 3x3 stride-1 convolutions that ``winograd.applies`` to (an even output of at least MIN_PIXELS,
 # at least MIN_CHANNELS inputs) run by Winograd F(2x2, 3x3) (``winograd.py``): the forward, the
 # backward's dx, which is the same kind of convolution of dout, and the filter gradient.
-def _run_images(n, work):
-    """``run_tiles`` over one tile per image: ``work`` gets the parts as image ranges (lo, hi) and
-    yields one result per part; returns the results in part order."""
-    return run_tiles(_image_tiles(n), lambda parts: work((part[0][0], part[-1][1]) for part in parts))
+def _run_images(n, scratch, run):
+    """``run(lo, hi, buffers)`` for every part of the n images (the parts of ``run_tiles`` over one
+    tile per image, as image ranges lo <= image < hi), each thread passing the buffers of its own
+    ``scratch()``; returns run's results in part order."""
+    def work(parts):
+        buffers = scratch()
+        for part in parts:
+            yield run(part[0][0], part[-1][1], buffers)
+
+    return run_tiles(_image_tiles(n), work)
 
 
 def _winograd_forward(x, w, bias, pad, ho, wo):
@@ -462,14 +468,9 @@ def _winograd_forward(x, w, bias, pad, ho, wo):
     group = winograd.group_size(ho, wo)
     u = winograd.transform_filters(w, x.dtype, winograd.channels_last(wo, c))
     out = np.empty((n, f, ho, wo), dtype=x.dtype)
-
-    def work(ranges):
-        buffers = winograd.scratch(c, f, ho, wo, group, x.dtype)
-        for lo, hi in ranges:
-            winograd.conv_images(x, lo, hi, group, u, bias, pad[0], pad[1], False, *buffers, out[lo:hi])
-            yield None
-
-    _run_images(n, work)
+    _run_images(n, lambda: winograd.scratch(c, f, ho, wo, group, x.dtype),
+                lambda lo, hi, buffers: winograd.conv_images(x, lo, hi, group, u, bias, pad[0], pad[1], False,
+                                                             *buffers, out[lo:hi]))
     return out
 
 
@@ -483,15 +484,15 @@ def _winograd_filter_gradient(x, dout, plan):
     f, ho, wo = plan.f, plan.ho, plan.wo
     group = winograd.group_size(ho, wo)
 
-    def work(ranges):
-        last, xp, s, vbuf, dbuf, _ = winograd.scratch(c, f, ho, wo, group, x.dtype)
-        prod = np.empty((f, c), x.dtype)
-        for lo, hi in ranges:
-            du = np.zeros((16, f, c), dtype=x.dtype)
-            winograd.filter_grad_images(x, dout, lo, hi, group, plan.ph, plan.pw, last, xp, s, vbuf, dbuf, prod, du)
-            yield du
+    def scratch():  # (last, xp, s, vbuf, dbuf): the forward's buffers but its output rows; prod (F, C)
+        return (*winograd.scratch(c, f, ho, wo, group, x.dtype)[:5], np.empty((f, c), x.dtype))
 
-    return winograd.filter_gradient(sum(_run_images(n, work)))
+    def part_sum(lo, hi, buffers):
+        du = np.zeros((16, f, c), dtype=x.dtype)
+        winograd.filter_grad_images(x, dout, lo, hi, group, plan.ph, plan.pw, *buffers, du)
+        return du
+
+    return winograd.filter_gradient(sum(_run_images(n, scratch, part_sum)))
 
 
 def _dx_padding(plan):
@@ -533,14 +534,8 @@ def _winograd1d_forward(x, w, bias, pw, wo):
     u = winograd1d.transform_filters(w, x.dtype)
     q = winograd1d.constants(x.dtype)
     out = np.empty((n, f, 1, wo), dtype=x.dtype)
-
-    def work(ranges):
-        buffers = winograd1d.scratch(c, f, wo, r, x.dtype)
-        for lo, hi in ranges:
-            winograd1d.conv_signals(x, lo, hi, u, bias, pw, r, q, *buffers, out[lo:hi])
-            yield None
-
-    _run_images(n, work)
+    _run_images(n, lambda: winograd1d.scratch(c, f, wo, r, x.dtype),
+                lambda lo, hi, buffers: winograd1d.conv_signals(x, lo, hi, u, bias, pw, r, q, *buffers, out[lo:hi]))
     return out
 
 
@@ -552,15 +547,15 @@ def _winograd1d_filter_gradient(x, dout, plan):
     q = winograd1d.constants(x.dtype)
     at = winograd1d.MATRICES[r][2].astype(x.dtype)
 
-    def work(ranges):
-        xe, xo, vbuf, dbuf, zbuf = winograd1d.scratch(c, f, wo, r, x.dtype)
-        prod = np.empty((f, c), x.dtype)
-        for lo, hi in ranges:
-            du = np.zeros((r + 1, f, c), dtype=x.dtype)
-            winograd1d.filter_grad_signals(x, dout, lo, hi, plan.pw, r, q, at, xe, xo, vbuf, dbuf, zbuf, prod, du)
-            yield du
+    def scratch():  # (xe, xo, vbuf, dbuf, zbuf) and prod (F, C)
+        return (*winograd1d.scratch(c, f, wo, r, x.dtype), np.empty((f, c), x.dtype))
 
-    return winograd1d.filter_gradient(sum(_run_images(n, work)))
+    def part_sum(lo, hi, buffers):
+        du = np.zeros((r + 1, f, c), dtype=x.dtype)
+        winograd1d.filter_grad_signals(x, dout, lo, hi, plan.pw, r, q, at, *buffers, du)
+        return du
+
+    return winograd1d.filter_gradient(sum(_run_images(n, scratch, part_sum)))
 
 
 # ---------------------------------------------------------------------------------------- depthwise
