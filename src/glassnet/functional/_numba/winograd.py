@@ -288,6 +288,12 @@ def _output_transform(m, bias, th_n, tw_n, pool, last, z, y):  # pragma: no cove
         _place_outputs(z, bias, th_n, tw_n, pool, y)
 
 
+@njit(inline="always")
+def _tile_max(z0, z1, z2, z3, k):  # pragma: no cover - compiled
+    """The maximum of a tile's four outputs z0[k] .. z3[k] (a NaN wins, as in the max pool kernel)."""
+    return _nanmax(_nanmax(z0[k], z1[k]), _nanmax(z2[k], z3[k]))
+
+
 @kernel
 def _place_outputs(z, bias, th_n, tw_n, pool, y):  # pragma: no cover - compiled
     """y from the tiles' four outputs z[k][(f*G + g)*TH*TW + th*TW + tw] (k = 2*i + j), plus bias
@@ -302,8 +308,7 @@ def _place_outputs(z, bias, th_n, tw_n, pool, y):  # pragma: no cover - compiled
                 if pool:
                     row = y[g, f, th]
                     for t in range(count):
-                        top, bottom = _nanmax(z0[base + t], z1[base + t]), _nanmax(z2[base + t], z3[base + t])
-                        row[t] = _nanmax(top, bottom) + b
+                        row[t] = _tile_max(z0, z1, z2, z3, base + t) + b
                 else:
                     y0, y1 = y[g, f, 2 * th], y[g, f, 2 * th + 1]
                     for t in range(count):
@@ -325,8 +330,7 @@ def _place_outputs_last(z, bias, th_n, tw_n, pool, y):  # pragma: no cover - com
                 base = u8(((g * th_n + th) * tw_n + t) * F)
                 if pool:
                     for f in range(u8(F)):
-                        top, bottom = _nanmax(z0[base + f], z1[base + f]), _nanmax(z2[base + f], z3[base + f])
-                        y[g, f, th, t] = _nanmax(top, bottom) + bias[f]
+                        y[g, f, th, t] = _tile_max(z0, z1, z2, z3, base + f) + bias[f]
                 else:
                     for f in range(u8(F)):
                         b = bias[f]
