@@ -5,16 +5,23 @@ The reference leaves threading to BLAS. With several threads that costs twice on
 BLAS's own threads spin between products and take the cores from glassnet's pool, and a product
 of a few million multiply-adds gains less from a hand-off than it pays. Here BLAS always runs on
 one thread; a product of at least ``PART_MACS`` multiply-adds per part is cut into parts along an
-axis that is not summed over (rows of out and dx, rows of dw), so every value is computed by the
+axis that is not summed over (rows of out, columns of dx, rows of dw), so every value is computed by the
 same single product whatever the thread count, and the parts are shared between the threads
 when they hold at least ``SHARE_MACS`` multiply-adds in all.
 (No numba code: the products are BLAS's; the module sits with the other twins because it is the
 compiled path's version of the reference.)
 
     out = x2 @ w + b                 parts: rows n of x2
-    dx  = dout @ w.T                 parts: rows n of dout
+    dx  = dout @ w.T                 parts: columns d of dx (rows of w)
     dw  = x2.T @ dout                parts: rows d of dw (columns of x2)
     db  = sum_n dout[n]
+
+The backward's two products are already two parts of equal size, so together they get the parts of
+one: each is cut into half as many (a part costs more than it saves on one thread: it packs the
+operand that all parts share once more). dx is cut along its columns, so the operand the parts
+share is dout (N x M), not the larger w (D x M) that a cut along its rows would pack again per part.
+Measured on the MLP's second layer (256 x 512 x 512, one thread, over the whole product): dx cut in
+two along rows +16 %, along columns +6 %; dw in two +7 %, in four +10 %.
 """
 from __future__ import annotations
 
@@ -45,9 +52,11 @@ in one thread, 0.17-0.23 ms shared; training steps, always sharing against this 
 threads)."""
 
 
-def _parts(rows, macs):
-    """Bounds [(r0, r1)] of the parts of a product with ``rows`` rows to cut and ``macs`` multiply-adds."""
-    return pieces(rows, int(max(1, min(MAX_PARTS, macs // PART_MACS, rows // MIN_ROWS))))
+def _parts(rows, macs, products=1):
+    """Bounds [(r0, r1)] of the parts of a product with ``rows`` rows to cut and ``macs`` multiply-adds,
+    one of ``products`` products of that size that share the parts one of them would get."""
+    count = max(1, min(MAX_PARTS, macs // PART_MACS, rows // MIN_ROWS))
+    return pieces(rows, int(max(1, count // products)))
 
 
 def _run(tasks, macs):
@@ -81,16 +90,17 @@ def affine_forward(x, w, b):
 
 
 def affine_backward(dout, cache, need_dx=True):
-    """dx = dout @ w.T (None if not ``need_dx``), dw = x2.T @ dout, db = sum_n dout[n]; the parts of
-    dx and dw are shared between the threads together."""
+    """dx = dout @ w.T (None if not ``need_dx``), dw = x2.T @ dout, db = sum_n dout[n]; dx and dw
+    are cut along d into the parts of one product and shared between the threads together."""
     _, x, w = cache
     x2 = np.ascontiguousarray(x).reshape(x.shape[0], -1)
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     macs = x2.size * w.shape[1]
+    parts = _parts(w.shape[0], macs, products=2 if need_dx else 1)
     dw = np.empty(w.shape, dtype=x.dtype)
-    tasks = _tasks(lambda r0, r1: np.matmul(x2[:, r0:r1].T, dout, out=dw[r0:r1]), _parts(w.shape[0], macs))
+    tasks = _tasks(lambda r0, r1: np.matmul(x2[:, r0:r1].T, dout, out=dw[r0:r1]), parts)
     dx2 = np.empty_like(x2) if need_dx else None
     if need_dx:
-        tasks += _tasks(lambda r0, r1: np.matmul(dout[r0:r1], w.T, out=dx2[r0:r1]), _parts(x2.shape[0], macs))
+        tasks += _tasks(lambda r0, r1: np.matmul(dout, w[r0:r1].T, out=dx2[:, r0:r1]), parts)
     _run(tasks, 2 * macs if need_dx else macs)
     return (dx2.reshape(x.shape) if need_dx else None), dw, dout.sum(axis=0)
