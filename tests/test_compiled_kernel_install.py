@@ -177,3 +177,39 @@ def test_a_kernel_calling_an_edited_kernel_of_another_file_is_compiled_again(tmp
     assert run_python(CALLER.format(root=str(tmp_path), check=False), **env).split() == ["1"]  # stale
     assert run_python(CALLER.format(root=str(tmp_path), check=True), **env).split() == ["2"]
     assert run_python(CALLER.format(root=str(tmp_path), check=True), **env).split() == ["2"]
+
+
+TARGET_FEATURES = """
+    from numba.core import registry
+    from glassnet.functional._numba import activation, jit  # defines kernels: numba's CPU target exists
+    import llvmlite.binding as llvm
+    print(jit.VECTORS_CHOSEN, llvm.get_host_cpu_features().get("avx512f", False))
+    print(registry.cpu_target.target_context.codegen()._tm_features)
+"""
+
+
+def test_kernels_compile_for_full_width_vectors_on_avx512_unless_the_user_chose_the_target():
+    chosen, avx512 = run_python(TARGET_FEATURES, NUMBA_CPU_FEATURES=None, NUMBA_CPU_NAME=None,
+                                GLASSNET_VECTOR_PREFERENCE=None).split("\n")[0].split()
+    assert chosen == avx512  # lifted exactly where the CPU has 512-bit vectors
+    from glassnet.functional._numba import jit  # noqa: PLC0415
+
+    lines = run_python(TARGET_FEATURES, NUMBA_CPU_FEATURES=None, NUMBA_CPU_NAME=None,
+                       GLASSNET_VECTOR_PREFERENCE=None).split("\n")
+    assert lines[1].endswith("," + jit.FULL_VECTORS) == (avx512 == "True")
+    assert lines[1].startswith("+") or lines[1].startswith("-")  # the host's features come first
+    # the user's own choice of target, or LLVM's, is left as it is
+    user = run_python(TARGET_FEATURES, NUMBA_CPU_FEATURES="+sse2,+avx", NUMBA_CPU_NAME=None).split("\n")
+    assert user[0].split()[0] == "False" and user[1] == "+sse2,+avx"
+    llvm_choice = run_python(TARGET_FEATURES, NUMBA_CPU_FEATURES=None, GLASSNET_VECTOR_PREFERENCE="llvm").split("\n")
+    assert llvm_choice[0].split()[0] == "False" and jit.FULL_VECTORS not in llvm_choice[1]
+
+
+def test_full_vectors_are_not_chosen_once_numba_compiled_other_code_first():
+    out = run_python("""
+        import numba
+        numba.njit(lambda a: a + 1)(1)  # the user's own numba code: the CPU target now exists
+        from glassnet.functional._numba import activation, jit
+        print(jit.VECTORS_CHOSEN)
+    """, NUMBA_CPU_FEATURES=None, NUMBA_CPU_NAME=None, GLASSNET_VECTOR_PREFERENCE=None)
+    assert out.split() == ["False"]
