@@ -258,3 +258,15 @@ def test_first_run_times_the_default_train_from_an_empty_kernel_cache_and_from_a
     assert result["cold_compile_s"] == 4.0 and result["warm_compile_s"] == 0.0 and result["cold_s"] >= 0
     assert calls[0][1] == calls[1][1] and calls[0][0] != calls[1][0]  # same cache, separate run directories
     assert "4.0 s compiling" in first_run.format_first_run(result)
+
+
+def test_the_machine_header_names_the_cpu_numba_compiles_for_and_its_vector_width():
+    info = measure.machine_info()
+    from glassnet.functional._numba import jit
+
+    assert info["numba_target"] == jit.describe_target()
+    report = {"threads": 1, "steps": 1, "warmup": 0, "notes": [], "clock": "cpu", "results": [],
+              "machine": {"cpu": "x", "cores": 2, "usable_cores": 2, "python": "3", "numpy": "2", "glassnet_kernels": "k",
+                          "blas": [], "env": {}, "numba_target": "sapphirerapids, 512-bit vectors (...)"},
+              "sgemm": {"numpy": 50.0, "peak": 50.0, "n": 64, "repeats": 1}}
+    assert "numba compiles for: sapphirerapids, 512-bit vectors (...)" in format_report(report).splitlines()

@@ -184,7 +184,8 @@ TARGET_FEATURES = """
     from glassnet.functional._numba import activation, jit  # defines kernels: numba's CPU target exists
     import llvmlite.binding as llvm
     print(jit.VECTORS_CHOSEN, llvm.get_host_cpu_features().get("avx512f", False))
-    print(registry.cpu_target.target_context.codegen()._tm_features)
+    print(registry.cpu_target.target_context.codegen().magic_tuple()[2])  # the features compiled for
+    print(jit.describe_target())
 """
 
 
@@ -198,11 +199,13 @@ def test_kernels_compile_for_full_width_vectors_on_avx512_unless_the_user_chose_
                        GLASSNET_VECTOR_PREFERENCE=None).split("\n")
     assert lines[1].endswith("," + jit.FULL_VECTORS) == (avx512 == "True")
     assert lines[1].startswith("+") or lines[1].startswith("-")  # the host's features come first
+    assert ("512-bit vectors" in lines[2]) == (avx512 == "True")
     # the user's own choice of target, or LLVM's, is left as it is
     user = run_python(TARGET_FEATURES, NUMBA_CPU_FEATURES="+sse2,+avx", NUMBA_CPU_NAME=None).split("\n")
     assert user[0].split()[0] == "False" and user[1] == "+sse2,+avx"
     llvm_choice = run_python(TARGET_FEATURES, NUMBA_CPU_FEATURES=None, GLASSNET_VECTOR_PREFERENCE="llvm").split("\n")
     assert llvm_choice[0].split()[0] == "False" and jit.FULL_VECTORS not in llvm_choice[1]
+    assert llvm_choice[2].endswith("LLVM's preferred vector width")
 
 
 def test_full_vectors_are_not_chosen_once_numba_compiled_other_code_first():

@@ -98,6 +98,10 @@ def machine_info(torch=None):
         "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                                 "OMP_NUM_THREADS", "GLASSNET_KERNELS")},
     }
+    if kernels.numba_available():
+        from ..functional._numba import jit  # noqa: PLC0415 - imports numba
+
+        info["numba_target"] = jit.describe_target()
     info["malloc_kept"] = allocator.kept()
     try:
         info["load_average"] = os.getloadavg()

@@ -245,6 +245,8 @@ def format_machine(report):
         f"CPU: {m['cpu']} ({m['cores']} cores, {m['usable_cores']} usable); threads per side: {report['threads']}",
         f"Python {m['python']}, NumPy {m['numpy']}, PyTorch {m.get('torch', '-')}; glassnet kernels: {m['glassnet_kernels']}",
     ]
+    if "numba_target" in m:
+        lines.append(f"numba compiles for: {m['numba_target']}")
     if "load_average" in m:
         lines.append("load average: " + ", ".join(f"{v:.2f}" for v in m["load_average"])
                      + " (other processes share these cores if it exceeds the thread count)")

@@ -128,6 +128,16 @@ def kernel(fn=None, **options):
     return dispatcher
 
 
+def describe_target():
+    """One line naming the CPU numba compiles the kernels for and the vector width it prefers."""
+    from numba.core import registry  # noqa: PLC0415
+
+    _, cpu, features = registry.cpu_target.target_context.codegen().magic_tuple()
+    width = ("512-bit vectors (LLVM's 256-bit preference lifted; GLASSNET_VECTOR_PREFERENCE=llvm keeps it)"
+             if FULL_VECTORS in features.split(",") else "LLVM's preferred vector width")
+    return f"{cpu}, {width}"
+
+
 VECTORS_CHOSEN = prefer_full_vectors()
 """Whether :func:`prefer_full_vectors` set numba's target: done when this module is first imported,
 which every kernel module does before it defines a kernel (or numba's ``inline`` helpers)."""
