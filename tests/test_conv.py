@@ -4,7 +4,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tests.torch_parity import (
     KERNEL_IMPLEMENTATIONS, assert_close, assert_matches_torch, assert_module_matches_torch, is_compiled, kernels_used, randn, seeds,
@@ -85,6 +85,14 @@ def test_conv_forward_backward_match_torch_rectangular_strides_and_paddings(case
 
 def test_conv_backward_matches_torch_stride2_pad1():
     x, w, b = randn(0, 2, 3, 7, 6), randn(1, 4, 3, 3, 3), randn(2, 4)
+    assert_matches_torch(partial(F.conv_forward, stride=2, pad=1), F.conv_backward, partial(torch.conv2d, stride=2, padding=1), x, w, b)
+
+
+@pytest.mark.parametrize("tile_bytes", [1 << 20, 256])  # whole images per tile, or bands of a few rows
+def test_conv_stride2_of_an_even_input_by_phases_matches_torch(monkeypatch, tile_bytes):
+    monkeypatch.setattr(compiled_conv, "TILE_BYTES", tile_bytes)
+    x, w, b = randn(0, 3, 3, 8, 10), randn(1, 4, 3, 3, 3), randn(2, 4)
+    assert compiled_conv._ConvPlan(x.shape, w.shape, (2, 2), (1, 1), (1, 1), 1, 4, 5, np.float64).phases
     assert_matches_torch(partial(F.conv_forward, stride=2, pad=1), F.conv_backward, partial(torch.conv2d, stride=2, padding=1), x, w, b)
 
 
@@ -229,6 +237,51 @@ def test_compiled_columns_of_unpadded_stride1_convs_equal_the_references_im2col_
         np.testing.assert_array_equal(dx, expected)
     else:
         np.testing.assert_allclose(dx, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=40, deadline=None)
+@given(half_h=st.integers(1, 6), half_w=st.integers(1, 20), kh=st.integers(2, 5), kw=st.integers(2, 5),
+       c=st.integers(1, 3), band=st.integers(1, 6), seed=seeds, data=st.data())
+def test_compiled_columns_of_stride2_convs_by_phases_equal_the_references_im2col_and_col2im(
+        dtype, half_h, half_w, kh, kw, c, band, seed, data):
+    """Stride 2 over an even input with an output half as wide (_im2col_phases, _col2im_phases)
+    against the NumPy reference's im2col / col2im of the zero-padded input, on whole images and on
+    bands of output rows, the columns starting as NaN; the plan picks the phases exactly there."""
+    from glassnet.functional._windows import col2im, im2col
+
+    h, w = 2 * half_h, 2 * half_w
+    ph = data.draw(st.integers(0, kh - 1))
+    pw = data.draw(st.sampled_from([p for p in range(kw) if (w + 2 * p - kw) // 2 + 1 == half_w]))
+    ho, wo = (h + 2 * ph - kh) // 2 + 1, half_w
+    assume(ho > 0)
+    plan = compiled_conv._ConvPlan((2, c, h, w), (1, c, kh, kw), (2, 2), (ph, pw), (1, 1), 1, ho, wo, dtype)
+    assert plan.phases
+    x = randn(seed, 2, c, h, w).astype(dtype)
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ref = im2col(padded, kh, kw, 2, 2)  # (N, C*kh*kw, Ho*Wo)
+    dcols = randn(seed + 1, *ref.shape).astype(dtype)
+    dx = np.zeros_like(x)
+    for i0 in range(0, ho, band):
+        i1 = min(ho, i0 + band)
+        buf = np.full(2 * (c * kh * kw + 1) * (i1 - i0) * wo, np.nan, dtype)
+        cols = plan.columns(x, buf, 0, 2, i0, i1)
+        np.testing.assert_array_equal(cols[:, :-1], ref[:, :, i0 * wo : i1 * wo])
+        np.testing.assert_array_equal(cols[:, -1], 1)
+        plan.col2im(np.ascontiguousarray(dcols[:, :, i0 * wo : i1 * wo]), 0, i0, i1, dx)
+    expected = col2im(dcols.reshape(2, c, kh, kw, ho, wo), padded.shape, 2, 2)[:, :, ph : ph + h, pw : pw + w]
+    np.testing.assert_allclose(dx, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_stride2_columns_go_by_phases_only_for_even_inputs_half_as_wide_and_kernels_wider_than_one():
+    def phases(x_shape, k, pad, out_hw):
+        return compiled_conv._ConvPlan(x_shape, (4, x_shape[1], k, k), (2, 2), (pad, pad), (1, 1), 1, *out_hw,
+                                       np.float32).phases
+
+    assert phases((2, 3, 32, 32), 3, 1, (16, 16))    # ResNet's stride-2 3x3 convolutions
+    assert not phases((2, 3, 32, 32), 1, 0, (16, 16))  # 1x1: one phase of four is read
+    assert not phases((2, 3, 31, 31), 3, 1, (16, 16))  # odd input
+    assert not phases((2, 3, 32, 32), 3, 0, (15, 15))  # output narrower than half the input
 
 
 @pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
