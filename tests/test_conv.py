@@ -247,7 +247,7 @@ def test_compiled_columns_of_stride2_convs_by_phases_equal_the_references_im2col
         dtype, half_h, half_w, kh, kw, c, band, seed, data):
     """Stride 2 over an even input with an output half as wide (_im2col_phases, _col2im_phases)
     against the NumPy reference's im2col / col2im of the zero-padded input, on whole images and on
-    bands of output rows, the columns starting as NaN; the plan picks the phases exactly there."""
+    bands of output rows, the columns starting as NaN (where the plan picks the phases: the test below)."""
     from glassnet.functional._windows import col2im, im2col
 
     h, w = 2 * half_h, 2 * half_w
