@@ -66,6 +66,8 @@ KERNELS = {
     "avg_pool": (partial(F.avg_pool_forward, size=(3, 2), stride=(2, 1)), F.avg_pool_backward, [randn(0, 2, 2, 5, 5)]),
     "global_avg_pool": (F.global_avg_pool_forward, F.global_avg_pool_backward, [randn(0, 2, 3, 3, 4)]),
     "relu": (F.relu_forward, F.relu_backward, [away_from_zero(0, 3, 4)]),
+    "add": (F.add_forward, F.add_backward, [randn(0, 3, 4), randn(1, 3, 4)]),
+    "add_relu": (F.add_relu_forward, F.add_relu_backward, [away_from_zero(0, 3, 4), np.full((3, 4), 0.04)]),
     "leaky_relu": (partial(F.leaky_relu_forward, slope=0.1), F.leaky_relu_backward, [away_from_zero(0, 3, 4)]),
     "sigmoid": (F.sigmoid_forward, F.sigmoid_backward, [2 * randn(0, 3, 4)]),
     "tanh": (F.tanh_forward, F.tanh_backward, [randn(0, 3, 4)]),

@@ -15,6 +15,7 @@ from .activation import (
     tanh_backward,
     tanh_forward,
 )
+from .add import add_backward, add_forward, add_relu_backward, add_relu_forward
 from .conv import conv1d_backward, conv1d_forward, conv_backward, conv_forward
 from .dropout import dropout_backward, dropout_forward
 from .layer_utils import (

@@ -107,7 +107,8 @@ class Module:
         """Whether a Sequential runs this layer and ``layer``, the one after it, as one fused pair:
         ``forward_fused(x, layer)`` and ``backward_fused(dout, layer)`` give the same outputs,
         gradients and per-layer caches as the two layers one after the other, in fewer passes over
-        memory. Batch norm followed by ReLU fuses; nothing else does."""
+        memory. Batch norm followed by ReLU fuses, and a residual block's sum followed by ReLU;
+        nothing else does."""
         return False
 
     # ---------------------------------------------------------------- traversal
@@ -315,7 +316,8 @@ class Sequential(Module):
         return self
 
     def forward(self, x):
-        """The layers in order; a pair that fuses (:meth:`Module.fuses_with`: batch norm then ReLU) runs as one."""
+        """The layers in order; a pair that fuses (:meth:`Module.fuses_with`: batch norm or a residual
+        block, then ReLU) runs as one."""
         layers = list(self._modules.values())
         i = 0
         while i < len(layers):

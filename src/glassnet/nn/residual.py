@@ -1,6 +1,8 @@
 """The residual connection of ResNets (He et al. 2016): a block's output is its input plus a correction."""
 from __future__ import annotations
 
+from .. import functional as F
+from .activation import ReLU
 from .module import Module
 
 
@@ -10,7 +12,8 @@ class Residual(Module):
     backward: the sum passes ``dout`` unchanged to both branches, so
     dx = body.backward(dout) + shortcut.backward(dout)   (identity shortcut: + dout).
     Children are named after the attributes (``body.0.weight``, ``shortcut.1.running_mean``, ...).
-    A ResNet block puts its final ReLU after the sum: ``Sequential(Residual(body, shortcut), ReLU())``.
+    A ResNet block puts its final ReLU after the sum: ``Sequential(Residual(body, shortcut), ReLU())``;
+    a Sequential then runs the sum and that ReLU as one pass (:meth:`fuses_with`).
 
     Args:
         body: the module computing the correction (e.g. conv-BN-ReLU-conv-BN).
@@ -39,17 +42,37 @@ class Residual(Module):
         self._rename()
 
     def forward(self, x):
+        return F.add_forward(*self._branches(x))[0]
+
+    def backward(self, dout):
+        """Both branches get dout; the input, which feeds both, gets the sum of their gradients."""
+        dx = self.body.backward(dout)
+        return F.add_forward(dx, dout if self.shortcut is None else self.shortcut.backward(dout))[0]
+
+    def fuses_with(self, layer):
+        """The block's ReLU after the sum runs with it (:func:`glassnet.functional.add_relu_forward`),
+        unless a subclass changed forward or backward."""
+        kind = type(self)
+        return type(layer) is ReLU and kind.forward is Residual.forward and kind.backward is Residual.backward
+
+    def forward_fused(self, x, relu):
+        """``relu.forward(self.forward(x))``: the same output, the sum and ReLU in one pass; ReLU keeps its own cache."""
+        out, relu._cache = F.add_relu_forward(*self._branches(x))
+        return out
+
+    def backward_fused(self, dout, relu):
+        """``self.backward(relu.backward(dout))``: ReLU's gradient is what both branches get."""
+        return self.backward(relu.backward(dout))
+
+    def _branches(self, x):
+        """(body(x), shortcut(x) or x), checked to have one shape."""
         y = self.body.forward(x)
         s = x if self.shortcut is None else self.shortcut.forward(x)
         if y.shape != s.shape:
             what = "the input (identity shortcut)" if self.shortcut is None else "the shortcut"
             raise ValueError(f"{self.describe()}: the body gives shape {tuple(y.shape)} but {what} gives "
                              f"{tuple(s.shape)}; they must match to be added (use a projection shortcut)")
-        return y + s
-
-    def backward(self, dout):
-        dx = self.body.backward(dout)
-        return dx + (dout if self.shortcut is None else self.shortcut.backward(dout))
+        return y, s
 
     def extra_repr(self):
         return "identity shortcut" if self.shortcut is None else ""

@@ -12,6 +12,8 @@ functional/norm.py    functional/_numba/norm.py   batchnorm_forward, batchnorm_b
                                                   batchnorm_relu_backward (the pair in one pass)
 functional/           functional/_numba/          relu_forward, relu_backward (and the
 activation.py         activation.py               in-place ReLU of the inference plan)
+functional/add.py     functional/_numba/add.py    add_forward, add_relu_forward (the sum, and the
+                                                  sum then ReLU, of a residual block in one pass)
 functional/linear.py  functional/_numba/linear.py affine_forward, affine_backward (BLAS products in parts)
 (none)                functional/_numba/threads.py  glassnet's pool of threads
 (none)                functional/_numba/spin.py   its threads' waits for each other, without the GIL
