@@ -254,7 +254,8 @@ def parallel(n, fn, size=None):
 
     range(n) is cut into PIECES_PER_THREAD pieces per thread (at most n), claimed one at a time
     (:class:`_Claims`). With one thread, or a problem of fewer than PARALLEL_MIN elements
-    (``size``), it is one piece run here. Returns the results in order.
+    (``size``: the values of a one-array-in, one-out pass; heavier passes count each value several
+    times, as batch norm's do), it is one piece run here. Returns the results in order.
     """
     workers = min(kernels.get_num_threads(), n)
     if workers <= 1 or (size is not None and size < PARALLEL_MIN):
