@@ -331,6 +331,97 @@ def _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragm
                                 dst[d + j * u8(sw)] += src[o + j]
 
 
+STRIDED, SAME, PHASES = 0, 1, 2
+"""How a plan gathers its columns (``_ConvPlan.gather``): :func:`_im2col` (any convolution),
+:func:`_im2col_same` (stride 1, output as wide as the input) or :func:`_im2col_phases` (stride 2
+through the input's phases); col2im by their adjoints."""
+
+
+@kernel
+def _gather_tile(x, n0, i0, i1, gather, geometry, cols):  # pragma: no cover - compiled
+    """The column tile ``cols`` (G, C*kh*kw + 1, rows*Wo) of images n0 .. n0+G-1, output rows i0..i1-1,
+    by the plan's ``gather``; ``geometry`` = (kh, kw, sh, sw, ph, pw, dh, dw, wo)."""
+    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
+    if gather == SAME:
+        _im2col_same(x, n0, i0, i1, kh, kw, ph, pw, cols)
+    elif gather == PHASES:
+        _im2col_phases(x, n0, i0, i1, kh, kw, ph, pw, cols)
+    else:
+        _im2col(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols)
+
+
+@kernel
+def _scatter_tile(dcols, n0, i0, i1, gather, geometry, dx):  # pragma: no cover - compiled
+    """col2im of a tile: the adjoint of :func:`_gather_tile`, accumulated into dx."""
+    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
+    if gather == SAME:
+        _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx)
+    elif gather == PHASES:
+        _col2im_phases(dcols, n0, i0, i1, kh, kw, ph, pw, dx)
+    else:
+        _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx)
+
+
+@njit(inline="always")
+def _image_rows(a, n, i0, i1, wo, band):  # pragma: no cover - compiled
+    """a[n, :, i0*wo : i1*wo] as a contiguous (rows, cols) matrix: the view itself for a whole image,
+    else a copy in ``band`` (the rows of a band are strided in a[n])."""
+    if i1 * wo - i0 * wo == a.shape[2]:
+        return a[n]
+    m = band[: a.shape[1] * (i1 - i0) * wo].reshape(a.shape[1], (i1 - i0) * wo)
+    m[:, :] = a[n, :, i0 * wo : i1 * wo]
+    return m
+
+
+@kernel
+def _forward_tiles(x, wb, tiles, t0, t1, gather, geometry, buf, band, out):  # pragma: no cover - compiled
+    """out[n, :, rows of the tile] = [W | b] @ cols[g] for the tiles t0 <= t < t1 of ``tiles`` (T, 4)
+    (rows (n0, n1, i0, i1)), one product per image (groups = 1); ``buf`` holds a column tile, ``band``
+    the output of one band of rows (written to its strided place in out)."""
+    f, k1 = wb.shape
+    wo = geometry[8]
+    for t in range(t0, t1):
+        n0, n1, i0, i1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
+        cols = buf[: (n1 - n0) * k1 * (i1 - i0) * wo].reshape(n1 - n0, k1, (i1 - i0) * wo)
+        _gather_tile(x, n0, i0, i1, gather, geometry, cols)
+        for g in range(n1 - n0):
+            if (i1 - i0) * wo == out.shape[2]:
+                np.dot(wb, cols[g], out[n0 + g])
+            else:
+                o = band[: f * (i1 - i0) * wo].reshape(f, (i1 - i0) * wo)
+                np.dot(wb, cols[g], o)
+                out[n0 + g, :, i0 * wo : i1 * wo] = o
+
+
+@kernel
+def _backward_tiles(x, dout3, w_t, tiles, t0, t1, gather, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover - compiled
+    """For the tiles t0 <= t < t1 (groups = 1), image by image (d = dout3[n] over the tile's rows):
+
+        acc += cols[g] @ d.T           ([dw | db].T (K + 1, F): the ones row of cols gives db)
+        dcols[g] = w_t @ d             (K, L), then dx += col2im(dcols) per tile, if ``need_dx``
+
+    ``prod`` (K + 1, F) is the scratch of one image's product, ``buf`` / ``dbuf`` hold a column tile
+    and its gradient, ``band`` a copy of dout's rows for a band of rows."""
+    k1, f = prod.shape
+    wo = geometry[8]
+    for t in range(t0, t1):
+        n0, n1, i0, i1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
+        cells = (i1 - i0) * wo
+        cols = buf[: (n1 - n0) * k1 * cells].reshape(n1 - n0, k1, cells)
+        _gather_tile(x, n0, i0, i1, gather, geometry, cols)
+        dcols = dbuf[: (n1 - n0) * (k1 - 1) * cells].reshape(n1 - n0, k1 - 1, cells)
+        for g in range(n1 - n0):
+            d = _image_rows(dout3, n0 + g, i0, i1, wo, band)
+            np.dot(cols[g], d.T, prod)
+            for r in range(k1):
+                for q in range(f):
+                    acc[r, q] += prod[r, q]
+            if need_dx:
+                np.dot(w_t, d, dcols[g])
+        if need_dx:
+            _scatter_tile(dcols, n0, i0, i1, gather, geometry, dx)
+
+
 @functools.lru_cache(maxsize=256)
 def _tiles(n, ho, row_bytes, tile_bytes):
     """Tiles (n0, n1, i0, i1): images n0..n1-1 and output rows i0..i1-1 whose column tile takes about
@@ -366,7 +457,10 @@ class _ConvPlan:
         # (a 1x1 kernel reads one phase of four: its strided gather reads less)
         self.phases = (not self.same and stride == (2, 2) and dilation == (1, 1) and h % 2 == 0 and w % 2 == 0
                        and wo == w // 2 and 1 < kh and 1 < kw and self.ph < kh and self.pw < kw)
+        self.gather = SAME if self.same else PHASES if self.phases else STRIDED
+        self.geometry = (kh, kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, wo)
         self.tiles = _tiles(n, ho, (self.k + 1) * wo * np.dtype(dtype).itemsize, TILE_BYTES)
+        self.tile_rows = np.array(self.tiles, dtype=np.int64).reshape(-1, 4)  # the tiles for the compiled loops
         self.dtype = dtype
 
     def scratch(self, backward=False):
@@ -374,15 +468,20 @@ class _ConvPlan:
         size = max((n1 - n0) * (self.k + 1) * (i1 - i0) * self.wo for n0, n1, i0, i1 in self.tiles)
         return [np.empty(size, self.dtype) for _ in range(2 if backward else 1)]
 
+    def band(self):
+        """Scratch for the F output rows of one band of a tile (empty when every tile is whole images)."""
+        banded = any(i1 - i0 < self.ho for _, _, i0, i1 in self.tiles)
+        return np.empty(self.f * max(i1 - i0 for *_, i0, i1 in self.tiles) * self.wo if banded else 0, self.dtype)
+
+    def span(self, part):
+        """(t0, t1): the indices in ``tiles`` of a part's tiles (a part is a run of consecutive tiles)."""
+        t0 = self.tiles.index(part[0])
+        return t0, t0 + len(part)
+
     def columns(self, x, buf, n0, n1, i0, i1):
         """The column tile (G, C*kh*kw + 1, rows*Wo) of a tile, in ``buf``."""
         cols = buf[: (n1 - n0) * (self.k + 1) * (i1 - i0) * self.wo].reshape(n1 - n0, self.k + 1, (i1 - i0) * self.wo)
-        if self.same:
-            _im2col_same(x, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, cols)
-        elif self.phases:
-            _im2col_phases(x, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, cols)
-        else:
-            _im2col(x, n0, i0, i1, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, self.wo, cols)
+        _gather_tile(x, n0, i0, i1, self.gather, self.geometry, cols)
         return cols
 
     def by_group(self, a):
@@ -390,12 +489,7 @@ class _ConvPlan:
         return a.reshape(a.shape[0], self.groups, a.shape[1] // self.groups, a.shape[2])
 
     def col2im(self, dcols, n0, i0, i1, dx):
-        if self.same:
-            _col2im_same(dcols, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, dx)
-        elif self.phases:
-            _col2im_phases(dcols, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, dx)
-        else:
-            _col2im(dcols, n0, i0, i1, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, self.wo, dx)
+        _scatter_tile(dcols, n0, i0, i1, self.gather, self.geometry, dx)
 
 
 def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
@@ -438,13 +532,14 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
 
     def work(parts):
         (buf,) = plan.scratch()
+        band = plan.band()
         for part in parts:
-            for n0, n1, i0, i1 in part:
-                cols = plan.columns(x, buf, n0, n1, i0, i1)
-                o = out[n0:n1, :, i0 * wo : i1 * wo]
-                if groups == 1:
-                    np.matmul(wb, cols, out=o)
-                else:
+            if groups == 1:  # the part's whole loop in one compiled call
+                _forward_tiles(x, wb, plan.tile_rows, *plan.span(part), plan.gather, plan.geometry, buf, band, out)
+            else:
+                for n0, n1, i0, i1 in part:
+                    cols = plan.columns(x, buf, n0, n1, i0, i1)
+                    o = out[n0:n1, :, i0 * wo : i1 * wo]
                     np.matmul(wb, plan.by_group(cols[:, :k]), out=plan.by_group(o))
                     o += bias[:, None]
             yield None  # the output is written in place: no result per part
@@ -492,26 +587,24 @@ def conv_backward(dout, cache, need_dx=True, need_db=True):
 
     def work(parts):
         buf, dbuf = plan.scratch(backward=True)
+        band, prod = plan.band(), np.empty((k + 1, f), dtype=x.dtype)
+        into = dx if need_dx else np.empty((0, 0, 0, 0), x.dtype)  # the compiled loop takes an array either way
         for part in parts:
             # groups = 1: [dw | db].T (K + 1, F) (cols @ dout.T runs faster than dout @ cols.T); else dw (G, F/G, K/G)
             acc = np.zeros((k + 1, f) if groups == 1 else wb.shape, dtype=x.dtype)
-            for n0, n1, i0, i1 in part:
-                cols = plan.columns(x, buf, n0, n1, i0, i1)
-                d = dout3[n0:n1, :, i0 * wo : i1 * wo]
-                if groups == 1:
-                    part_sum = np.matmul(cols, d.transpose(0, 2, 1))  # (Gi, K + 1, F): [dw | db].T per image
-                else:
-                    d4 = plan.by_group(d)
+            if groups == 1:  # the part's whole loop in one compiled call
+                _backward_tiles(x, dout3, w_t, plan.tile_rows, *plan.span(part), plan.gather, plan.geometry, need_dx,
+                                buf, dbuf, band, prod, acc, into)
+            else:
+                for n0, n1, i0, i1 in part:
+                    cols = plan.columns(x, buf, n0, n1, i0, i1)
+                    d4 = plan.by_group(dout3[n0:n1, :, i0 * wo : i1 * wo])
                     part_sum = np.matmul(d4, plan.by_group(cols[:, :k]).transpose(0, 1, 3, 2))  # (Gi, G, F/G, K/G)
-                acc += part_sum[0] if part_sum.shape[0] == 1 else part_sum.sum(axis=0)
-                if not need_dx:
-                    continue
-                dcols = dbuf[: cols[:, :k].size].reshape(cols.shape[0], k, cols.shape[2])
-                if groups == 1:
-                    np.matmul(w_t, d, out=dcols)
-                else:
-                    np.matmul(w_t, d4, out=plan.by_group(dcols))
-                plan.col2im(dcols, n0, i0, i1, dx)
+                    acc += part_sum[0] if part_sum.shape[0] == 1 else part_sum.sum(axis=0)
+                    if need_dx:
+                        dcols = dbuf[: cols[:, :k].size].reshape(cols.shape[0], k, cols.shape[2])
+                        np.matmul(w_t, d4, out=plan.by_group(dcols))
+                        plan.col2im(dcols, n0, i0, i1, dx)
             yield acc
 
     total = sum(run_tiles(plan.tiles, work))
