@@ -5,7 +5,7 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
 
 * **Tiles.** The windows of a few images (or a few output rows of one image) are copied into a
   column tile ``cols (G, C*kh*kw + 1, L)`` small enough for the L2 cache (``TILE_BYTES``), and one
-  batched product ``[W | b] @ cols`` (``wb``) writes the output tile straight into the
+  product ``[W | b] @ cols[g]`` (``wb``) per image writes the output straight into the
   (N, F, Ho*Wo) result: no transposes, no separate bias pass (the tile's last row is ones). Small
   products that stay in L2 run at 80-100 GFLOP/s where one huge im2col product streams from
   memory at ~30. The cache keeps the *input* only (not the 9x larger columns); backward rebuilds
@@ -16,7 +16,9 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
   offset. Stride-1 convolutions without padding (LeNet-5's second layer) copy one run of Wo pixels
   per tap and output row, with no bounds to check; other convolutions gather row by row.
 * **Threads.** The tiles are cut into parts at image boundaries; the threads claim parts one at a
-  time and multiply their tiles with a single-threaded BLAS (``threads.run_tiles``; ``work`` yields
+  time and multiply their tiles with a single-threaded BLAS, each part's whole loop (gather, one
+  product per image, col2im) one compiled call that holds no GIL (:func:`_forward_tiles`,
+  :func:`_backward_tiles`; grouped convolutions loop in Python) (``threads.run_tiles``; ``work`` yields
   one result per part), and the weight gradient adds the parts' sums in a fixed order.
 * **Winograd.** 3x3 stride-1 convolutions with an even output of at least ``winograd.MIN_PIXELS``
   and at least ``winograd.MIN_CHANNELS`` input channels (most of a VGG or ResNet) skip the columns:
@@ -40,10 +42,16 @@ from . import CompiledCache, winograd, winograd1d
 from .jit import kernel
 from .threads import parallel, run_tiles
 
-TILE_BYTES = 1 << 20
-"""Target size of one im2col column tile: about the per-core L2 cache. Measured on the CIFAR net
-(training step, 1 thread): 128 KiB 361 ms, 384 KiB 333 ms, 1 MiB 313 ms, 4 MiB 341 ms; one product
-over the whole batch's columns (the NumPy reference) 698 ms."""
+TILE_BYTES = 1 << 19
+"""Target size of one im2col column tile: the backward holds a tile and its gradient, so both stay
+in a 1-2 MiB L2 cache. Measured on the CIFAR net (AMD Zen 4, training step, 1 thread, when each tile
+still cost a round of Python): 128 KiB 361 ms, 384 KiB 333 ms, 1 MiB 313 ms, 4 MiB 341 ms; one product
+over the whole batch's columns (the NumPy reference) 698 ms. With each part's loop compiled
+(:func:`_forward_tiles`, :func:`_backward_tiles`), on the Intel machine of BENCHMARKS.md (2 MiB L2),
+forward + backward of eight convolutions (LeNet-5's at batch 64 and 256, the CIFAR net's first,
+ResNet-20's stride-2 ones), 512 KiB against 1 MiB: one thread 2-13 % faster in all eight (LeNet-5's
+first at batch 256 4.61 -> 4.02 ms), two threads 0-12 % faster in six, 1-3 % slower in two; whole
+training steps within their noise."""
 
 
 # A column tile holds, for images n0 .. n0+G-1 and output rows i0 .. i1-1, one row per (c, a, b):
