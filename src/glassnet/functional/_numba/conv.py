@@ -17,8 +17,8 @@ The reference builds the columns of the whole batch, ``cols (N, C*HH*WW, Ho*Wo)`
   per tap and output row, with no bounds to check; other convolutions gather row by row.
 * **Threads.** The tiles are cut into parts at image boundaries; the threads claim parts one at a
   time and multiply their tiles with a single-threaded BLAS, each part's whole loop (gather, one
-  product per image, col2im) one compiled call that holds no GIL (:func:`_forward_tiles`,
-  :func:`_backward_tiles`; grouped convolutions loop in Python) (``threads.run_tiles``; ``work`` yields
+  product per image, col2im) one compiled call that holds no GIL (:func:`_forward_loop`,
+  :func:`_backward_loop`; grouped convolutions loop in Python) (``threads.run_tiles``; ``work`` yields
   one result per part), and the weight gradient adds the parts' sums in a fixed order.
 * **Winograd.** 3x3 stride-1 convolutions with an even output of at least ``winograd.MIN_PIXELS``
   and at least ``winograd.MIN_CHANNELS`` input channels (most of a VGG or ResNet) skip the columns:
@@ -47,7 +47,7 @@ TILE_BYTES = 1 << 19
 in a 1-2 MiB L2 cache. Measured on the CIFAR net (AMD Zen 4, training step, 1 thread, when each tile
 still cost a round of Python): 128 KiB 361 ms, 384 KiB 333 ms, 1 MiB 313 ms, 4 MiB 341 ms; one product
 over the whole batch's columns (the NumPy reference) 698 ms. With each part's loop compiled
-(:func:`_forward_tiles`, :func:`_backward_tiles`), on the Intel machine of BENCHMARKS.md (2 MiB L2),
+(:func:`_forward_loop`, :func:`_backward_loop`), on the Intel machine of BENCHMARKS.md (2 MiB L2),
 forward + backward of eight convolutions (LeNet-5's at batch 64 and 256, the CIFAR net's first,
 ResNet-20's stride-2 ones), 512 KiB against 1 MiB: one thread 2-13 % faster in all eight (LeNet-5's
 first at batch 256 4.61 -> 4.02 ms), two threads 0-12 % faster in six, 1-3 % slower in two; whole
@@ -339,87 +339,94 @@ def _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragm
                                 dst[d + j * u8(sw)] += src[o + j]
 
 
-STRIDED, SAME, PHASES = 0, 1, 2
-"""How a plan gathers its columns (``_ConvPlan.gather``): :func:`_im2col` (any convolution),
-:func:`_im2col_same` (stride 1, output as wide as the input) or :func:`_im2col_phases` (stride 2
-through the input's phases); col2im by their adjoints."""
-
-
-@kernel
-def _gather_tile(x, n0, i0, i1, gather, geometry, cols):  # pragma: no cover - compiled
-    """The column tile ``cols`` (G, C*kh*kw + 1, rows*Wo) of images n0 .. n0+G-1, output rows i0..i1-1,
-    by the plan's ``gather``; ``geometry`` = (kh, kw, sh, sw, ph, pw, dh, dw, wo)."""
+# Each part of a convolution's tiles runs as one compiled call (no GIL between its tiles: with the
+# loop in Python, two threads took turns at it). The loops are written once, taking the gather and
+# its adjoint as arguments, and compiled once per way of gathering, so a model compiles only the
+# gathers it uses (numba compiles every function a kernel could call).
+@njit(inline="always")
+def _gather_same(x, n0, i0, i1, geometry, cols):  # pragma: no cover - compiled
     kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
-    if gather == SAME:
-        _im2col_same(x, n0, i0, i1, kh, kw, ph, pw, cols)
-    elif gather == PHASES:
-        _im2col_phases(x, n0, i0, i1, kh, kw, ph, pw, cols)
-    else:
-        _im2col(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols)
-
-
-@kernel
-def _scatter_tile(dcols, n0, i0, i1, gather, geometry, dx):  # pragma: no cover - compiled
-    """col2im of a tile: the adjoint of :func:`_gather_tile`, accumulated into dx."""
-    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
-    if gather == SAME:
-        _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx)
-    elif gather == PHASES:
-        _col2im_phases(dcols, n0, i0, i1, kh, kw, ph, pw, dx)
-    else:
-        _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx)
+    _im2col_same(x, n0, i0, i1, kh, kw, ph, pw, cols)
 
 
 @njit(inline="always")
-def _image_rows(a, n, i0, i1, wo, band):  # pragma: no cover - compiled
-    """a[n, :, i0*wo : i1*wo] as a contiguous (rows, cols) matrix: the view itself for a whole image,
-    else a copy in ``band`` (the rows of a band are strided in a[n])."""
-    if i1 * wo - i0 * wo == a.shape[2]:
-        return a[n]
-    m = band[: a.shape[1] * (i1 - i0) * wo].reshape(a.shape[1], (i1 - i0) * wo)
-    m[:, :] = a[n, :, i0 * wo : i1 * wo]
-    return m
+def _scatter_same(dcols, n0, i0, i1, geometry, dx):  # pragma: no cover - compiled
+    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
+    _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx)
 
 
-@kernel
-def _forward_tiles(x, wb, tiles, t0, t1, gather, geometry, buf, band, out):  # pragma: no cover - compiled
+@njit(inline="always")
+def _gather_phases(x, n0, i0, i1, geometry, cols):  # pragma: no cover - compiled
+    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
+    _im2col_phases(x, n0, i0, i1, kh, kw, ph, pw, cols)
+
+
+@njit(inline="always")
+def _scatter_phases(dcols, n0, i0, i1, geometry, dx):  # pragma: no cover - compiled
+    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
+    _col2im_phases(dcols, n0, i0, i1, kh, kw, ph, pw, dx)
+
+
+@njit(inline="always")
+def _gather_strided(x, n0, i0, i1, geometry, cols):  # pragma: no cover - compiled
+    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
+    _im2col(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols)
+
+
+@njit(inline="always")
+def _scatter_strided(dcols, n0, i0, i1, geometry, dx):  # pragma: no cover - compiled
+    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
+    _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx)
+
+
+@njit(inline="always")
+def _forward_loop(gather, x, wb, tiles, t0, t1, geometry, buf, band, out):  # pragma: no cover - compiled
     """out[n, :, rows of the tile] = [W | b] @ cols[g] for the tiles t0 <= t < t1 of ``tiles`` (T, 4)
-    (rows (n0, n1, i0, i1)), one product per image (groups = 1); ``buf`` holds a column tile, ``band``
-    the output of one band of rows (written to its strided place in out)."""
+    (rows (n0, n1, i0, i1)), one product per image (groups = 1); ``gather`` builds a column tile
+    in ``buf``; ``band`` holds the output of one band of rows, copied to its strided place in out."""
     f, k1 = wb.shape
     wo = geometry[8]
     for t in range(t0, t1):
         n0, n1, i0, i1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
-        cols = buf[: (n1 - n0) * k1 * (i1 - i0) * wo].reshape(n1 - n0, k1, (i1 - i0) * wo)
-        _gather_tile(x, n0, i0, i1, gather, geometry, cols)
+        cells = (i1 - i0) * wo
+        cols = buf[: (n1 - n0) * k1 * cells].reshape(n1 - n0, k1, cells)
+        gather(x, n0, i0, i1, geometry, cols)
         for g in range(n1 - n0):
-            if (i1 - i0) * wo == out.shape[2]:
+            if cells == out.shape[2]:
                 np.dot(wb, cols[g], out[n0 + g])
             else:
-                o = band[: f * (i1 - i0) * wo].reshape(f, (i1 - i0) * wo)
+                o = band[: f * cells].reshape(f, cells)
                 np.dot(wb, cols[g], o)
-                out[n0 + g, :, i0 * wo : i1 * wo] = o
+                for r in range(f):  # element by element: numba's slice assignment costs seconds to compile
+                    for q in range(cells):
+                        out[n0 + g, r, i0 * wo + q] = o[r, q]
 
 
-@kernel
-def _backward_tiles(x, dout3, w_t, tiles, t0, t1, gather, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover - compiled
+@njit(inline="always")
+def _backward_loop(gather, scatter, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover - compiled
     """For the tiles t0 <= t < t1 (groups = 1), image by image (d = dout3[n] over the tile's rows):
 
         acc += cols[g] @ d.T           ([dw | db].T (K + 1, F): the ones row of cols gives db)
         dcols[g] = w_t @ d             (K, L), then dx += col2im(dcols) per tile, if ``need_dx``
 
     ``prod`` (K + 1, F) is the scratch of one image's product, ``buf`` / ``dbuf`` hold a column tile
-    and its gradient, ``band`` a copy of dout's rows for a band of rows."""
+    and its gradient, ``band`` a copy of dout's rows for a band of rows (strided in dout3[n])."""
     k1, f = prod.shape
     wo = geometry[8]
     for t in range(t0, t1):
         n0, n1, i0, i1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
         cells = (i1 - i0) * wo
         cols = buf[: (n1 - n0) * k1 * cells].reshape(n1 - n0, k1, cells)
-        _gather_tile(x, n0, i0, i1, gather, geometry, cols)
+        gather(x, n0, i0, i1, geometry, cols)
         dcols = dbuf[: (n1 - n0) * (k1 - 1) * cells].reshape(n1 - n0, k1 - 1, cells)
         for g in range(n1 - n0):
-            d = _image_rows(dout3, n0 + g, i0, i1, wo, band)
+            if cells == dout3.shape[2]:
+                d = dout3[n0 + g]
+            else:
+                d = band[: f * cells].reshape(f, cells)
+                for r in range(f):
+                    for q in range(cells):
+                        d[r, q] = dout3[n0 + g, r, i0 * wo + q]
             np.dot(cols[g], d.T, prod)
             for r in range(k1):
                 for q in range(f):
@@ -427,7 +434,40 @@ def _backward_tiles(x, dout3, w_t, tiles, t0, t1, gather, geometry, need_dx, buf
             if need_dx:
                 np.dot(w_t, d, dcols[g])
         if need_dx:
-            _scatter_tile(dcols, n0, i0, i1, gather, geometry, dx)
+            scatter(dcols, n0, i0, i1, geometry, dx)
+
+
+@kernel
+def _forward_same(x, wb, tiles, t0, t1, geometry, buf, band, out):  # pragma: no cover - compiled
+    _forward_loop(_gather_same, x, wb, tiles, t0, t1, geometry, buf, band, out)
+
+
+@kernel
+def _forward_phases(x, wb, tiles, t0, t1, geometry, buf, band, out):  # pragma: no cover - compiled
+    _forward_loop(_gather_phases, x, wb, tiles, t0, t1, geometry, buf, band, out)
+
+
+@kernel
+def _forward_strided(x, wb, tiles, t0, t1, geometry, buf, band, out):  # pragma: no cover - compiled
+    _forward_loop(_gather_strided, x, wb, tiles, t0, t1, geometry, buf, band, out)
+
+
+@kernel
+def _backward_same(x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover
+    _backward_loop(_gather_same, _scatter_same, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band,
+                   prod, acc, dx)
+
+
+@kernel
+def _backward_phases(x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover
+    _backward_loop(_gather_phases, _scatter_phases, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf,
+                   band, prod, acc, dx)
+
+
+@kernel
+def _backward_strided(x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover
+    _backward_loop(_gather_strided, _scatter_strided, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf,
+                   band, prod, acc, dx)
 
 
 @functools.lru_cache(maxsize=256)
@@ -465,7 +505,10 @@ class _ConvPlan:
         # (a 1x1 kernel reads one phase of four: its strided gather reads less)
         self.phases = (not self.same and stride == (2, 2) and dilation == (1, 1) and h % 2 == 0 and w % 2 == 0
                        and wo == w // 2 and 1 < kh and 1 < kw and self.ph < kh and self.pw < kw)
-        self.gather = SAME if self.same else PHASES if self.phases else STRIDED
+        # the compiled loops over a part's tiles (groups = 1) for this way of gathering
+        self.forward_tiles, self.backward_tiles = (
+            (_forward_same, _backward_same) if self.same else (_forward_phases, _backward_phases) if self.phases
+            else (_forward_strided, _backward_strided))
         self.geometry = (kh, kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, wo)
         self.tiles = _tiles(n, ho, (self.k + 1) * wo * np.dtype(dtype).itemsize, TILE_BYTES)
         self.tile_rows = np.array(self.tiles, dtype=np.int64).reshape(-1, 4)  # the tiles for the compiled loops
@@ -489,7 +532,12 @@ class _ConvPlan:
     def columns(self, x, buf, n0, n1, i0, i1):
         """The column tile (G, C*kh*kw + 1, rows*Wo) of a tile, in ``buf``."""
         cols = buf[: (n1 - n0) * (self.k + 1) * (i1 - i0) * self.wo].reshape(n1 - n0, self.k + 1, (i1 - i0) * self.wo)
-        _gather_tile(x, n0, i0, i1, self.gather, self.geometry, cols)
+        if self.same:
+            _im2col_same(x, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, cols)
+        elif self.phases:
+            _im2col_phases(x, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, cols)
+        else:
+            _im2col(x, n0, i0, i1, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, self.wo, cols)
         return cols
 
     def by_group(self, a):
@@ -497,7 +545,12 @@ class _ConvPlan:
         return a.reshape(a.shape[0], self.groups, a.shape[1] // self.groups, a.shape[2])
 
     def col2im(self, dcols, n0, i0, i1, dx):
-        _scatter_tile(dcols, n0, i0, i1, self.gather, self.geometry, dx)
+        if self.same:
+            _col2im_same(dcols, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, dx)
+        elif self.phases:
+            _col2im_phases(dcols, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, dx)
+        else:
+            _col2im(dcols, n0, i0, i1, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, self.wo, dx)
 
 
 def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
@@ -543,7 +596,7 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
         band = plan.band()
         for part in parts:
             if groups == 1:  # the part's whole loop in one compiled call
-                _forward_tiles(x, wb, plan.tile_rows, *plan.span(part), plan.gather, plan.geometry, buf, band, out)
+                plan.forward_tiles(x, wb, plan.tile_rows, *plan.span(part), plan.geometry, buf, band, out)
             else:
                 for n0, n1, i0, i1 in part:
                     cols = plan.columns(x, buf, n0, n1, i0, i1)
@@ -601,8 +654,8 @@ def conv_backward(dout, cache, need_dx=True, need_db=True):
             # groups = 1: [dw | db].T (K + 1, F) (cols @ dout.T runs faster than dout @ cols.T); else dw (G, F/G, K/G)
             acc = np.zeros((k + 1, f) if groups == 1 else wb.shape, dtype=x.dtype)
             if groups == 1:  # the part's whole loop in one compiled call
-                _backward_tiles(x, dout3, w_t, plan.tile_rows, *plan.span(part), plan.gather, plan.geometry, need_dx,
-                                buf, dbuf, band, prod, acc, into)
+                plan.backward_tiles(x, dout3, w_t, plan.tile_rows, *plan.span(part), plan.geometry, need_dx,
+                                    buf, dbuf, band, prod, acc, into)
             else:
                 for n0, n1, i0, i1 in part:
                     cols = plan.columns(x, buf, n0, n1, i0, i1)
