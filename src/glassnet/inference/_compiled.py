@@ -37,7 +37,7 @@ def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, wide, relu, pool, y, cols, out
     ho, wy = y.shape[1], y.shape[2]
     for n in range(lo, hi):
         if wide:
-            _im2col_same(x, n, 0, ho, kh, kw, ph, pw, cols)
+            _im2col_same(x, n, 0, ho, kh, kw, 1, 1, ph, pw, 1, 1, wy, cols)
         else:
             _im2col(x, n, 0, ho, kh, kw, sh, sw, ph, pw, 1, 1, wy, cols)
         if pool[0] == 0 and out.shape[3] == wy:  # unpooled, no dropped columns: straight into out

@@ -59,6 +59,9 @@ training steps within their noise."""
 # (0 in the padding) and a last row of ones that carries the bias through the product.
 # Indices in the inner loops are unsigned (u8): numba checks signed indices for negative
 # wrap-around, which keeps LLVM from vectorising the copies (3-7x slower).
+# Every gather, and every col2im, takes the whole geometry (kh, kw, sh, sw, ph, pw, dh, dw, wo), so
+# a plan picks one pair and calls it the same way; the special ones ignore what their case fixes
+# (stride, dilation and Wo).
 @njit(inline="always")
 def _shifted_copy(plane, h, w, i0, rows, da, db, dst):  # pragma: no cover - compiled
     """dst[i*w + j] = plane[(i0 + i + da)*w + j + db] for 0 <= i < rows, 0 <= j < w, and 0 where that
@@ -110,7 +113,7 @@ def _shifted_add(src, h, w, i0, rows, da, db, plane):  # pragma: no cover - comp
 
 
 @kernel
-def _im2col_same(x, n0, i0, i1, kh, kw, ph, pw, cols):  # pragma: no cover - compiled
+def _im2col_same(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):  # pragma: no cover - compiled
     """The column tile of a stride-1 convolution whose output is as wide as its input (Wo = W):
     for offset (a, b) the pixels of output rows i0..i1-1 are then one contiguous run of
     x[n0 + g, c] shifted by (a - ph, b - pw) (:func:`_shifted_copy`)."""
@@ -127,7 +130,7 @@ def _im2col_same(x, n0, i0, i1, kh, kw, ph, pw, cols):  # pragma: no cover - com
 
 
 @kernel
-def _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx):  # pragma: no cover - compiled
+def _col2im_same(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragma: no cover - compiled
     """Adjoint of _im2col_same, accumulated into dx (zeroed by the caller):
 
     dx[n0 + g, c].flat[(i + a - ph)*W + j + b - pw] += dcols[g, (c*kh + a)*kw + b, (i - i0)*W + j]
@@ -151,7 +154,7 @@ def _phase(d):  # pragma: no cover - compiled
 
 
 @kernel
-def _im2col_phases(x, n0, i0, i1, kh, kw, ph, pw, cols):  # pragma: no cover - compiled
+def _im2col_phases(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):  # pragma: no cover - compiled
     """The column tile of a stride-2 convolution (no dilation) of an even H x W input whose output is
     half as wide (Wo = W/2), through the four phases of each input plane:
 
@@ -186,7 +189,7 @@ def _im2col_phases(x, n0, i0, i1, kh, kw, ph, pw, cols):  # pragma: no cover - c
 
 
 @kernel
-def _col2im_phases(dcols, n0, i0, i1, kh, kw, ph, pw, dx):  # pragma: no cover - compiled
+def _col2im_phases(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragma: no cover - compiled
     """Adjoint of _im2col_phases, accumulated into dx (zeroed by the caller): each tap's row is added
     into its phase (:func:`_shifted_add`; taps in (b, a) order), then the four phases into dx (16
     channels on 32x32, batch 128: 1.65 -> 0.94 ms against _col2im; 32 on 16x16 1.10 either way)."""
@@ -341,56 +344,29 @@ def _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx):  # pragm
 
 # Each part of a convolution's tiles runs as one compiled call (no GIL between its tiles: with the
 # loop in Python, two threads took turns at it). The loops are written once, taking the gather and
-# its adjoint as arguments, and compiled once per way of gathering, so a model compiles only the
-# gathers it uses (numba compiles every function a kernel could call).
+# its adjoint as arguments, and compiled once per way of gathering (``_WAYS``), so a model compiles
+# only the gathers it uses (numba compiles every function a kernel could call; a kernel taking a
+# compiled function as a run-time argument would not be cached on disk).
 @njit(inline="always")
-def _gather_same(x, n0, i0, i1, geometry, cols):  # pragma: no cover - compiled
+def _tile_columns(gather, x, tiles, t, geometry, k1, buf):  # pragma: no cover - compiled
+    """Tile t of ``tiles`` (rows (n0, n1, i0, i1)) and its column tile (G, k1, rows*Wo), gathered in ``buf``."""
     kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
-    _im2col_same(x, n0, i0, i1, kh, kw, ph, pw, cols)
-
-
-@njit(inline="always")
-def _scatter_same(dcols, n0, i0, i1, geometry, dx):  # pragma: no cover - compiled
-    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
-    _col2im_same(dcols, n0, i0, i1, kh, kw, ph, pw, dx)
-
-
-@njit(inline="always")
-def _gather_phases(x, n0, i0, i1, geometry, cols):  # pragma: no cover - compiled
-    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
-    _im2col_phases(x, n0, i0, i1, kh, kw, ph, pw, cols)
-
-
-@njit(inline="always")
-def _scatter_phases(dcols, n0, i0, i1, geometry, dx):  # pragma: no cover - compiled
-    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
-    _col2im_phases(dcols, n0, i0, i1, kh, kw, ph, pw, dx)
-
-
-@njit(inline="always")
-def _gather_strided(x, n0, i0, i1, geometry, cols):  # pragma: no cover - compiled
-    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
-    _im2col(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols)
-
-
-@njit(inline="always")
-def _scatter_strided(dcols, n0, i0, i1, geometry, dx):  # pragma: no cover - compiled
-    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
-    _col2im(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx)
+    n0, n1, i0, i1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
+    cols = buf[: (n1 - n0) * k1 * (i1 - i0) * wo].reshape(n1 - n0, k1, (i1 - i0) * wo)
+    gather(x, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols)
+    return n0, n1, i0, i1, cols
 
 
 @njit(inline="always")
 def _forward_loop(gather, x, wb, tiles, t0, t1, geometry, buf, band, out):  # pragma: no cover - compiled
     """out[n, :, rows of the tile] = [W | b] @ cols[g] for the tiles t0 <= t < t1 of ``tiles`` (T, 4)
-    (rows (n0, n1, i0, i1)), one product per image (groups = 1); ``gather`` builds a column tile
-    in ``buf``; ``band`` holds the output of one band of rows, copied to its strided place in out."""
+    (rows (n0, n1, i0, i1)), one product per image (groups = 1); ``gather`` builds each column tile
+    in ``buf`` (:func:`_tile_columns`); ``band`` holds the output of one band of rows, copied to its strided place in out."""
     f, k1 = wb.shape
     wo = geometry[8]
     for t in range(t0, t1):
-        n0, n1, i0, i1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
-        cells = (i1 - i0) * wo
-        cols = buf[: (n1 - n0) * k1 * cells].reshape(n1 - n0, k1, cells)
-        gather(x, n0, i0, i1, geometry, cols)
+        n0, n1, i0, i1, cols = _tile_columns(gather, x, tiles, t, geometry, k1, buf)
+        cells = cols.shape[2]
         for g in range(n1 - n0):
             if cells == out.shape[2]:
                 np.dot(wb, cols[g], out[n0 + g])
@@ -412,12 +388,10 @@ def _backward_loop(gather, scatter, x, dout3, w_t, tiles, t0, t1, geometry, need
     ``prod`` (K + 1, F) is the scratch of one image's product, ``buf`` / ``dbuf`` hold a column tile
     and its gradient, ``band`` a copy of dout's rows for a band of rows (strided in dout3[n])."""
     k1, f = prod.shape
-    wo = geometry[8]
+    kh, kw, sh, sw, ph, pw, dh, dw, wo = geometry
     for t in range(t0, t1):
-        n0, n1, i0, i1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
-        cells = (i1 - i0) * wo
-        cols = buf[: (n1 - n0) * k1 * cells].reshape(n1 - n0, k1, cells)
-        gather(x, n0, i0, i1, geometry, cols)
+        n0, n1, i0, i1, cols = _tile_columns(gather, x, tiles, t, geometry, k1, buf)
+        cells = cols.shape[2]
         dcols = dbuf[: (n1 - n0) * (k1 - 1) * cells].reshape(n1 - n0, k1 - 1, cells)
         for g in range(n1 - n0):
             if cells == dout3.shape[2]:
@@ -434,40 +408,56 @@ def _backward_loop(gather, scatter, x, dout3, w_t, tiles, t0, t1, geometry, need
             if need_dx:
                 np.dot(w_t, d, dcols[g])
         if need_dx:
-            scatter(dcols, n0, i0, i1, geometry, dx)
+            scatter(dcols, n0, i0, i1, kh, kw, sh, sw, ph, pw, dh, dw, wo, dx)
 
 
 @kernel
 def _forward_same(x, wb, tiles, t0, t1, geometry, buf, band, out):  # pragma: no cover - compiled
-    _forward_loop(_gather_same, x, wb, tiles, t0, t1, geometry, buf, band, out)
+    _forward_loop(_im2col_same, x, wb, tiles, t0, t1, geometry, buf, band, out)
 
 
 @kernel
 def _forward_phases(x, wb, tiles, t0, t1, geometry, buf, band, out):  # pragma: no cover - compiled
-    _forward_loop(_gather_phases, x, wb, tiles, t0, t1, geometry, buf, band, out)
+    _forward_loop(_im2col_phases, x, wb, tiles, t0, t1, geometry, buf, band, out)
 
 
 @kernel
 def _forward_strided(x, wb, tiles, t0, t1, geometry, buf, band, out):  # pragma: no cover - compiled
-    _forward_loop(_gather_strided, x, wb, tiles, t0, t1, geometry, buf, band, out)
+    _forward_loop(_im2col, x, wb, tiles, t0, t1, geometry, buf, band, out)
 
 
 @kernel
 def _backward_same(x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover
-    _backward_loop(_gather_same, _scatter_same, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band,
+    _backward_loop(_im2col_same, _col2im_same, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band,
                    prod, acc, dx)
 
 
 @kernel
 def _backward_phases(x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover
-    _backward_loop(_gather_phases, _scatter_phases, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf,
+    _backward_loop(_im2col_phases, _col2im_phases, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf,
                    band, prod, acc, dx)
 
 
 @kernel
 def _backward_strided(x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf, band, prod, acc, dx):  # pragma: no cover
-    _backward_loop(_gather_strided, _scatter_strided, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf,
+    _backward_loop(_im2col, _col2im, x, dout3, w_t, tiles, t0, t1, geometry, need_dx, buf, dbuf,
                    band, prod, acc, dx)
+
+
+_WAYS = {"same": (_im2col_same, _col2im_same, _forward_same, _backward_same),
+         "phases": (_im2col_phases, _col2im_phases, _forward_phases, _backward_phases),
+         "strided": (_im2col, _col2im, _forward_strided, _backward_strided)}
+"""The ways of gathering columns: (gather, its col2im, the compiled forward and backward loops over a
+part's tiles)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _tile_table(tiles):
+    """The tiles as a read-only (T, 4) array for the compiled loops, and each tile's index in ``tiles``
+    (a part is a run of consecutive tiles): remembered per tiling, as the tiles are."""
+    rows = np.array(tiles, dtype=np.int64).reshape(-1, 4)
+    rows.flags.writeable = False
+    return rows, {tile: i for i, tile in enumerate(tiles)}
 
 
 @functools.lru_cache(maxsize=256)
@@ -505,13 +495,11 @@ class _ConvPlan:
         # (a 1x1 kernel reads one phase of four: its strided gather reads less)
         self.phases = (not self.same and stride == (2, 2) and dilation == (1, 1) and h % 2 == 0 and w % 2 == 0
                        and wo == w // 2 and 1 < kh and 1 < kw and self.ph < kh and self.pw < kw)
-        # the compiled loops over a part's tiles (groups = 1) for this way of gathering
-        self.forward_tiles, self.backward_tiles = (
-            (_forward_same, _backward_same) if self.same else (_forward_phases, _backward_phases) if self.phases
-            else (_forward_strided, _backward_strided))
+        self.gather, self.scatter, self.forward_tiles, self.backward_tiles = _WAYS[
+            "same" if self.same else "phases" if self.phases else "strided"]
         self.geometry = (kh, kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, wo)
         self.tiles = _tiles(n, ho, (self.k + 1) * wo * np.dtype(dtype).itemsize, TILE_BYTES)
-        self.tile_rows = np.array(self.tiles, dtype=np.int64).reshape(-1, 4)  # the tiles for the compiled loops
+        self.tile_rows, self._tile_index = _tile_table(self.tiles)
         self.dtype = dtype
 
     def scratch(self, backward=False):
@@ -526,18 +514,13 @@ class _ConvPlan:
 
     def span(self, part):
         """(t0, t1): the indices in ``tiles`` of a part's tiles (a part is a run of consecutive tiles)."""
-        t0 = self.tiles.index(part[0])
+        t0 = self._tile_index[part[0]]
         return t0, t0 + len(part)
 
     def columns(self, x, buf, n0, n1, i0, i1):
         """The column tile (G, C*kh*kw + 1, rows*Wo) of a tile, in ``buf``."""
         cols = buf[: (n1 - n0) * (self.k + 1) * (i1 - i0) * self.wo].reshape(n1 - n0, self.k + 1, (i1 - i0) * self.wo)
-        if self.same:
-            _im2col_same(x, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, cols)
-        elif self.phases:
-            _im2col_phases(x, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, cols)
-        else:
-            _im2col(x, n0, i0, i1, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, self.wo, cols)
+        self.gather(x, n0, i0, i1, *self.geometry, cols)
         return cols
 
     def by_group(self, a):
@@ -545,12 +528,7 @@ class _ConvPlan:
         return a.reshape(a.shape[0], self.groups, a.shape[1] // self.groups, a.shape[2])
 
     def col2im(self, dcols, n0, i0, i1, dx):
-        if self.same:
-            _col2im_same(dcols, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, dx)
-        elif self.phases:
-            _col2im_phases(dcols, n0, i0, i1, self.kh, self.kw, self.ph, self.pw, dx)
-        else:
-            _col2im(dcols, n0, i0, i1, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, self.wo, dx)
+        self.scatter(dcols, n0, i0, i1, *self.geometry, dx)
 
 
 def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
