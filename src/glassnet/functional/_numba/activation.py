@@ -57,19 +57,23 @@ def _relu_backward(dout, out, dx, lo, hi):  # pragma: no cover - compiled
         dx[i] = relu_grad(dout[i], out[i])
 
 
+def flat_pass(kernel, like, *inputs):
+    """An array of ``like``'s shape and dtype written by ``kernel(*inputs, out, lo, hi)`` over the flat
+    arrays (each input contiguous, in that dtype), its range cut into pieces shared between the threads."""
+    out = np.empty(like.shape, dtype=like.dtype)
+    flats = [np.ascontiguousarray(a, dtype=like.dtype).reshape(-1) for a in inputs]
+    out_flat = out.reshape(-1)
+    parallel(out_flat.size, lambda lo, hi: kernel(*flats, out_flat, lo, hi), out_flat.size)
+    return out
+
+
 def relu_forward(x):
     """out = max(x, 0) (``_relu`` over the flat array). Returns (out, CompiledCache(("relu", out)))."""
-    out = np.empty(x.shape, dtype=x.dtype)
-    x_flat, out_flat = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
-    parallel(x_flat.size, lambda lo, hi: _relu(x_flat, out_flat, lo, hi), x_flat.size)
+    out = flat_pass(_relu, x, x)
     return out, CompiledCache(("relu", out))
 
 
 def relu_backward(dout, cache):
     """dx = dout * (out > 0) (``_relu_backward`` over the flat arrays)."""
     _, out = cache
-    dx = np.empty(out.shape, dtype=out.dtype)
-    dout_flat = np.ascontiguousarray(dout, dtype=out.dtype).reshape(-1)
-    out_flat, dx_flat = out.reshape(-1), dx.reshape(-1)
-    parallel(out_flat.size, lambda lo, hi: _relu_backward(dout_flat, out_flat, dx_flat, lo, hi), out_flat.size)
-    return dx
+    return flat_pass(_relu_backward, out, dout, out)

@@ -8,13 +8,11 @@ The ReLU's cache is its output, as from ``relu_forward``.
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import uint64 as u8
 
 from . import CompiledCache
-from .activation import relu_value
+from .activation import flat_pass, relu_value
 from .jit import kernel
-from .threads import parallel
 
 
 @kernel
@@ -31,21 +29,12 @@ def _add_relu(a, b, out, lo, hi):  # pragma: no cover - compiled
         out[i] = relu_value(a[i] + b[i])
 
 
-def _run(pass_, a, b):
-    """out (a's shape) = pass_ over the flat arrays, the pieces shared between the threads."""
-    out = np.empty(a.shape, dtype=a.dtype)
-    a_flat, b_flat = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
-    out_flat = out.reshape(-1)
-    parallel(out_flat.size, lambda lo, hi: pass_(a_flat, b_flat, out_flat, lo, hi), out_flat.size)
-    return out
-
-
 def add_forward(a, b):
     """out = a + b (``_add``). Returns (out, None)."""
-    return _run(_add, a, b), None
+    return flat_pass(_add, a, a, b), None
 
 
 def add_relu_forward(a, b):
     """out = max(a + b, 0) (``_add_relu``). Returns (out, CompiledCache(("relu", out))): ReLU's cache."""
-    out = _run(_add_relu, a, b)
+    out = flat_pass(_add_relu, a, a, b)
     return out, CompiledCache(("relu", out))
