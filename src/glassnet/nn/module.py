@@ -111,6 +111,12 @@ class Module:
         nothing else does."""
         return False
 
+    def _runs_own_pass_of(self, base) -> bool:
+        """Whether this layer runs ``base``'s own forward and backward (no subclass changed either): a
+        fused pair replaces both, so a layer that changed them must not fuse."""
+        kind = type(self)
+        return kind.forward is base.forward and kind.backward is base.backward
+
     # ---------------------------------------------------------------- traversal
     def named_children(self):
         return iter(self._modules.items())

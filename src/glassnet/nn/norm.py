@@ -45,8 +45,7 @@ class _BatchNorm(Layer):
     def fuses_with(self, layer):
         """Batch norm followed by a ReLU runs as one pair (:func:`glassnet.functional.batchnorm_relu_forward`),
         unless a subclass changed forward or backward (synchronised batch norm does)."""
-        kind = type(self)
-        return type(layer) is ReLU and kind.forward is _BatchNorm.forward and kind.backward is _BatchNorm.backward
+        return type(layer) is ReLU and self._runs_own_pass_of(_BatchNorm)
 
     def forward_fused(self, x, relu):
         """``relu.forward(self.forward(x))``: the same output, and each layer keeps its own cache."""

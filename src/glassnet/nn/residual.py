@@ -52,8 +52,7 @@ class Residual(Module):
     def fuses_with(self, layer):
         """The block's ReLU after the sum runs with it (:func:`glassnet.functional.add_relu_forward`),
         unless a subclass changed forward or backward."""
-        kind = type(self)
-        return type(layer) is ReLU and kind.forward is Residual.forward and kind.backward is Residual.backward
+        return type(layer) is ReLU and self._runs_own_pass_of(Residual)
 
     def forward_fused(self, x, relu):
         """``relu.forward(self.forward(x))``: the same output, the sum and ReLU in one pass; ReLU keeps its own cache."""
