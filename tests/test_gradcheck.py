@@ -63,6 +63,10 @@ KERNELS = {
     "avg_pool1d": (partial(F.avg_pool1d_forward, size=3, stride=2), F.avg_pool1d_backward, [randn(0, 2, 2, 9)]),
     "max_pool": (partial(F.max_pool_forward, size=3, stride=2), F.max_pool_backward, [distinct(0, 2, 2, 5, 6)]),
     "max_pool/rect": (partial(F.max_pool_forward, size=(2, 3), stride=(1, 2)), F.max_pool_backward, [distinct(1, 1, 2, 4, 7)]),
+    "relu_max_pool": (partial(F.relu_max_pool_forward, size=2, stride=2), F.relu_max_pool_backward,
+                      [distinct(2, 2, 3, 4, 6) - 3.575]),  # half negative, none within 0.025 of ReLU's kink
+    "relu_max_pool/overlapping": (partial(F.relu_max_pool_forward, size=3, stride=2), F.relu_max_pool_backward,
+                                  [distinct(3, 1, 2, 5, 7) - 1.725]),
     "avg_pool": (partial(F.avg_pool_forward, size=(3, 2), stride=(2, 1)), F.avg_pool_backward, [randn(0, 2, 2, 5, 5)]),
     "global_avg_pool": (F.global_avg_pool_forward, F.global_avg_pool_backward, [randn(0, 2, 3, 3, 4)]),
     "relu": (F.relu_forward, F.relu_backward, [away_from_zero(0, 3, 4)]),

@@ -297,7 +297,7 @@ def test_backward_without_input_grad_skips_the_layers_before_the_first_parameter
     assert model[1]._cache is None and model[1].weight.grad.any()
 
 
-# ------------------------------------------------------------------ fused pairs (batch norm then ReLU)
+# ------------------------------------------------------------------ fused pairs (batch norm then ReLU, ReLU then max pool)
 def bn_relu_cnn():
     rng = np.random.default_rng(0)
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, rng=rng), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
@@ -321,7 +321,7 @@ def test_sequential_runs_batch_norm_then_relu_as_one_pair_with_the_same_results(
     from glassnet import kernels
 
     calls = []
-    for name in ("batchnorm_relu_forward", "batchnorm_relu_backward"):
+    for name in ("batchnorm_relu_forward", "batchnorm_relu_backward", "relu_max_pool_forward", "relu_max_pool_backward"):
         monkeypatch.setattr(F, name, lambda *a, _f=getattr(F, name), _n=name: calls.append(_n) or _f(*a))
     x = np.random.default_rng(1).standard_normal((4, 3, 4, 4)).astype(np.float32)
     dout = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
@@ -330,7 +330,9 @@ def test_sequential_runs_batch_norm_then_relu_as_one_pair_with_the_same_results(
         out = fused(x)
         dx = fused.backward(dout)
         expected, dx_parts, grads = _layer_by_layer(parts, x, dout)
-    assert calls == ["batchnorm_relu_forward"] * 2 + ["batchnorm_relu_backward"] * 2
+    # forward pairs from the left (BN + ReLU twice), backward from the right: the ReLU before the
+    # max pool pairs with it, and its batch norm runs alone (the caches are the same either way)
+    assert calls == ["batchnorm_relu_forward"] * 2 + ["batchnorm_relu_backward", "relu_max_pool_backward"]
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_allclose(dx, dx_parts, rtol=1e-5, atol=1e-6)
     for name, p in fused.named_parameters():
@@ -356,6 +358,56 @@ def test_only_plain_batch_norm_then_plain_relu_fuse():
     x = np.random.default_rng(0).standard_normal((3, 2, 2, 2))
     out = nn.Sequential(LoudBatchNorm(2), CappedReLU())(x)
     np.testing.assert_array_equal(out, np.clip(nn.BatchNorm2d(2)(x) + 1, 0, 0.5))  # both overrides ran
+
+
+def relu_pool_cnn():
+    rng = np.random.default_rng(0)
+    return nn.Sequential(nn.Conv2d(1, 3, 3, rng=rng), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 4, 3, rng=rng), nn.ReLU(),
+                         nn.MaxPool2d(2, 1), nn.Flatten(), nn.Linear(36, 3, rng=rng))
+
+
+@pytest.mark.parametrize("kernels_name", ["numpy", "numba"])
+def test_sequential_runs_relu_then_max_pool_as_one_pair_with_the_same_results(kernels_name, monkeypatch):
+    from glassnet import functional as F
+    from glassnet import kernels
+
+    calls = []
+    for name in ("relu_max_pool_forward", "relu_max_pool_backward"):
+        monkeypatch.setattr(F, name, lambda *a, _f=getattr(F, name), _n=name: calls.append(_n) or _f(*a))
+    x = np.random.default_rng(1).standard_normal((4, 1, 14, 14)).astype(np.float32)
+    dout = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
+    with kernels.using(kernels_name):
+        fused, parts = relu_pool_cnn(), relu_pool_cnn()
+        out = fused(x)
+        dx = fused.backward(dout)
+        expected, dx_parts, grads = _layer_by_layer(parts, x, dout)
+    assert calls == ["relu_max_pool_forward"] * 2 + ["relu_max_pool_backward"] * 2
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(dx, dx_parts)
+    for name, p in fused.named_parameters():
+        np.testing.assert_array_equal(p.grad, grads[name], err_msg=name)
+
+
+def test_only_plain_relu_then_plain_2d_max_pool_fuse_and_the_pair_checks_its_input_like_the_pool():
+    class CappedReLU(nn.ReLU):
+        def forward(self, x):
+            return np.minimum(super().forward(x), 0.5)
+
+    class ShiftedPool(nn.MaxPool2d):
+        def forward(self, x):
+            return super().forward(x) + 1
+
+    assert nn.ReLU().fuses_with(nn.MaxPool2d(2))
+    assert not CappedReLU().fuses_with(nn.MaxPool2d(2)) and not nn.ReLU().fuses_with(ShiftedPool(2))
+    assert not nn.ReLU().fuses_with(nn.AvgPool2d(2)) and not nn.ReLU().fuses_with(nn.MaxPool1d(2))
+    assert not nn.MaxPool2d(2).fuses_with(nn.ReLU())
+    x = np.random.default_rng(0).standard_normal((2, 1, 4, 4))
+    out = nn.Sequential(nn.ReLU(), ShiftedPool(2))(x)
+    np.testing.assert_array_equal(out, nn.MaxPool2d(2)(np.maximum(x, 0)) + 1)
+    with pytest.raises(ValueError, match=r"MaxPool2d.*input spatial size \(1, 1\) is smaller than the window \(2, 2\)"):
+        nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(np.zeros((1, 1, 1, 1)))
+    with pytest.raises(ValueError, match=r"MaxPool2d.*\(N, C, H, W\)"):
+        nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(np.zeros((1, 4, 4)))
 
 
 def test_backward_without_input_grad_runs_a_fused_pair_after_the_first_layer_with_parameters():

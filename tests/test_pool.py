@@ -268,6 +268,60 @@ def test_compiled_max_pool_caches_its_input_and_output_without_copies():
     assert np.shares_memory(cache[1], x) and np.shares_memory(cache[2], out)
 
 
+# ------------------------------------------------------------------ ReLU then max pooling, one fused pair
+def torch_relu_max_pool(size, stride):
+    return lambda x: TF.max_pool2d(torch.relu(x), kernel_size=size, stride=stride)
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=compiled_pool_cases(), seed=seeds)
+def test_relu_max_pool_forward_backward_match_torch_relu_then_max_pool(case, seed):
+    """Both implementations (assert_matches_torch runs each), with rounded values for ties, windows all
+    below zero (their gradient must stop at ReLU) and zeros."""
+    size, stride = (case["kh"], case["kw"]), (case["sh"], case["sw"])
+    x = randn(seed, case["n"], case["c"], case["h"], case["w"]) - 0.5
+    if case["ties"]:
+        x = np.round(x)
+    assert_matches_torch(partial(F.relu_max_pool_forward, size=size, stride=stride), F.relu_max_pool_backward,
+                         torch_relu_max_pool(size, stride), x, seed=seed)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("shape, size, stride", [((3, 4, 8, 8), 2, 2), ((2, 3, 9, 7), 2, 2), ((2, 3, 7, 10), 3, 2),
+                                                 ((2, 2, 6, 9), (2, 3), (1, 2)), ((200, 3, 12, 12), 2, 2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_relu_max_pool_equals_relu_then_max_pool_and_either_backward_takes_its_caches(shape, size, stride, dtype):
+    """The fused twin writes ReLU's output and pools it in one pass (blocks of planes: the last shape
+    spans several): the same output and ReLU output bit for bit, the caches each kernel returns, and
+    the same dx from the fused backward and from the two backwards, on either forward's caches. NaNs,
+    windows at or below zero and ties included."""
+    x = np.round(randn(0, *shape) * 2 - 1).astype(dtype)
+    x[0, 0, 0, 0] = np.nan
+    x[-1, -1, :2, :2] = -0.0
+    dout = randn(1, *F.max_pool_forward(x, size, stride)[0].shape).astype(dtype)
+    dout[0, 0, 0, 0] = np.nan  # reaches dx only where ReLU lets it: not through the NaN window
+    out, cache = F.relu_max_pool_forward(x, size, stride)
+    y, relu_cache = F.relu_forward(x)
+    expected, pool_cache = F.max_pool_forward(y, size, stride)
+    assert all(is_compiled(c) for c in (*cache, relu_cache, pool_cache))
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(cache[0][1], y)
+    np.testing.assert_array_equal(np.signbit(cache[0][1]), np.signbit(y))
+    parts = F.relu_backward(F.max_pool_backward(dout, pool_cache), relu_cache)
+    for caches in (cache, (relu_cache, pool_cache)):
+        for dx in (F.relu_max_pool_backward(dout, caches), F.relu_backward(F.max_pool_backward(dout, caches[1]), caches[0])):
+            assert dx.dtype == dtype and dx.shape == x.shape
+            np.testing.assert_array_equal(dx, parts)
+    assert not np.isnan(parts).any()
+
+
+def test_relu_max_pool_checks_its_input_like_max_pool():
+    with pytest.raises(ValueError, match=r"relu_max_pool_forward: expected input of shape \(N, C, H, W\), got \(2, 8\)"):
+        F.relu_max_pool_forward(np.zeros((2, 8)))
+    with pytest.raises(ValueError, match=r"relu_max_pool_forward"):
+        F.relu_max_pool_forward(np.zeros((1, 1, 1, 1)), 2, 2)
+
+
 # ------------------------------------------------------------------ bad input: errors name the layer and both shapes
 @pytest.mark.parametrize("layer", [nn.MaxPool2d(2), nn.AvgPool2d(2), nn.GlobalAvgPool2d()], ids=lambda m: type(m).__name__)
 def test_pooling_wrong_rank_names_layer_and_shapes(layer):

@@ -43,6 +43,8 @@ from .pool import (
     max_pool1d_forward,
     max_pool_backward,
     max_pool_forward,
+    relu_max_pool_backward,
+    relu_max_pool_forward,
 )
 
 __all__ = [name for name in dir() if name.endswith(("_forward", "_backward", "_loss")) or name in ("sigmoid", "softmax", "pair", "single", "spatial", "output_size")]

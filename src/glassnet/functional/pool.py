@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..backend import array_module
 from . import _numba
+from .activation import relu_backward, relu_forward
 from ._windows import offset_view, output_size, pair, single, window_grid
 
 
@@ -59,6 +60,34 @@ def max_pool_backward(dout, cache):
         offset_view(dx, k // kw, k % kw, ho, wo, sh, sw)[...] += xp.where(hit, dout, dout.dtype.type(0))  # a NaN dout: to the winner only
         taken |= hit
     return dx
+
+
+def relu_max_pool_forward(x, size=2, stride=2):
+    """out = max_pool(max(x, 0)): ReLU then max pooling, the pair after each convolution of LeNet-5.
+    Returns (out, (ReLU's cache, max pooling's cache)).
+
+    The reference runs the two kernels one after the other. The compiled twin writes ReLU's output
+    and pools it in one pass, a block of planes at a time; its values and caches are the same, and
+    either backward takes them.
+    """
+    _pool_shape("relu_max_pool_forward", x, size, stride)
+    twin = _numba.twin("pool", x)
+    if twin:
+        return twin.relu_max_pool_forward(x, size, stride)
+    y, relu_cache = relu_forward(x)
+    out, pool_cache = max_pool_forward(y, size, stride)
+    return out, (relu_cache, pool_cache)
+
+
+def relu_max_pool_backward(dout, cache):
+    """dx of :func:`relu_max_pool_forward`: max pooling's backward, then ReLU's. Each window's
+    gradient reaches one value of y = max(x, 0), its maximum, and ReLU passes it on where that maximum
+    is > 0; the compiled twin (both caches compiled) applies this in the pool's own pass."""
+    compiled = _numba.fused_backward_twin("relu_max_pool", cache)
+    if compiled:
+        return compiled(dout, cache)
+    relu_cache, pool_cache = cache
+    return relu_backward(max_pool_backward(dout, pool_cache), relu_cache)
 
 
 def avg_pool_forward(x, size=2, stride=2):

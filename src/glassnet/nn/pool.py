@@ -22,13 +22,17 @@ class _Pool(Layer):
         self.stride = size(stride, f"{layer}: stride", least=1) if stride is not None else self.kernel_size
 
     def forward(self, x):
+        self.check_input(x)
+        out, self._cache = type(self)._forward(x, self.kernel_size, self.stride)
+        return out
+
+    def check_input(self, x):
+        """Raise a ValueError naming this layer unless x has the layout and at least one window."""
         self._expect_input(x, self._ndim, self._layout)
         if any(size < k for size, k in zip(x.shape[2:], spatial(self.kernel_size))):
             raise ValueError(
                 f"{self.describe()}: input spatial size {tuple(x.shape[2:])} is smaller than the window {self.kernel_size}"
             )
-        out, self._cache = type(self)._forward(x, self.kernel_size, self.stride)
-        return out
 
     def backward(self, dout):
         return type(self)._backward(dout, self._take_cache())

@@ -6,7 +6,9 @@ reference             compiled twin               kernels
 functional/conv.py    functional/_numba/conv.py   conv_forward, conv_backward (grouped, dilated;
                                                   depthwise as direct loops; 3x3 stride 1 by
                                                   Winograd, functional/_numba/winograd.py)
-functional/pool.py    functional/_numba/pool.py   max_pool_forward, max_pool_backward
+functional/pool.py    functional/_numba/pool.py   max_pool_forward, max_pool_backward;
+                                                  relu_max_pool_forward, relu_max_pool_backward
+                                                  (ReLU then max pooling in one pass)
 functional/norm.py    functional/_numba/norm.py   batchnorm_forward, batchnorm_backward (N, C, L),
                                                   (N, C, H, W); batchnorm_relu_forward,
                                                   batchnorm_relu_backward (the pair in one pass)
@@ -40,8 +42,9 @@ Dispatch, the same for every kernel:
   backward asks ``backward_twin("conv", cache)``, which is None for a reference cache and the
   compiled ``conv_backward`` for a compiled one (the tag is checked: a cache from another kernel
   is an error);
-- a fused pair (``FUSED``: batch norm then ReLU) returns its parts' caches, and its backward asks
-  ``fused_backward_twin("batchnorm_relu", caches)``: the fused backward if both are compiled.
+- a fused pair (``FUSED``: batch norm then ReLU, ReLU then max pooling) returns its parts' caches,
+  and its backward asks ``fused_backward_twin("batchnorm_relu", caches)``: the fused backward if
+  both are compiled.
 
 Importing this package does not import numba; a twin module is imported the first time it runs.
 """
@@ -51,12 +54,13 @@ import importlib
 
 from ... import kernels
 
-FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm", "affine": "linear"}
+FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm", "affine": "linear",
+          "batchnorm_relu": "norm", "relu_max_pool": "pool"}
 """The twin module (file) of each compiled kernel, by kernel name."""
 
-FUSED = {"batchnorm_relu": ("batchnorm", "relu")}
-"""Compiled kernels that run two kernels in one (in the first one's module), by name: their parts.
-Their forward returns the parts' own caches, (first's, second's)."""
+FUSED = {"batchnorm_relu": ("batchnorm", "relu"), "relu_max_pool": ("relu", "max_pool")}
+"""Compiled kernels that run two kernels in one, by name: their parts. Their forward returns the
+parts' own caches, (first's, second's)."""
 
 
 class CompiledCache(tuple):
@@ -100,4 +104,4 @@ def fused_backward_twin(kernel, caches):
     parts = FUSED[kernel]
     if not all(backward_twin(part, cache) for part, cache in zip(parts, caches, strict=True)):
         return None
-    return getattr(_module(FAMILY[parts[0]]), f"{kernel}_backward")
+    return getattr(_module(FAMILY[kernel]), f"{kernel}_backward")

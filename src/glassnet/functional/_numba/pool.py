@@ -1,4 +1,5 @@
-"""Compiled twin of ``functional/pool.py``: max pooling in one pass over each (n, c) plane.
+"""Compiled twin of ``functional/pool.py``: max pooling in one pass over each (n, c) plane, and
+ReLU then max pooling (``relu_max_pool_forward`` / ``relu_max_pool_backward``) in the same pass.
 
 Like the reference kernel, the forward keeps only the maxima and the backward finds each window's
 first maximum again from (x, out): in a network both arrays are cached by the neighbouring layers
@@ -16,7 +17,7 @@ from numba import uint64 as u8
 
 from .._windows import pair, window_grid
 from . import CompiledCache
-from .activation import gate
+from .activation import _relu, gate, relu_grad
 from .jit import kernel
 from .threads import parallel
 
@@ -45,6 +46,31 @@ def _max_2x2(xf, of, pair, h0, o, W, wo):  # pragma: no cover - compiled
 
 @kernel
 def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
+    """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi
+    (:func:`_pool_planes`)."""
+    _pool_planes(x, kh, kw, sh, sw, out, lo, hi)
+
+
+RELU_BLOCK = 1 << 13
+"""Values of ReLU's output that :func:`_relu_max_pool` writes before pooling them (whole planes, at
+least one): 32 KiB of float32, still in L1 when the pooling reads them back."""
+
+
+@kernel
+def _relu_max_pool(x, kh, kw, sh, sw, y, out, lo, hi):  # pragma: no cover - compiled
+    """y[p] = max(x[p], 0) and out[p] = the max pooling of y[p] (:func:`_pool_planes`) for the planes
+    lo <= p < hi, a block of planes (RELU_BLOCK values) at a time, so the pooling reads y from L1."""
+    plane = x.shape[1] * x.shape[2]
+    step = max(1, RELU_BLOCK // plane)
+    xf, yf = x.reshape(-1), y.reshape(-1)
+    for p0 in range(lo, hi, step):
+        p1 = min(hi, p0 + step)
+        _relu(xf, yf, p0 * plane, p1 * plane)
+        _pool_planes(y, kh, kw, sh, sw, out, p0, p1)
+
+
+@njit(inline="always")
+def _pool_planes(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
     """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi.
 
     2x2 windows at stride 2 (:func:`_max_2x2`; when they tile the planes exactly, one sequence of
@@ -84,12 +110,20 @@ def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
 
 
 @njit(inline="always")
-def _grads_2x2(xf, of, df, gf, h0, o, W, wo):  # pragma: no cover - compiled
+def _window(of, df, k, relu):  # pragma: no cover - compiled
+    """(maximum, gradient) of window k: out[k] and dout[k], the gradient through ReLU's (dout where
+    out > 0, else 0) with ``relu``."""
+    m = of[k]
+    return m, (relu_grad(df[k], m) if relu else df[k])
+
+
+@njit(inline="always")
+def _grads_2x2(xf, of, df, gf, h0, o, W, wo, relu):  # pragma: no cover - compiled
     """The 2x2 windows of one row pair (input rows from flat index h0 and h0 + W, outputs from o):
-    each pixel gets the window's gradient if it is the window's first maximum, else zero."""
+    each pixel gets the window's gradient (:func:`_window`) if it is the window's first maximum, else zero."""
     h1 = h0 + u8(W)
     for j in range(u8(wo)):
-        m, d = of[o + j], df[o + j]
+        m, d = _window(of, df, o + j, relu)
         left = u8(2) * j
         e0 = _is_max(xf[h0 + left], m)
         e1 = _is_max(xf[h0 + left + u8(1)], m) & ~e0
@@ -102,9 +136,13 @@ def _grads_2x2(xf, of, df, gf, h0, o, W, wo):  # pragma: no cover - compiled
 
 
 @kernel
-def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no cover - compiled
+def _max_pool_backward(x, out, dout, kh, kw, sh, sw, relu, dx, lo, hi):  # pragma: no cover - compiled
     """dx[p, i*sh + a, j*sw + b] (+)= dout[p, i, j] at the first (row-major) offset (a, b) of each
     window where x equals the window's maximum out[p, i, j]; planes lo <= p < hi.
+
+    With ``relu`` (x is ReLU's output, :func:`relu_max_pool_backward`) each window's gradient first
+    goes through ReLU's gradient at its maximum, dout where out > 0 else 0: the maximum is the value of
+    x that receives it, so this is ReLU's backward of the pool's dx, without a second pass.
 
     When the windows tile the input (stride == size) every pixel of dx is written once, zeros
     included, so dx needs no initialisation; otherwise it is zeroed here and overlapping windows
@@ -118,7 +156,7 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
     if tiled and kh == 2 and kw == 2 and H == 2 * ho and W == 2 * wo:
         xf, of, df, gf = x.reshape(-1), out.reshape(-1), dout.reshape(-1), dx.reshape(-1)
         for r in range(lo * ho, hi * ho):  # row pair r of the stacked planes: input rows 2r and 2r + 1
-            _grads_2x2(xf, of, df, gf, u8(2 * r * W), u8(r * wo), W, wo)
+            _grads_2x2(xf, of, df, gf, u8(2 * r * W), u8(r * wo), W, wo, relu)
         return
     for p in range(lo, hi):
         xf, of, df, gf = x[p].reshape(-1), out[p].reshape(-1), dout[p].reshape(-1), dx[p].reshape(-1)
@@ -127,18 +165,18 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
         for i in range(ho):
             o = u8(i * wo)
             if tiled and kh == 2 and kw == 2:
-                _grads_2x2(xf, of, df, gf, u8(2 * i * W), o, W, wo)
+                _grads_2x2(xf, of, df, gf, u8(2 * i * W), o, W, wo, relu)
             elif tiled and kh == 1 and kw == 2:  # 1-D pooling (signals are images of height 1)
                 h0 = u8(i * W)
                 for j in range(u8(wo)):
-                    m, d = of[o + j], df[o + j]
+                    m, d = _window(of, df, o + j, relu)
                     left = u8(2) * j
                     e0 = _is_max(xf[h0 + left], m)
                     gf[h0 + left] = gate(d, e0)
                     gf[h0 + left + u8(1)] = gate(d, ~e0)
             else:
                 for j in range(wo):
-                    m, d = of[o + j], df[o + j]
+                    m, d = _window(of, df, o + j, relu)
                     found = False
                     for k in range(kh * kw):
                         q = (i * sh + k // kw) * W + j * sw + k % kw
@@ -155,24 +193,60 @@ def _max_pool_backward(x, out, dout, kh, kw, sh, sw, dx, lo, hi):  # pragma: no 
             gf[ho * sh * W :] = 0
 
 
+def _prepare(name, x, size, stride):
+    """(kh, kw, sh, sw, x3, out): the window, x as (N*C, H, W) planes (no copy when contiguous) and
+    the output planes (N*C, Ho, Wo) to write."""
+    kh, kw = pair(size, "size")
+    n, c, h, w = x.shape
+    (sh, sw), _, (ho, wo) = window_grid(name, h, w, kh, kw, stride, 0)
+    x3 = np.ascontiguousarray(x).reshape(n * c, h, w)
+    return kh, kw, sh, sw, x3, np.empty((n * c, ho, wo), dtype=x.dtype)
+
+
+def _pool_cache(x3, out, x_shape, kh, kw, sh, sw):
+    """The max pool's cache: its input and output planes (views, no copies), the input's shape, the window."""
+    return CompiledCache(("max_pool", x3, out, x_shape, kh, kw, sh, sw))
+
+
 def max_pool_forward(x, size=2, stride=2):
     """out[n, c, i, j] = max_{a,b} x[n, c, i*sh + a, j*sw + b]: the reference's running
     ``np.maximum`` over the offset views, computed plane by plane (``_max_pool``; NaN wins, as in
     np.maximum). Cache: x and out (as (N*C, H, W) views, no copies)."""
-    kh, kw = pair(size, "size")
-    n, c, h, w = x.shape
-    (sh, sw), _, (ho, wo) = window_grid("max_pool_forward", h, w, kh, kw, stride, 0)
-    x3 = np.ascontiguousarray(x).reshape(n * c, h, w)
-    out = np.empty((n * c, ho, wo), dtype=x.dtype)
-    parallel(n * c, lambda lo, hi: _max_pool(x3, kh, kw, sh, sw, out, lo, hi), x.size)
-    return out.reshape(n, c, ho, wo), CompiledCache(("max_pool", x3, out, (n, c, h, w), kh, kw, sh, sw))
+    kh, kw, sh, sw, x3, out = _prepare("max_pool_forward", x, size, stride)
+    parallel(x3.shape[0], lambda lo, hi: _max_pool(x3, kh, kw, sh, sw, out, lo, hi), x.size)
+    return out.reshape(*x.shape[:2], *out.shape[1:]), _pool_cache(x3, out, x.shape, kh, kw, sh, sw)
+
+
+def relu_max_pool_forward(x, size=2, stride=2):
+    """y = max(x, 0), out = max pool of y: the reference's two kernels in one pass over blocks of
+    planes (``_relu_max_pool``), with the same y and out, and the caches each kernel returns (ReLU's
+    output y, and y and out as the pool's planes)."""
+    kh, kw, sh, sw, x3, out = _prepare("relu_max_pool_forward", x, size, stride)
+    y = np.empty(x.shape, dtype=x.dtype)
+    y3 = y.reshape(x3.shape)
+    parallel(x3.shape[0], lambda lo, hi: _relu_max_pool(x3, kh, kw, sh, sw, y3, out, lo, hi), x.size)
+    return (out.reshape(*x.shape[:2], *out.shape[1:]),
+            (CompiledCache(("relu", y)), _pool_cache(y3, out, x.shape, kh, kw, sh, sw)))
+
+
+def _backward(dout, cache, relu):
+    """dx of the max pool whose cache this is (:func:`_max_pool_backward`, with ReLU's gradient at each
+    window's maximum when ``relu``)."""
+    _, x3, out, x_shape, kh, kw, sh, sw = cache
+    dx = np.empty(x3.shape, dtype=x3.dtype)
+    dout3 = np.ascontiguousarray(dout, dtype=x3.dtype).reshape(out.shape)
+    parallel(x3.shape[0], lambda lo, hi: _max_pool_backward(x3, out, dout3, kh, kw, sh, sw, relu, dx, lo, hi), dx.size)
+    return dx.reshape(x_shape)
 
 
 def max_pool_backward(dout, cache):
     """The reference's ``dx[offset k] += dout * hit_k`` (hit_k: the first offset in row-major order
     where x equals the window maximum), computed plane by plane (``_max_pool_backward``)."""
-    _, x3, out, x_shape, kh, kw, sh, sw = cache
-    dx = np.empty(x3.shape, dtype=x3.dtype)
-    dout3 = np.ascontiguousarray(dout, dtype=x3.dtype).reshape(out.shape)
-    parallel(x3.shape[0], lambda lo, hi: _max_pool_backward(x3, out, dout3, kh, kw, sh, sw, dx, lo, hi), dx.size)
-    return dx.reshape(x_shape)
+    return _backward(dout, cache, relu=False)
+
+
+def relu_max_pool_backward(dout, cache):
+    """ReLU's backward of the max pool's dx in the pool's own pass: the pool's input is ReLU's output,
+    so each window's gradient reaches one value, its maximum, and ReLU keeps it where that maximum is
+    > 0 (``_max_pool_backward`` with ``relu``); the same dx as the two backwards one after the other."""
+    return _backward(dout, cache[1], relu=True)
