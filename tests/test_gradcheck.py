@@ -60,6 +60,8 @@ KERNELS = {
     "conv1d": (partial(F.conv1d_forward, stride=2, pad=2, dilation=2, groups=2), F.conv1d_backward,
                [randn(0, 2, 4, 9), randn(1, 2, 2, 3), randn(2, 2)]),
     "max_pool1d": (partial(F.max_pool1d_forward, size=3, stride=2), F.max_pool1d_backward, [distinct(0, 2, 2, 9)]),
+    "relu_max_pool1d": (partial(F.relu_max_pool1d_forward, size=2, stride=2), F.relu_max_pool1d_backward,
+                        [distinct(4, 2, 3, 8) - 1.175]),
     "avg_pool1d": (partial(F.avg_pool1d_forward, size=3, stride=2), F.avg_pool1d_backward, [randn(0, 2, 2, 9)]),
     "max_pool": (partial(F.max_pool_forward, size=3, stride=2), F.max_pool_backward, [distinct(0, 2, 2, 5, 6)]),
     "max_pool/rect": (partial(F.max_pool_forward, size=(2, 3), stride=(1, 2)), F.max_pool_backward, [distinct(1, 1, 2, 4, 7)]),

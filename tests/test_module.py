@@ -366,29 +366,36 @@ def relu_pool_cnn():
                          nn.MaxPool2d(2, 1), nn.Flatten(), nn.Linear(36, 3, rng=rng))
 
 
+def relu_pool_cnn1d():
+    rng = np.random.default_rng(0)
+    return nn.Sequential(nn.Conv1d(1, 3, 3, rng=rng), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(3, 4, 3, rng=rng), nn.ReLU(),
+                         nn.MaxPool1d(2, 1), nn.Flatten(), nn.Linear(12, 3, rng=rng))
+
+
 @pytest.mark.parametrize("kernels_name", ["numpy", "numba"])
-def test_sequential_runs_relu_then_max_pool_as_one_pair_with_the_same_results(kernels_name, monkeypatch):
+@pytest.mark.parametrize("model, shape, suffix", [(relu_pool_cnn, (4, 1, 14, 14), ""), (relu_pool_cnn1d, (4, 1, 14), "1d")])
+def test_sequential_runs_relu_then_max_pool_as_one_pair_with_the_same_results(kernels_name, model, shape, suffix, monkeypatch):
     from glassnet import functional as F
     from glassnet import kernels
 
     calls = []
-    for name in ("relu_max_pool_forward", "relu_max_pool_backward"):
+    for name in (f"relu_max_pool{suffix}_forward", f"relu_max_pool{suffix}_backward"):
         monkeypatch.setattr(F, name, lambda *a, _f=getattr(F, name), _n=name: calls.append(_n) or _f(*a))
-    x = np.random.default_rng(1).standard_normal((4, 1, 14, 14)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     dout = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
     with kernels.using(kernels_name):
-        fused, parts = relu_pool_cnn(), relu_pool_cnn()
+        fused, parts = model(), model()
         out = fused(x)
         dx = fused.backward(dout)
         expected, dx_parts, grads = _layer_by_layer(parts, x, dout)
-    assert calls == ["relu_max_pool_forward"] * 2 + ["relu_max_pool_backward"] * 2
+    assert calls == [f"relu_max_pool{suffix}_forward"] * 2 + [f"relu_max_pool{suffix}_backward"] * 2
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(dx, dx_parts)
     for name, p in fused.named_parameters():
         np.testing.assert_array_equal(p.grad, grads[name], err_msg=name)
 
 
-def test_only_plain_relu_then_plain_2d_max_pool_fuse_and_the_pair_checks_its_input_like_the_pool():
+def test_only_plain_relu_then_plain_max_pool_fuse_and_the_pair_checks_its_input_like_the_pool():
     class CappedReLU(nn.ReLU):
         def forward(self, x):
             return np.minimum(super().forward(x), 0.5)
@@ -399,7 +406,7 @@ def test_only_plain_relu_then_plain_2d_max_pool_fuse_and_the_pair_checks_its_inp
 
     assert nn.ReLU().fuses_with(nn.MaxPool2d(2))
     assert not CappedReLU().fuses_with(nn.MaxPool2d(2)) and not nn.ReLU().fuses_with(ShiftedPool(2))
-    assert not nn.ReLU().fuses_with(nn.AvgPool2d(2)) and not nn.ReLU().fuses_with(nn.MaxPool1d(2))
+    assert nn.ReLU().fuses_with(nn.MaxPool1d(2)) and not nn.ReLU().fuses_with(nn.AvgPool2d(2))
     assert not nn.MaxPool2d(2).fuses_with(nn.ReLU())
     x = np.random.default_rng(0).standard_normal((2, 1, 4, 4))
     out = nn.Sequential(nn.ReLU(), ShiftedPool(2))(x)

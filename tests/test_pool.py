@@ -355,6 +355,28 @@ def test_max_pool1d_forward_backward_match_torch_including_ties(case, seed):
                          partial(TF.max_pool1d, kernel_size=case["k"], stride=case["s"]), pool1d_input(case, seed), seed=seed)
 
 
+@settings(max_examples=40, deadline=None)
+@given(case=pool1d_cases(), seed=seeds)
+def test_relu_max_pool1d_forward_backward_match_torch_relu_then_max_pool1d(case, seed):
+    k, s = case["k"], case["s"]
+    assert_matches_torch(partial(F.relu_max_pool1d_forward, size=k, stride=s), F.relu_max_pool1d_backward,
+                         lambda x: TF.max_pool1d(torch.relu(x), kernel_size=k, stride=s), pool1d_input(case, seed) - 0.5,
+                         seed=seed)
+
+
+@pytest.mark.parametrize("kernels", KERNEL_IMPLEMENTATIONS)
+def test_relu_max_pool1d_caches_are_the_signal_layers_own(kernels):
+    """ReLU's cache keeps the signal's shape, so the layers' own backwards take the pair's caches."""
+    x = np.round(randn(0, 2, 3, 11)) - 0.5
+    dout = randn(1, 2, 3, 5)
+    with kernels_used(kernels):
+        out, (relu_cache, pool_cache) = F.relu_max_pool1d_forward(x, 2, 2)
+        parts = F.relu_backward(F.max_pool1d_backward(dout, pool_cache), relu_cache)
+        fused = F.relu_max_pool1d_backward(dout, (relu_cache, pool_cache))
+    assert out.shape == (2, 3, 5) and parts.shape == fused.shape == x.shape
+    np.testing.assert_array_equal(fused, parts)
+
+
 @settings(max_examples=50, deadline=None)
 @given(case=pool1d_cases(), seed=seeds)
 def test_avg_pool1d_forward_backward_match_torch(case, seed):

@@ -43,6 +43,8 @@ from .pool import (
     max_pool1d_forward,
     max_pool_backward,
     max_pool_forward,
+    relu_max_pool1d_backward,
+    relu_max_pool1d_forward,
     relu_max_pool_backward,
     relu_max_pool_forward,
 )

@@ -71,11 +71,17 @@ def relu_max_pool_forward(x, size=2, stride=2):
     either backward takes them.
     """
     _pool_shape("relu_max_pool_forward", x, size, stride)
+    return _relu_max_pool(x, size, stride)
+
+
+def _relu_max_pool(x, size, stride):
+    """(out, caches) of ReLU then max pooling of x, an image batch or a signal batch (pooled as images
+    of height 1, ``size`` and ``stride`` as pairs); ReLU's cache keeps x's shape."""
     twin = _numba.twin("pool", x)
     if twin:
         return twin.relu_max_pool_forward(x, size, stride)
     y, relu_cache = relu_forward(x)
-    out, pool_cache = max_pool_forward(y, size, stride)
+    out, pool_cache = max_pool_forward(y if y.ndim == 4 else y[:, :, None, :], size, stride)
     return out, (relu_cache, pool_cache)
 
 
@@ -147,6 +153,23 @@ def max_pool1d_forward(x, size=2, stride=2):
 def max_pool1d_backward(dout, cache):
     """dx (N, C, L): each window's gradient goes to its first maximum (:func:`max_pool_backward`)."""
     return max_pool_backward(dout[:, :, None, :], cache)[:, :, 0, :]
+
+
+def relu_max_pool1d_forward(x, size=2, stride=2):
+    """out = max_pool1d(max(x, 0)): :func:`relu_max_pool_forward` for signals (N, C, L); ReLU's cache
+    keeps the signal's shape. Returns (out, (ReLU's cache, max pooling's cache))."""
+    _, size, stride = _as_image("relu_max_pool1d_forward", x, size, stride)
+    out, cache = _relu_max_pool(x, size, stride)
+    return out[:, :, 0, :], cache
+
+
+def relu_max_pool1d_backward(dout, cache):
+    """dx (N, C, L) of :func:`relu_max_pool1d_forward` (:func:`relu_max_pool_backward`)."""
+    compiled = _numba.fused_backward_twin("relu_max_pool", cache)
+    if compiled:
+        return compiled(dout, cache)
+    relu_cache, pool_cache = cache
+    return relu_backward(max_pool1d_backward(dout, pool_cache), relu_cache)
 
 
 def avg_pool1d_forward(x, size=2, stride=2):

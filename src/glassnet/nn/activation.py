@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .layer import Layer
-from .pool import MaxPool2d
+from .pool import MaxPool1d, MaxPool2d
 
 
 class _Activation(Layer):
@@ -39,20 +39,22 @@ class ReLU(_Activation):
     _forward, _backward = staticmethod(F.relu_forward), staticmethod(F.relu_backward)
 
     def fuses_with(self, layer):
-        """ReLU followed by a 2-D max pool runs as one pair (:func:`glassnet.functional.relu_max_pool_forward`),
-        both exactly these classes (a subclass may have changed what either computes)."""
-        return type(self) is ReLU and type(layer) is MaxPool2d
+        """ReLU followed by a max pool runs as one pair (:func:`glassnet.functional.relu_max_pool_forward`,
+        ``relu_max_pool1d_forward``), both exactly these classes (a subclass may have changed what either computes)."""
+        return type(self) is ReLU and type(layer) in (MaxPool2d, MaxPool1d)
 
     def forward_fused(self, x, pool):
         """``pool.forward(self.forward(x))``: the same output, and each layer keeps its own cache."""
         self._expect_input(x, (1, 2, 3, 4, 5), "(N, ...)")
         pool.check_input(x)
-        out, (self._cache, pool._cache) = F.relu_max_pool_forward(x, pool.kernel_size, pool.stride)
+        forward = F.relu_max_pool_forward if type(pool) is MaxPool2d else F.relu_max_pool1d_forward
+        out, (self._cache, pool._cache) = forward(x, pool.kernel_size, pool.stride)
         return out
 
     def backward_fused(self, dout, pool):
         """``self.backward(pool.backward(dout))`` without storing the pool's gradient."""
-        return F.relu_max_pool_backward(dout, (self._take_cache(), pool._take_cache()))
+        backward = F.relu_max_pool_backward if type(pool) is MaxPool2d else F.relu_max_pool1d_backward
+        return backward(dout, (self._take_cache(), pool._take_cache()))
 
 
 class Sigmoid(_Activation):

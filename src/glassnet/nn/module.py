@@ -108,7 +108,7 @@ class Module:
         ``forward_fused(x, layer)`` and ``backward_fused(dout, layer)`` give the same outputs,
         gradients and per-layer caches as the two layers one after the other, in fewer passes over
         memory. Batch norm followed by ReLU fuses, a residual block's sum followed by ReLU, and
-        ReLU followed by a 2-D max pool; nothing else does."""
+        ReLU followed by a max pool; nothing else does."""
         return False
 
     def _runs_own_pass_of(self, base) -> bool:
@@ -323,7 +323,7 @@ class Sequential(Module):
 
     def forward(self, x):
         """The layers in order; a pair that fuses (:meth:`Module.fuses_with`: batch norm or a residual
-        block, then ReLU; ReLU, then a 2-D max pool) runs as one."""
+        block, then ReLU; ReLU, then a max pool) runs as one."""
         layers = list(self._modules.values())
         i = 0
         while i < len(layers):

@@ -220,13 +220,15 @@ def max_pool_forward(x, size=2, stride=2):
 def relu_max_pool_forward(x, size=2, stride=2):
     """y = max(x, 0), out = max pool of y: the reference's two kernels in one pass over blocks of
     planes (``_relu_max_pool``), with the same y and out, and the caches each kernel returns (ReLU's
-    output y, and y and out as the pool's planes)."""
-    kh, kw, sh, sw, x3, out = _prepare("relu_max_pool_forward", x, size, stride)
+    output y in x's shape, and y and out as the pool's planes). A signal x (N, C, L) is pooled as the
+    image (N, C, 1, L) (``size`` and ``stride`` pairs); out is then (N, C, 1, Lo)."""
+    image = x if x.ndim == 4 else x[:, :, None, :]
+    kh, kw, sh, sw, x3, out = _prepare("relu_max_pool_forward", image, size, stride)
     y = np.empty(x.shape, dtype=x.dtype)
     y3 = y.reshape(x3.shape)
     parallel(x3.shape[0], lambda lo, hi: _relu_max_pool(x3, kh, kw, sh, sw, y3, out, lo, hi), x.size)
     return (out.reshape(*x.shape[:2], *out.shape[1:]),
-            (CompiledCache(("relu", y)), _pool_cache(y3, out, x.shape, kh, kw, sh, sw)))
+            (CompiledCache(("relu", y)), _pool_cache(y3, out, image.shape, kh, kw, sh, sw)))
 
 
 def _backward(dout, cache, relu):
@@ -248,5 +250,6 @@ def max_pool_backward(dout, cache):
 def relu_max_pool_backward(dout, cache):
     """ReLU's backward of the max pool's dx in the pool's own pass: the pool's input is ReLU's output,
     so each window's gradient reaches one value, its maximum, and ReLU keeps it where that maximum is
-    > 0 (``_max_pool_backward`` with ``relu``); the same dx as the two backwards one after the other."""
-    return _backward(dout, cache[1], relu=True)
+    > 0 (``_max_pool_backward`` with ``relu``); the same dx as the two backwards one after the other,
+    in the shape of ReLU's input (a signal's for a 1-D pool)."""
+    return _backward(dout, cache[1], relu=True).reshape(cache[0][1].shape)
