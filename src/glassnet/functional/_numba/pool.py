@@ -35,13 +35,15 @@ def _is_max(v, m):  # pragma: no cover - compiled
 
 
 @njit(inline="always")
-def _max_2x2(xf, of, pair, h0, o, W, wo):  # pragma: no cover - compiled
+def _max_2x2(xf, of, h0, o, W, wo):  # pragma: no cover - compiled
     """The 2x2 windows of one row pair (input rows from flat index h0 and h0 + W, outputs from o):
-    the element-wise max of the two rows (contiguous), then of neighbouring pairs."""
-    for q in range(u8(2 * wo)):
-        pair[q] = _nanmax(xf[h0 + q], xf[h0 + u8(W) + q])
+    the maximum of each window's left column, of its right column, then of the two, in one loop
+    along the row (the two loops of a row-wise maximum first, 28 and 14 long on LeNet-5's 28x28
+    maps, each mostly a vector loop's scalar remainder, took 1.4x as long)."""
+    h1 = h0 + u8(W)
     for j in range(u8(wo)):
-        of[o + j] = _nanmax(pair[2 * j], pair[2 * j + u8(1)])
+        left = u8(2) * j
+        of[o + j] = _nanmax(_nanmax(xf[h0 + left], xf[h1 + left]), _nanmax(xf[h0 + left + u8(1)], xf[h1 + left + u8(1)]))
 
 
 @kernel
@@ -80,12 +82,11 @@ def _pool_planes(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
     """
     H, W = x.shape[1], x.shape[2]
     ho, wo = out.shape[1], out.shape[2]
-    pair = np.empty(2 * wo, dtype=x.dtype)
     two_by_two = kh == 2 and kw == 2 and sh == 2 and sw == 2
     if two_by_two and H == 2 * ho and W == 2 * wo:
         xf, of = x.reshape(-1), out.reshape(-1)
         for r in range(lo * ho, hi * ho):  # row pair r of the stacked planes
-            _max_2x2(xf, of, pair, u8(2 * r * W), u8(r * wo), W, wo)
+            _max_2x2(xf, of, u8(2 * r * W), u8(r * wo), W, wo)
         return
     if kh == 1 and kw == 2 and sh == 1 and sw == 2 and W == 2 * wo:  # 1-D pairs: one run over all the rows
         xf, of = x.reshape(-1), out.reshape(-1)
@@ -98,7 +99,7 @@ def _pool_planes(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
         for i in range(ho):
             o = u8(i * wo)
             if two_by_two:
-                _max_2x2(xf, of, pair, u8(2 * i * W), o, W, wo)
+                _max_2x2(xf, of, u8(2 * i * W), o, W, wo)
                 continue
             s0 = u8(i * sh * W)
             for j in range(u8(wo)):
