@@ -20,14 +20,18 @@ from glassnet.inference import InferencePlan
 
 @contextmanager
 def layout(last):
-    """Every Winograd convolution in the block transforms its inputs channels last (``last``) or
-    channels first, whatever its shape (``winograd.channels_last`` replaced)."""
-    saved = winograd.channels_last
-    winograd.channels_last = lambda wo, c: last
+    """Every Winograd convolution and filter gradient in the block transforms its inputs channels
+    last (``last``) or channels first, whatever its shape (``winograd.channels_last`` and
+    ``winograd.filter_gradient_channels_last`` replaced)."""
+    names = ("channels_last", "filter_gradient_channels_last")
+    saved = [getattr(winograd, name) for name in names]
+    for name in names:
+        setattr(winograd, name, lambda wo, c: last)
     try:
         yield
     finally:
-        winograd.channels_last = saved
+        for name, rule in zip(names, saved):
+            setattr(winograd, name, rule)
 
 
 LAYOUTS = pytest.mark.parametrize("last", [False, True], ids=["channels_first", "channels_last"])
@@ -65,17 +69,27 @@ def test_winograd_conv_matches_torch_forward_dx_dw_db(case, seed, last):
 
 
 @pytest.mark.parametrize("wo, c, last", [
-    (winograd.CHANNELS_LAST_BELOW - 2, winograd.LAST_MIN_CHANNELS, True),
+    (winograd.CONV_LAST_BELOW - 2, winograd.LAST_MIN_CHANNELS, True),
     (8, 64, True),
-    (winograd.CHANNELS_LAST_BELOW, 16, False),            # wide enough for the rows of tiles
+    (winograd.CONV_LAST_BELOW, 16, False),                # wide enough for the rows of tiles
     (8, winograd.LAST_MIN_CHANNELS - 1, False),           # too few channels for a vector
-    (16, winograd.LAST_MAX_ROW // 16 + 1, False),         # a row of the image too long to transpose
+    (8, winograd.LAST_MAX_ROW // 8 + 1, False),           # a row of the image too long to transpose
 ])
-def test_channels_last_is_chosen_for_narrow_outputs_with_enough_channels(wo, c, last):
+def test_a_convolution_goes_channels_last_on_narrow_outputs_with_enough_channels(wo, c, last):
     assert winograd.channels_last(wo, c) is last
-    flag, xp, s, *_ = winograd.scratch(c, 4, 8, wo, 2, np.float32)
+    flag, xp, s, *_ = winograd.scratch(c, 4, 8, wo, 2, np.float32, last)
     assert flag is last
     assert (xp.shape, s.shape) == (((10, wo + 2, c), (4, (wo + 2) * c)) if last else ((c, 10, wo + 2), (4, wo + 2)))
+
+
+@pytest.mark.parametrize("wo, c, last", [
+    (16, 16, True), (32, 32, True), (8, 128, True),       # more channels than tiles in a row
+    (32, 16, False),                                      # as many: no longer loop, and the transposing copy
+    (16, winograd.LAST_MIN_CHANNELS - 1, False),          # too few channels for a vector
+    (32, 64, False), (16, 128, False),                    # a row of the image too long to transpose
+])
+def test_a_filter_gradient_goes_channels_last_where_the_channels_outnumber_a_rows_tiles(wo, c, last):
+    assert winograd.filter_gradient_channels_last(wo, c) is last
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -78,11 +78,12 @@ class _ConvStep(_Step):
             self.pool, out_hw = np.zeros(4, np.int64), (ho, wo)
         self.winograd = winograd.applies((kh, kw), (sh, sw), (1, 1), 1, (ho, wo), c)
         if self.winograd:
-            self.u = winograd.transform_filters(op.weight, dtype, winograd.channels_last(wo, c))
+            last = winograd.channels_last(wo, c)
+            self.u = winograd.transform_filters(op.weight, dtype, last)
             self.bias = np.ascontiguousarray(op.bias, dtype)
             self.fused_pool = tuple(self.pool) == (2, 2, 2, 2)
             self.group = winograd.group_size(ho, wo) if self.fused_pool or not op.pool else 1
-            self.scratch = [(winograd.scratch(c, f, ho, wo, self.group, dtype), np.empty((1, f, ho, wo), dtype))
+            self.scratch = [(winograd.scratch(c, f, ho, wo, self.group, dtype, last), np.empty((1, f, ho, wo), dtype))
                             for _ in range(shares)]
             self.kernel = _compiled().winograd_conv_relu_pool
         else:

@@ -683,9 +683,10 @@ def _winograd_forward(x, w, bias, pad, ho, wo):
     n, c = x.shape[:2]
     f = w.shape[0]
     group = winograd.group_size(ho, wo)
-    u = winograd.transform_filters(w, x.dtype, winograd.channels_last(wo, c))
+    last = winograd.channels_last(wo, c)
+    u = winograd.transform_filters(w, x.dtype, last)
     out = np.empty((n, f, ho, wo), dtype=x.dtype)
-    _run_images(n, lambda: winograd.scratch(c, f, ho, wo, group, x.dtype),
+    _run_images(n, lambda: winograd.scratch(c, f, ho, wo, group, x.dtype, last),
                 lambda lo, hi, buffers: winograd.conv_images(x, lo, hi, group, u, bias, pad[0], pad[1], False,
                                                              *buffers, out[lo:hi]))
     return out
@@ -693,16 +694,18 @@ def _winograd_forward(x, w, bias, pad, ho, wo):
 
 def _winograd_filter_gradient(x, dout, plan):
     """dw (F, C, 3, 3) in float64: dU summed per part of the images (parts as for the column tiles),
-    the parts added in order, then transformed back (``winograd.filter_gradient``); a 1-D
-    convolution's (F, C, 1, r) by :func:`_winograd1d_filter_gradient`."""
+    the parts added in order, then transformed back (``winograd.filter_gradient``), the inputs in the
+    layout ``winograd.filter_gradient_channels_last`` gives; a 1-D convolution's (F, C, 1, r) by
+    :func:`_winograd1d_filter_gradient`."""
     if plan.kh == 1:
         return _winograd1d_filter_gradient(x, dout, plan)
     n, c = x.shape[:2]
     f, ho, wo = plan.f, plan.ho, plan.wo
     group = winograd.group_size(ho, wo)
+    last = winograd.filter_gradient_channels_last(wo, c)
 
     def scratch():  # (last, xp, s, vbuf, dbuf): the forward's buffers but its output rows; prod (F, C)
-        return (*winograd.scratch(c, f, ho, wo, group, x.dtype)[:5], np.empty((f, c), x.dtype))
+        return (*winograd.scratch(c, f, ho, wo, group, x.dtype, last)[:5], np.empty((f, c), x.dtype))
 
     def part_sum(lo, hi, buffers):
         du = np.zeros((16, f, c), dtype=x.dtype)

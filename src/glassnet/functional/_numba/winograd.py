@@ -18,7 +18,8 @@ position e of the 4x4 transformed tile::
     M[e] = U[e] @ V[e]              (16, F, T)   16 small BLAS products
     y[f, tile] = A^T M[:, f, tile] A + b[f]      (2x2 outputs per tile)
 
-On narrow outputs with enough channels (:func:`channels_last`) the inputs are transformed channels last, V[e]
+On narrow outputs with enough channels (:func:`channels_last`; for the filter gradient
+:func:`filter_gradient_channels_last`) the inputs are transformed channels last, V[e]
 (T, C), and the products are M[e] (T, F) = V[e] @ U[e] with U[e] stored (C, F): the same sums and
 the same dot products, in loops that run along the channels rather than along a short row of tiles.
 
@@ -172,38 +173,50 @@ for example) fall in the same sets of the L1 cache and evict each other. 64 byte
 spreads them (measured, input transform of 64 channels on 8x8 images, batch 128: 2.75 -> 1.5 ms)."""
 
 
-CHANNELS_LAST_BELOW = 32
+CONV_LAST_BELOW = 16
 LAST_MIN_CHANNELS = 16
 LAST_MAX_ROW = 1024
-"""Which convolutions transform their inputs channels last (:func:`channels_last`): outputs narrower
-than CHANNELS_LAST_BELOW pixels, at least LAST_MIN_CHANNELS input channels and at most LAST_MAX_ROW
-values in a row of the output (Wo*C). The input transform's inner loop runs along a row of tiles (Wo/2
-of them) channels first, along the channels channels last; a loop shorter than one vector register
-(16 float32 with AVX-512) runs one value at a time. Channels last costs a transposing copy of each
-image, whose writes touch a new cache line per value: it pays while one row's lines stay in L1.
-Measured (a layer's forward / backward, batch 128, one thread, the AVX-512 machine of
-BENCHMARKS.md; > 1: channels last faster): 64 channels on 8x8 maps 1.28 / 1.30, 32 on 16x16 1.01 /
-1.13, 64 on 16x16 1.00 / 1.11, 128 on 8x8 1.08 / 1.08, 16 on 8x8 1.39 / 1.31; slower with 8 channels
-on 16x16 (0.80 / 0.86), 16 on 32x32 (0.83 / 0.89), 128 on 16x16 (0.95 / 0.97) and 256 on 8x8
-(0.89 / 0.96, batch 64)."""
+"""Which convolutions transform their inputs channels last (:func:`channels_last`, for a forward or
+an input gradient; :func:`filter_gradient_channels_last`). The input transform's inner loop runs
+along a row of tiles (Wo/2 of them) channels first, along the channels channels last; a loop shorter
+than one vector register (16 float32 with AVX-512) runs one value at a time, so channels last needs
+at least LAST_MIN_CHANNELS channels. It costs a transposing copy of each image, whose writes touch a
+new cache line per value: it pays while one row's lines stay in L1 (Wo*C at most LAST_MAX_ROW). A
+convolution's outputs must then be placed from the (T, F) layout into F planes, which the filter
+gradient (no output transform) does not do: a convolution goes channels last only on outputs
+narrower than CONV_LAST_BELOW, its filter gradient wherever the channels outnumber the tiles of a
+row (C > Wo/2).
+
+Measured on the Intel machine of BENCHMARKS.md (batch 128, one thread; time channels last /
+channels first, < 1: channels last faster). Forward: 16 -> 16, 32 -> 32, 32 -> 64, 64 -> 64 on
+16x16 maps 1.06, 1.05, 1.19, 1.11; 16, 32, 64 channels on 8x8 0.80, 0.74, 0.79, 64 -> 128 0.84,
+128 -> 128 1.07 (an earlier pass: 0.93), 256 -> 256 1.10 (batch 64); 16 -> 32 on 32x32 1.69. Filter
+gradient: 16, 32, 64 channels on 16x16 0.89, 0.69, 0.81, on 8x8 0.76, 0.68, 0.73, 128 on 8x8 0.95;
+on 32x32 32 channels 0.89, 32 -> 64 0.68, but 16 channels 1.24 and 64 1.07; 128 on 16x16 1.07, 8
+channels 1.22-1.23."""
 
 
 def channels_last(wo, c):
-    """Whether a convolution of ``c`` input channels with outputs ``wo`` pixels wide transforms its
-    inputs channels last (see CHANNELS_LAST_BELOW)."""
-    return wo < CHANNELS_LAST_BELOW and LAST_MIN_CHANNELS <= c and wo * c <= LAST_MAX_ROW
+    """Whether a convolution (a forward, or an input gradient) of ``c`` input channels with outputs
+    ``wo`` pixels wide transforms its inputs channels last (see CONV_LAST_BELOW)."""
+    return wo < CONV_LAST_BELOW and LAST_MIN_CHANNELS <= c and wo * c <= LAST_MAX_ROW
 
 
-def scratch(c, f, ho, wo, group, dtype):
-    """The buffers of one thread for ``group`` images per product, after the layout flag ``last``
-    (:func:`channels_last`): the padded image, (C, Ho+2, Wo+2) or channels last (Ho+2, Wo+2, C)
+def filter_gradient_channels_last(wo, c):
+    """Whether the filter gradient of a convolution of ``c`` input channels with outputs ``wo`` pixels
+    wide transforms its inputs channels last (see CONV_LAST_BELOW)."""
+    return LAST_MIN_CHANNELS <= c and 2 * c > wo and wo * c <= LAST_MAX_ROW
+
+
+def scratch(c, f, ho, wo, group, dtype, last):
+    """The buffers of one thread for ``group`` images per product, in the layout ``last`` says
+    (:func:`channels_last`): the flag itself, the padded image, (C, Ho+2, Wo+2) or channels last (Ho+2, Wo+2, C)
     (zeros, of which :func:`_pad_image` overwrites the image's place only: a buffer serves one
     padding), the rows of B^T d (4, Wo+2) or (4, (Wo+2)*C), V (16, C*G*T + ROW_PAD), M or dP
     (16, F*G*T + ROW_PAD) and the output transform's rows (4, F*G*T). Row e of V holds the matrix
     V[e] for the images of one product, flattened: (C, G*T), or (G*T, C) channels last; row e of
     M holds M[e] (F, G*T), or (G*T, F) channels last, and row e of dP always dP[e] (F, G*T)."""
     t = group * (ho // 2) * (wo // 2)
-    last = channels_last(wo, c)
     return (last, np.zeros((ho + 2, wo + 2, c) if last else (c, ho + 2, wo + 2), dtype),
             np.empty((4, (wo + 2) * c if last else wo + 2), dtype),
             np.empty((16, c * t + ROW_PAD), dtype), np.empty((16, f * t + ROW_PAD), dtype),
