@@ -268,6 +268,25 @@ def test_compiled_max_pool_caches_its_input_and_output_without_copies():
     assert np.shares_memory(cache[1], x) and np.shares_memory(cache[2], out)
 
 
+@pytest.mark.usefixtures("compiled_kernels")
+@pytest.mark.parametrize("shape", [(3, 4, 5, 6), (2, 3, 1, 17), (40, 30, 2, 2)])
+def test_compiled_global_avg_pool_matches_torch(shape):
+    x = randn(0, *shape)
+    assert is_compiled(F.global_avg_pool_forward(x)[1])
+    assert_matches_torch(F.global_avg_pool_forward, F.global_avg_pool_backward,
+                         lambda t: TF.adaptive_avg_pool2d(t, 1).flatten(1), x)
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+def test_compiled_global_avg_pool_sums_float32_planes_in_float64():
+    """2**24 followed by 4095 ones: in float32 each 1 added to 2**24 is lost; the float64 sum is exact."""
+    x = np.ones((2, 1, 64, 64), np.float32)
+    x[:, :, 0, 0] = 2.0**24
+    out = F.global_avg_pool_forward(x)[0]
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.float32((2**24 + 4095) / 4096))
+
+
 # ------------------------------------------------------------------ ReLU then max pooling, one fused pair
 def torch_relu_max_pool(size, stride):
     return lambda x: TF.max_pool2d(torch.relu(x), kernel_size=size, stride=stride)

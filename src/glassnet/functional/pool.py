@@ -122,11 +122,17 @@ def global_avg_pool_forward(x):
     """Global average pooling: out[n, c] = (1 / (H*W)) * sum_{i,j} x[n, c, i, j]; (N,C,H,W) -> (N,C)."""
     if x.ndim != 4:
         raise ValueError(f"global_avg_pool_forward: expected input of shape (N, C, H, W), got {tuple(x.shape)}")
+    twin = _numba.twin("pool", x)
+    if twin:
+        return twin.global_avg_pool_forward(x)
     return x.mean(axis=(2, 3)), x.shape
 
 
 def global_avg_pool_backward(dout, cache):
     """dx[n, c, i, j] = dout[n, c] / (H*W)."""
+    compiled = _numba.backward_twin("global_avg_pool", cache)
+    if compiled:
+        return compiled(dout, cache)
     x_shape = cache
     xp = array_module(dout)
     dx = xp.empty(x_shape, dtype=dout.dtype)

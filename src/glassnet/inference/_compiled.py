@@ -14,6 +14,7 @@ from ..functional._numba.conv import _im2col, _im2col_same
 from ..functional._numba.jit import kernel
 from ..functional._numba.norm import _normalize
 from ..functional._numba.pool import _max_pool
+from ..functional._numba.pool import _plane_means as plane_means  # noqa: F401 - the global average pool step's kernel
 from ..functional._numba.winograd import conv_images as _winograd_images
 
 
@@ -94,16 +95,3 @@ def channel_affine(x, scale, shift, relu, out, lo, hi):  # pragma: no cover - co
     c = x.shape[1]
     zero = np.zeros(c, dtype=x.dtype)
     _normalize(x, zero, scale, shift, relu, out, lo * c, hi * c)
-
-
-@kernel
-def global_avg_pool(x, out, lo, hi):  # pragma: no cover - compiled
-    """out[n, c] = sum_j x[n, c, j] / M for images lo <= n < hi of x (N, C, M), summed in float64."""
-    m = x.shape[2]
-    for n in range(lo, hi):
-        for c in range(x.shape[1]):
-            total = 0.0
-            for j in range(m):
-                total += x[n, c, j]
-            out[n, c] = total / m
-

@@ -8,7 +8,8 @@ functional/conv.py    functional/_numba/conv.py   conv_forward, conv_backward (g
                                                   Winograd, functional/_numba/winograd.py)
 functional/pool.py    functional/_numba/pool.py   max_pool_forward, max_pool_backward;
                                                   relu_max_pool_forward, relu_max_pool_backward
-                                                  (ReLU then max pooling in one pass)
+                                                  (ReLU then max pooling in one pass);
+                                                  global_avg_pool_forward, global_avg_pool_backward
 functional/norm.py    functional/_numba/norm.py   batchnorm_forward, batchnorm_backward (N, C, L),
                                                   (N, C, H, W); batchnorm_relu_forward,
                                                   batchnorm_relu_backward (the pair in one pass)
@@ -55,7 +56,7 @@ import importlib
 from ... import kernels
 
 FAMILY = {"conv": "conv", "max_pool": "pool", "relu": "activation", "batchnorm": "norm", "affine": "linear",
-          "batchnorm_relu": "norm", "relu_max_pool": "pool"}
+          "batchnorm_relu": "norm", "relu_max_pool": "pool", "global_avg_pool": "pool"}
 """The twin module (file) of each compiled kernel, by kernel name."""
 
 FUSED = {"batchnorm_relu": ("batchnorm", "relu"), "relu_max_pool": ("relu", "max_pool")}

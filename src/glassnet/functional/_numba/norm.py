@@ -14,7 +14,7 @@ whole-array steps (each a temporary the size of x). Here:
   neither the output before ReLU nor ReLU's gradient is ever stored (CIFAR net, one thread, the
   first 32-channel layer at batch 128: forward 3.7 -> 2.2 ms, backward 5.5-6.0 -> 5.1 ms).
 
-Sums run in float64, vectorised: the compiler may reorder the additions of a sum (``_SUMS``),
+Sums run in float64, vectorised: the compiler may reorder the additions of a sum (``jit.REORDERED_SUMS``),
 always the same way for a given shape, and each channel's sums are computed by one thread, whatever
 the thread count. The cache holds x (not x_hat), mu and inv_std.
 """
@@ -27,7 +27,7 @@ from numba import uint64 as u8
 from ..norm import update_running_stats
 from . import CompiledCache
 from .activation import relu_grad, relu_value
-from .jit import kernel
+from .jit import REORDERED_SUMS, kernel
 from .threads import parallel
 
 PASS_WEIGHT = 4
@@ -37,12 +37,6 @@ shared between the threads from 256K values instead of 1M. Measured on two threa
 batch 128 (its last stage's maps hold 512K values): training step 0.87-0.88x -> 0.88-0.91x PyTorch
 (7 interleaved rounds). Sharing every element-wise kernel from 256K values instead cost LeNet-5 at
 batch 64 1.02-1.06x -> 0.93-0.97x: a pass of ReLU or pooling that small gains less than the hand-off."""
-
-_SUMS = dict(fastmath={"reassoc"})
-"""The per-channel sums may be reordered (and so vectorised): one pass of float32 values summed in
-float64 went from 0.75 to 0.15 ns per value (batch norm's backward sums on 1M values: 0.74 ->
-0.2 ms). Only reassociation: no FMA contraction, NaN and infinity kept."""
-
 
 @njit(inline="always")
 def _shifted_sums(v, shift):  # pragma: no cover - compiled
@@ -69,7 +63,7 @@ def _dot_sums(dv, v, center, relu_out):  # pragma: no cover - compiled
     return s, q
 
 
-@kernel(**_SUMS)
+@kernel(**REORDERED_SUMS)
 def _batch_stats(x, mu, var, lo, hi):  # pragma: no cover - compiled
     """Per channel lo <= c < hi of x (N, C, M): mu = sum(x) / (N*M) and the biased var = sum((x - mu)^2) / (N*M),
     from one pass of shifted sums around the channel's first value K:
@@ -106,7 +100,7 @@ def _normalize(x, mu, scale, beta, relu, out, lo, hi):  # pragma: no cover - com
                 dst[j] = (src[j] - mu_c) * scale_c + beta_c
 
 
-@kernel(**_SUMS)
+@kernel(**REORDERED_SUMS)
 def _backward_sums(dout, x, mu, relu_out, dbeta, dout_xc, lo, hi):  # pragma: no cover - compiled
     """Per channel lo <= c < hi: dbeta = sum g, dout_xc = sum g * (x - mu) (float64 accumulators), with
     g = dout, or ReLU's gradient dout * (relu_out > 0) when ``relu_out`` (N, C, M) is given (not None)."""

@@ -1,5 +1,7 @@
-"""Compiled twin of ``functional/pool.py``: max pooling in one pass over each (n, c) plane, and
-ReLU then max pooling (``relu_max_pool_forward`` / ``relu_max_pool_backward``) in the same pass.
+"""Compiled twin of ``functional/pool.py``: max pooling in one pass over each (n, c) plane, ReLU
+then max pooling (``relu_max_pool_forward`` / ``relu_max_pool_backward``) in the same pass, and
+global average pooling (each plane's mean summed in float64, its gradient spread back), split
+between the threads by planes.
 
 Like the reference kernel, the forward keeps only the maxima and the backward finds each window's
 first maximum again from (x, out): in a network both arrays are cached by the neighbouring layers
@@ -18,7 +20,7 @@ from numba import uint64 as u8
 from .._windows import pair, window_grid
 from . import CompiledCache
 from .activation import _relu, gate, relu_grad
-from .jit import kernel
+from .jit import REORDERED_SUMS, kernel
 from .threads import parallel
 
 
@@ -254,3 +256,48 @@ def relu_max_pool_backward(dout, cache):
     > 0 (``_max_pool_backward`` with ``relu``); the same dx as the two backwards one after the other,
     in the shape of ReLU's input (a signal's for a 1-D pool)."""
     return _backward(dout, cache[1], relu=True).reshape(cache[0][1].shape)
+
+
+@kernel(**REORDERED_SUMS)
+def _plane_means(x, out, lo, hi):  # pragma: no cover - compiled
+    """out[p] = sum_j x[p, j] / M for the planes lo <= p < hi of x (P, M), summed in float64 (the
+    additions reordered, so vectorised: ``jit.REORDERED_SUMS``)."""
+    m = x.shape[1]
+    for p in range(lo, hi):
+        row = x[p]
+        total = 0.0
+        for j in range(u8(m)):
+            total += np.float64(row[j])
+        out[p] = total / m
+
+
+@kernel
+def _spread_means(dout, dx, lo, hi):  # pragma: no cover - compiled
+    """dx[p, j] = dout[p] / M for the planes lo <= p < hi of dx (P, M), divided in dout's dtype (as the
+    reference does)."""
+    m = dx.shape[1]
+    for p in range(lo, hi):
+        g = dout[p] / type(dout[p])(m)
+        row = dx[p]
+        for j in range(u8(m)):
+            row[j] = g
+
+
+def global_avg_pool_forward(x):
+    """out[n, c] = the mean of x[n, c] (``_plane_means``: summed in float64, where the reference's
+    ``x.mean`` sums in x's dtype). Cache: x's shape."""
+    n, c = x.shape[:2]
+    planes = np.ascontiguousarray(x).reshape(n * c, -1)
+    out = np.empty(n * c, dtype=x.dtype)
+    parallel(n * c, lambda lo, hi: _plane_means(planes, out, lo, hi), x.size)
+    return out.reshape(n, c), CompiledCache(("global_avg_pool", x.shape))
+
+
+def global_avg_pool_backward(dout, cache):
+    """dx[n, c, i, j] = dout[n, c] / (H*W) (``_spread_means``)."""
+    _, x_shape = cache
+    dx = np.empty(x_shape, dtype=dout.dtype)
+    planes = dx.reshape(x_shape[0] * x_shape[1], -1)
+    grads = np.ascontiguousarray(dout).reshape(-1)
+    parallel(planes.shape[0], lambda lo, hi: _spread_means(grads, planes, lo, hi), dx.size)
+    return dx
