@@ -50,31 +50,6 @@ def _max_2x2(xf, of, h0, o, W, wo):  # pragma: no cover - compiled
 
 @kernel
 def _max_pool(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
-    """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi
-    (:func:`_pool_planes`)."""
-    _pool_planes(x, kh, kw, sh, sw, out, lo, hi)
-
-
-RELU_BLOCK = 1 << 13
-"""Values of ReLU's output that :func:`_relu_max_pool` writes before pooling them (whole planes, at
-least one): 32 KiB of float32, still in L1 when the pooling reads them back."""
-
-
-@kernel
-def _relu_max_pool(x, kh, kw, sh, sw, y, out, lo, hi):  # pragma: no cover - compiled
-    """y[p] = max(x[p], 0) and out[p] = the max pooling of y[p] (:func:`_pool_planes`) for the planes
-    lo <= p < hi, a block of planes (RELU_BLOCK values) at a time, so the pooling reads y from L1."""
-    plane = x.shape[1] * x.shape[2]
-    step = max(1, RELU_BLOCK // plane)
-    xf, yf = x.reshape(-1), y.reshape(-1)
-    for p0 in range(lo, hi, step):
-        p1 = min(hi, p0 + step)
-        _relu(xf, yf, p0 * plane, p1 * plane)
-        _pool_planes(y, kh, kw, sh, sw, out, p0, p1)
-
-
-@njit(inline="always")
-def _pool_planes(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
     """out[p, i, j] = max_{a,b} x[p, i*sh + a, j*sw + b] for the (N*C, H, W) planes lo <= p < hi.
 
     2x2 windows at stride 2 (:func:`_max_2x2`; when they tile the planes exactly, one sequence of
@@ -110,6 +85,25 @@ def _pool_planes(x, kh, kw, sh, sw, out, lo, hi):  # pragma: no cover - compiled
                 s = u8((i * sh + k // kw) * W + k % kw)
                 for j in range(u8(wo)):
                     of[o + j] = _nanmax(of[o + j], xf[s + j * u8(sw)])
+
+
+RELU_BLOCK = 1 << 13
+"""Values of ReLU's output that :func:`_relu_max_pool` writes before pooling them (whole planes, at
+least one): 32 KiB of float32, still in L1 when the pooling reads them back."""
+
+
+@kernel
+def _relu_max_pool(x, kh, kw, sh, sw, y, out, lo, hi):  # pragma: no cover - compiled
+    """y[p] = max(x[p], 0) and out[p] = the max pooling of y[p] (:func:`_max_pool`, called rather than
+    inlined: a second copy of the pooling's code cost a second of compiling) for the planes
+    lo <= p < hi, a block of planes (RELU_BLOCK values) at a time, so the pooling reads y from L1."""
+    plane = x.shape[1] * x.shape[2]
+    step = max(1, RELU_BLOCK // plane)
+    xf, yf = x.reshape(-1), y.reshape(-1)
+    for p0 in range(lo, hi, step):
+        p1 = min(hi, p0 + step)
+        _relu(xf, yf, p0 * plane, p1 * plane)
+        _max_pool(y, kh, kw, sh, sw, out, p0, p1)
 
 
 @njit(inline="always")
