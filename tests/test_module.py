@@ -395,6 +395,31 @@ def test_sequential_runs_relu_then_max_pool_as_one_pair_with_the_same_results(ke
         np.testing.assert_array_equal(p.grad, grads[name], err_msg=name)
 
 
+@pytest.mark.parametrize("kernels_name", ["numpy", "numba"])
+def test_a_residual_block_then_relu_then_max_pool_pairs_differently_each_way_with_the_same_results(kernels_name):
+    """Forward pairs the residual sum with ReLU, backward pairs ReLU with the pool (the block alone):
+    each pair takes the caches the other left."""
+    from glassnet import kernels
+
+    def model():
+        rng = np.random.default_rng(0)
+        block = nn.Residual(nn.Sequential(nn.Conv2d(2, 2, 3, padding=1, rng=rng), nn.BatchNorm2d(2)))
+        return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, rng=rng), block, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             nn.Linear(8, 3, rng=rng))
+
+    x = np.random.default_rng(1).standard_normal((3, 1, 4, 4)).astype(np.float32)
+    dout = np.random.default_rng(2).standard_normal((3, 3)).astype(np.float32)
+    with kernels.using(kernels_name):
+        fused, parts = model(), model()
+        out = fused(x)
+        dx = fused.backward(dout)
+        expected, dx_parts, grads = _layer_by_layer(parts, x, dout)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(dx, dx_parts, rtol=1e-5, atol=1e-6)
+    for name, p in fused.named_parameters():
+        np.testing.assert_allclose(p.grad, grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
 def test_only_plain_relu_then_plain_max_pool_fuse_and_the_pair_checks_its_input_like_the_pool():
     class CappedReLU(nn.ReLU):
         def forward(self, x):
