@@ -314,22 +314,29 @@ def _layer_by_layer(model, x, dout):
     return out, dout, {name: p.grad.copy() for name, p in model.named_parameters()}
 
 
+def _fused_and_layer_by_layer(build, x, dout, kernels_name):
+    """Two models from ``build()``: the first run as a Sequential (fused pairs), the second one layer at
+    a time. Returns (first model, its output, its input gradient), (second model, _layer_by_layer's results)."""
+    from glassnet import kernels
+
+    with kernels.using(kernels_name):
+        fused, parts = build(), build()
+        out = fused(x)
+        return (fused, out, fused.backward(dout)), (parts, *_layer_by_layer(parts, x, dout))
+
+
 @pytest.mark.parametrize("kernels_name", ["numpy", "numba"])
 @pytest.mark.parametrize("train", [True, False])
 def test_sequential_runs_batch_norm_then_relu_as_one_pair_with_the_same_results(kernels_name, train, monkeypatch):
     from glassnet import functional as F
-    from glassnet import kernels
 
     calls = []
     for name in ("batchnorm_relu_forward", "batchnorm_relu_backward", "relu_max_pool_forward", "relu_max_pool_backward"):
         monkeypatch.setattr(F, name, lambda *a, _f=getattr(F, name), _n=name: calls.append(_n) or _f(*a))
     x = np.random.default_rng(1).standard_normal((4, 3, 4, 4)).astype(np.float32)
     dout = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
-    with kernels.using(kernels_name):
-        fused, parts = bn_relu_cnn().train(train), bn_relu_cnn().train(train)
-        out = fused(x)
-        dx = fused.backward(dout)
-        expected, dx_parts, grads = _layer_by_layer(parts, x, dout)
+    (fused, out, dx), (parts, expected, dx_parts, grads) = _fused_and_layer_by_layer(
+        lambda: bn_relu_cnn().train(train), x, dout, kernels_name)
     # forward pairs from the left (BN + ReLU twice), backward from the right: the ReLU before the
     # max pool pairs with it, and its batch norm runs alone (the caches are the same either way)
     assert calls == ["batchnorm_relu_forward"] * 2 + ["batchnorm_relu_backward", "relu_max_pool_backward"]
@@ -376,18 +383,13 @@ def relu_pool_cnn1d():
 @pytest.mark.parametrize("model, shape, suffix", [(relu_pool_cnn, (4, 1, 14, 14), ""), (relu_pool_cnn1d, (4, 1, 14), "1d")])
 def test_sequential_runs_relu_then_max_pool_as_one_pair_with_the_same_results(kernels_name, model, shape, suffix, monkeypatch):
     from glassnet import functional as F
-    from glassnet import kernels
 
     calls = []
     for name in (f"relu_max_pool{suffix}_forward", f"relu_max_pool{suffix}_backward"):
         monkeypatch.setattr(F, name, lambda *a, _f=getattr(F, name), _n=name: calls.append(_n) or _f(*a))
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     dout = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
-    with kernels.using(kernels_name):
-        fused, parts = model(), model()
-        out = fused(x)
-        dx = fused.backward(dout)
-        expected, dx_parts, grads = _layer_by_layer(parts, x, dout)
+    (fused, out, dx), (_, expected, dx_parts, grads) = _fused_and_layer_by_layer(model, x, dout, kernels_name)
     assert calls == [f"relu_max_pool{suffix}_forward"] * 2 + [f"relu_max_pool{suffix}_backward"] * 2
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(dx, dx_parts)
@@ -399,8 +401,6 @@ def test_sequential_runs_relu_then_max_pool_as_one_pair_with_the_same_results(ke
 def test_a_residual_block_then_relu_then_max_pool_pairs_differently_each_way_with_the_same_results(kernels_name):
     """Forward pairs the residual sum with ReLU, backward pairs ReLU with the pool (the block alone):
     each pair takes the caches the other left."""
-    from glassnet import kernels
-
     def model():
         rng = np.random.default_rng(0)
         block = nn.Residual(nn.Sequential(nn.Conv2d(2, 2, 3, padding=1, rng=rng), nn.BatchNorm2d(2)))
@@ -409,11 +409,7 @@ def test_a_residual_block_then_relu_then_max_pool_pairs_differently_each_way_wit
 
     x = np.random.default_rng(1).standard_normal((3, 1, 4, 4)).astype(np.float32)
     dout = np.random.default_rng(2).standard_normal((3, 3)).astype(np.float32)
-    with kernels.using(kernels_name):
-        fused, parts = model(), model()
-        out = fused(x)
-        dx = fused.backward(dout)
-        expected, dx_parts, grads = _layer_by_layer(parts, x, dout)
+    (fused, out, dx), (_, expected, dx_parts, grads) = _fused_and_layer_by_layer(model, x, dout, kernels_name)
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_allclose(dx, dx_parts, rtol=1e-5, atol=1e-6)
     for name, p in fused.named_parameters():
