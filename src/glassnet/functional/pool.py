@@ -89,11 +89,17 @@ def relu_max_pool_backward(dout, cache):
     """dx of :func:`relu_max_pool_forward`: max pooling's backward, then ReLU's. Each window's
     gradient reaches one value of y = max(x, 0), its maximum, and ReLU passes it on where that maximum
     is > 0; the compiled twin (both caches compiled) applies this in the pool's own pass."""
+    return _relu_max_pool_backward(dout, cache, max_pool_backward)
+
+
+def _relu_max_pool_backward(dout, cache, pool_backward):
+    """dx of ReLU then max pooling: the compiled twin where both caches are compiled, else ReLU's
+    backward of ``pool_backward`` (the image or the signal pool's) on the pool's cache."""
     compiled = _numba.fused_backward_twin("relu_max_pool", cache)
     if compiled:
         return compiled(dout, cache)
     relu_cache, pool_cache = cache
-    return relu_backward(max_pool_backward(dout, pool_cache), relu_cache)
+    return relu_backward(pool_backward(dout, pool_cache), relu_cache)
 
 
 def avg_pool_forward(x, size=2, stride=2):
@@ -171,11 +177,7 @@ def relu_max_pool1d_forward(x, size=2, stride=2):
 
 def relu_max_pool1d_backward(dout, cache):
     """dx (N, C, L) of :func:`relu_max_pool1d_forward` (:func:`relu_max_pool_backward`)."""
-    compiled = _numba.fused_backward_twin("relu_max_pool", cache)
-    if compiled:
-        return compiled(dout, cache)
-    relu_cache, pool_cache = cache
-    return relu_backward(max_pool1d_backward(dout, pool_cache), relu_cache)
+    return _relu_max_pool_backward(dout, cache, max_pool1d_backward)
 
 
 def avg_pool1d_forward(x, size=2, stride=2):

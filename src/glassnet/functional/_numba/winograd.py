@@ -210,7 +210,7 @@ def filter_gradient_channels_last(wo, c):
 
 def scratch(c, f, ho, wo, group, dtype, last):
     """The buffers of one thread for ``group`` images per product, in the layout ``last`` says
-    (:func:`channels_last`): the flag itself, the padded image, (C, Ho+2, Wo+2) or channels last (Ho+2, Wo+2, C)
+    (:func:`channels_last` or :func:`filter_gradient_channels_last`): the flag itself, the padded image, (C, Ho+2, Wo+2) or channels last (Ho+2, Wo+2, C)
     (zeros, of which :func:`_pad_image` overwrites the image's place only: a buffer serves one
     padding), the rows of B^T d (4, Wo+2) or (4, (Wo+2)*C), V (16, C*G*T + ROW_PAD), M or dP
     (16, F*G*T + ROW_PAD) and the output transform's rows (4, F*G*T). Row e of V holds the matrix
