@@ -196,21 +196,28 @@ on 32x32 32 channels 0.89, 32 -> 64 0.68, but 16 channels 1.24 and 64 1.07; 128 
 channels 1.22-1.23."""
 
 
+def _last_fits(wo, c):
+    """What both layout rules ask of channels last: the channels fill a vector (LAST_MIN_CHANNELS) and
+    a row of the transposed image stays in L1 (Wo*C at most LAST_MAX_ROW)."""
+    return LAST_MIN_CHANNELS <= c and wo * c <= LAST_MAX_ROW
+
+
 def channels_last(wo, c):
     """Whether a convolution (a forward, or an input gradient) of ``c`` input channels with outputs
     ``wo`` pixels wide transforms its inputs channels last (see CONV_LAST_BELOW)."""
-    return wo < CONV_LAST_BELOW and LAST_MIN_CHANNELS <= c and wo * c <= LAST_MAX_ROW
+    return wo < CONV_LAST_BELOW and _last_fits(wo, c)
 
 
 def filter_gradient_channels_last(wo, c):
     """Whether the filter gradient of a convolution of ``c`` input channels with outputs ``wo`` pixels
     wide transforms its inputs channels last (see CONV_LAST_BELOW)."""
-    return LAST_MIN_CHANNELS <= c and 2 * c > wo and wo * c <= LAST_MAX_ROW
+    return 2 * c > wo and _last_fits(wo, c)
 
 
 def scratch(c, f, ho, wo, group, dtype, last):
     """The buffers of one thread for ``group`` images per product, in the layout ``last`` says
-    (:func:`channels_last` or :func:`filter_gradient_channels_last`): the flag itself, the padded image, (C, Ho+2, Wo+2) or channels last (Ho+2, Wo+2, C)
+    (:func:`channels_last` or :func:`filter_gradient_channels_last`): the flag itself, the padded
+    image, (C, Ho+2, Wo+2) or channels last (Ho+2, Wo+2, C)
     (zeros, of which :func:`_pad_image` overwrites the image's place only: a buffer serves one
     padding), the rows of B^T d (4, Wo+2) or (4, (Wo+2)*C), V (16, C*G*T + ROW_PAD), M or dP
     (16, F*G*T + ROW_PAD) and the output transform's rows (4, F*G*T). Row e of V holds the matrix
