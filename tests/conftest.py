@@ -5,6 +5,7 @@ global state (glassnet.backend, glassnet.kernels); every test gets them back as 
 test that switches to float64 or to the NumPy kernels cannot change what the next one sees.
 """
 import os
+import platform
 
 import numpy as np
 import pytest
@@ -77,3 +78,33 @@ def error_model():
         nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(4, 2), nn.BatchNorm1d(2),
     )
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The CPU and numpy's BLAS the run had (some failures depend on them), and how many BLAS products
+    set the invalid flag inside tests.torch_parity.strict_floats (which counts these instead of failing)."""
+    from tests.torch_parity import spurious_blas_flags
+
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    terminalreporter.write_line(f"machine: {_cpu_model()}; numpy's BLAS {blas.get('name')} {blas.get('version')}")
+    if spurious_blas_flags():
+        terminalreporter.write_line(
+            f"strict_floats: {spurious_blas_flags()} BLAS product(s) set the invalid flag "
+            "(counted, not failed: their results are compared with PyTorch)")
+
+
+def _cpu_model():
+    """'<model name>, family F model M (<LLVM's name for it>)' from /proc/cpuinfo and llvmlite, or what is known."""
+    from llvmlite import binding
+
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or "unknown CPU"
+    family = f", family {fields['cpu family']} model {fields['model']}" if "cpu family" in fields else ""
+    return f"{name}{family} ({binding.get_host_cpu_name()})"
