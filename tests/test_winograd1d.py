@@ -2,8 +2,10 @@
 exact, its written-out transforms are those matrices, and the convolution gives PyTorch's output,
 dx and dw, central differences, the same bits on one or two threads and non-finite values where the
 direct sum puts them."""
+from contextlib import contextmanager
 from fractions import Fraction
 from functools import partial
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -23,6 +25,17 @@ R = sorted(winograd1d.TABLES)
 def ran_winograd(cache):
     """The compiled forward took a Winograd path (its cache keeps the (F, C, 1, r) weights)."""
     return cache[2].ndim == 4
+
+
+LAYOUTS = pytest.mark.parametrize("last", [False, True], ids=["channels-first", "channels-last"])
+"""Tests of the filter gradient run in both of its layouts (winograd1d.filter_gradient_channels_last)."""
+
+
+@contextmanager
+def filter_gradient_layout(last):
+    """The filter gradient transforms channels last (or first) whatever the rule would pick."""
+    with mock.patch.object(winograd1d, "filter_gradient_channels_last", lambda wo, c: last):
+        yield
 
 
 @pytest.mark.parametrize("r", R)
@@ -56,6 +69,11 @@ def test_the_written_out_transforms_are_the_matrices(r, dtype):
     tol = 1e-14 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(v[: r + 1, : c * tiles].reshape(r + 1, c, tiles), np.einsum("ek,ctk->ect", bt, windows),
                                rtol=tol, atol=tol * 10)
+    xe_last, xo_last, v_last, _, _ = winograd1d.scratch(c, f, 2 * tiles, r, dtype, last=True)
+    xe_last[...], xo_last[...] = xe.T, xo.T
+    winograd1d._input_transform_last(xe_last, xo_last, r, q, v_last, tiles)
+    np.testing.assert_array_equal(v_last[: r + 1, : c * tiles].reshape(r + 1, tiles, c),
+                                  v[: r + 1, : c * tiles].reshape(r + 1, c, tiles).transpose(0, 2, 1))
     m[...] = rng.standard_normal(m.shape)
     y, bias = np.empty((f, 1, 2 * tiles), dtype), np.array([0.5, -2.0], dtype)
     winograd1d._output_transform(m, r, q, bias, tiles, z, y)
@@ -79,15 +97,27 @@ def winograd1d_cases(draw):
                 f=draw(st.integers(winograd1d.MIN_CHANNELS, 12)), length=lo + r - 1 - 2 * pad)
 
 
+@LAYOUTS
 @pytest.mark.usefixtures("compiled_kernels")
 @settings(max_examples=40, deadline=None)
 @given(case=winograd1d_cases(), seed=seeds)
-def test_winograd1d_conv_matches_torch_forward_dx_dw_db(case, seed):
+def test_winograd1d_conv_matches_torch_forward_dx_dw_db(last, case, seed):
     x = randn(seed, case["n"], case["c"], case["length"])
     w, b = randn(seed + 1, case["f"], case["c"], case["r"]), randn(seed + 2, case["f"])
     assert ran_winograd(F.conv1d_forward(x, w, b, 1, case["pad"])[1])
-    assert_matches_torch(partial(F.conv1d_forward, stride=1, pad=case["pad"]), F.conv1d_backward,
-                         partial(torch.conv1d, stride=1, padding=case["pad"]), x, w, b, seed=seed)
+    with filter_gradient_layout(last):
+        assert_matches_torch(partial(F.conv1d_forward, stride=1, pad=case["pad"]), F.conv1d_backward,
+                             partial(torch.conv1d, stride=1, padding=case["pad"]), x, w, b, seed=seed)
+
+
+@pytest.mark.parametrize("c, wo, last", [
+    (winograd1d.winograd.LAST_MIN_CHANNELS, winograd1d.LAST_MAX_SAMPLES // winograd1d.winograd.LAST_MIN_CHANNELS, True),
+    (32, 512, True),                                                        # the bench's 1-D CNN, 32 -> 64
+    (winograd1d.winograd.LAST_MIN_CHANNELS - 1, 64, False),                 # channels fill no vector
+    (64, 2 * winograd1d.LAST_MAX_SAMPLES // 64, False),                     # a signal too long
+])
+def test_the_filter_gradient_goes_channels_last_on_enough_channels_and_short_enough_signals(c, wo, last):
+    assert winograd1d.filter_gradient_channels_last(wo, c) is last
 
 
 @pytest.mark.usefixtures("compiled_kernels")
@@ -110,13 +140,14 @@ def test_1d_convolutions_winograd_does_not_compute_run_on_the_columns_and_match_
                          partial(torch.conv1d, stride=stride, padding=1, dilation=dilation, groups=groups), x, w, b)
 
 
+@LAYOUTS
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_winograd1d_on_two_threads_equals_one_thread_bit_for_bit(dtype):
+def test_winograd1d_on_two_threads_equals_one_thread_bit_for_bit(dtype, last):
     x, w, b = randn(0, 9, 8, 64, dtype=dtype), randn(1, 10, 8, 7, dtype=dtype), randn(2, 10, dtype=dtype)
     dout = randn(3, 9, 10, 64, dtype=dtype)
     results = []
     for threads in (1, 2):
-        with kernels.using("numba", threads=threads):
+        with kernels.using("numba", threads=threads), filter_gradient_layout(last):
             out, cache = F.conv1d_forward(x, w, b, 1, 3)
             assert ran_winograd(cache)
             results.append((out, *F.conv1d_backward(dout, cache)))
@@ -143,10 +174,11 @@ def test_winograd1d_sends_a_non_finite_input_to_the_outputs_the_direct_sum_sends
         np.testing.assert_allclose(out[np.isfinite(out)], expected[np.isfinite(expected)], rtol=1e-12, atol=1e-12)
 
 
+@LAYOUTS
 @pytest.mark.parametrize("r", R)
-def test_winograd1d_gradients_match_central_differences(r):
+def test_winograd1d_gradients_match_central_differences(r, last):
     inputs = [randn(0, 2, 8, 29 + r), randn(1, 8, 8, r), randn(2, 8)]  # 32 outputs with padding 1
-    with kernels.using("numba", threads=1):
+    with kernels.using("numba", threads=1), filter_gradient_layout(last):
         assert ran_winograd(F.conv1d_forward(*inputs, 1, 1)[1])
         result = check_function(partial(F.conv1d_forward, stride=1, pad=1), F.conv1d_backward, inputs,
                                 name=f"winograd F(2, {r}) conv1d")

@@ -767,12 +767,14 @@ def _winograd1d_filter_gradient(x, dout, plan):
     q = winograd1d.constants(x.dtype)
     at = winograd1d.MATRICES[r][2].astype(x.dtype)
 
+    last = winograd1d.filter_gradient_channels_last(wo, c)
+
     def scratch():  # (xe, xo, vbuf, dbuf, zbuf) and prod (F, C)
-        return (*winograd1d.scratch(c, f, wo, r, x.dtype), np.empty((f, c), x.dtype))
+        return (*winograd1d.scratch(c, f, wo, r, x.dtype, last), np.empty((f, c), x.dtype))
 
     def part_sum(lo, hi, buffers):
         du = np.zeros((r + 1, f, c), dtype=x.dtype)
-        winograd1d.filter_grad_signals(x, dout, lo, hi, plan.pw, r, q, at, *buffers, du)
+        winograd1d.filter_grad_signals(x, dout, lo, hi, plan.pw, r, q, at, last, *buffers, du)
         return du
 
     return winograd1d.filter_gradient(sum(_run_images(n, scratch, part_sum)))

@@ -34,7 +34,9 @@ Used by the compiled convolution where :func:`applies` (a 1-D convolution: an im
 1 x r kernel with r in MATRICES, stride 1, no dilation, one group, at least MIN_CHANNELS input and
 output channels, an even output of at least MIN_OUTPUTS samples): its forward, its dx (the same
 kind of convolution of dout with the filters flipped) and its filter gradient. The signals run
-along the tiles (channels first): a signal's row of tiles is long, unlike a narrow image's.
+along the tiles (channels first): a signal's row of tiles is long, unlike a narrow image's. The
+filter gradient of a signal that is short enough for its channels transforms channels last instead
+(:func:`filter_gradient_channels_last`): V[e] (T, C), the right operand of its products as stored.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ import numpy as np
 from numba import njit
 from numba import uint64 as u8
 
+from . import winograd
 from .jit import kernel
 from .winograd import ROW_PAD, _add_product, _matrix
 
@@ -93,6 +96,27 @@ def applies(kernel, stride, dilation, groups, pad, out_hw, in_channels, out_chan
             and out_hw[1] >= MIN_OUTPUTS and min(in_channels, out_channels) >= MIN_CHANNELS)
 
 
+LAST_MAX_SAMPLES = 16384
+"""Which filter gradients transform their inputs channels last (:func:`filter_gradient_channels_last`):
+at least ``winograd.LAST_MIN_CHANNELS`` channels (the transform's loop then runs along whole vectors
+of channels) and at most this many samples Wo*C per signal. Channels last, the products
+dP[e] (F, T) @ V[e] (T, C) take V[e] as it is stored, where channels first OpenBLAS reads a
+transposed (C, T): 1.8x faster at (64, 256) @ (256, 32), 1.2x at (128, 128) @ (128, 64); the split
+into even and odd samples then writes across the channels, which costs more as the signal grows.
+
+Measured on the Intel machine of BENCHMARKS.md (batch 128, one thread, 7 taps; time channels last /
+channels first): 32 -> 64 channels on 512 samples 0.71 (two threads 0.75), 64 -> 128 on 256 1.00,
+16 -> 32 on 1024 0.91, 16 on 256 0.91, 32 on 128 0.71, 64 on 64 0.73, 128 on 64 0.70, 128 -> 256 on
+128 1.00, 256 on 32 0.94; left channels first: 8 -> 16 on 1024 1.15, 64 on 512 1.03, 32 on 2048
+1.00 (batch 64). With 3 and 5 taps the same within 0.05 (8 channels 1.19 and 1.04, 64 on 512 1.07)."""
+
+
+def filter_gradient_channels_last(wo, c):
+    """Whether the filter gradient of a 1-D convolution of ``c`` input channels with outputs ``wo``
+    samples long transforms its inputs channels last (see LAST_MAX_SAMPLES)."""
+    return winograd.LAST_MIN_CHANNELS <= c and wo * c <= LAST_MAX_SAMPLES
+
+
 def transform_filters(w, dtype):
     """U (n, F, C): U[e, f, c] = (G w[f, c, 0])[e], in float64, rounded once to ``dtype``."""
     g = MATRICES[w.shape[-1]][1]
@@ -105,13 +129,14 @@ def filter_gradient(du):
     return np.einsum("ek,efc->fck", g, np.asarray(du, dtype=np.float64))[:, :, None, :]
 
 
-def scratch(c, f, wo, r, dtype):
-    """The buffers of one thread: the padded signal's even and odd samples (C, Wo/2 + r) each
-    (zeros, of which :func:`_split_signal` overwrites the signal's place only: a buffer serves one
-    padding), V (n, C*T + ROW_PAD), M or dP (n, F*T + ROW_PAD) and two rows (2, F*T) for the tiles'
-    outputs or dy's even and odd samples; T = Wo/2 tiles."""
+def scratch(c, f, wo, r, dtype, last=False):
+    """The buffers of one thread: the padded signal's even and odd samples (C, Wo/2 + r) each, or
+    (Wo/2 + r, C) with ``last`` (zeros, of which :func:`_split_signal` overwrites the signal's place
+    only: a buffer serves one padding), V (n, C*T + ROW_PAD), M or dP (n, F*T + ROW_PAD) and two
+    rows (2, F*T) for the tiles' outputs or dy's even and odd samples; T = Wo/2 tiles."""
     t, n = wo // 2, r + 1
-    return (np.zeros((c, t + r), dtype), np.zeros((c, t + r), dtype), np.empty((n, c * t + ROW_PAD), dtype),
+    samples = (t + r, c) if last else (c, t + r)
+    return (np.zeros(samples, dtype), np.zeros(samples, dtype), np.empty((n, c * t + ROW_PAD), dtype),
             np.empty((n, f * t + ROW_PAD), dtype), np.empty((2, f * t), dtype))
 
 
@@ -138,93 +163,128 @@ def _split_signal(x, n, pw, xe, xo):  # pragma: no cover - compiled
             odd[o0 + k] = src[u8(jo) + 2 * k]
 
 
+@kernel
+def _split_signal_last(x, n, pw, xe, xo):  # pragma: no cover - compiled
+    """:func:`_split_signal` channels last: xe[J // 2, c] (J even) or xo[J // 2, c] (J odd) =
+    x[n, c, 0, j], J = pw + j. Tile t's samples 2t + k of channel c are then at t*C + c + (k // 2)*C
+    of xe or xo flattened: the transforms run along (tile, channel) pairs."""
+    C, L = x.shape[1], x.shape[3]
+    je = pw % 2
+    jo = 1 - je
+    e0, o0 = u8((je + pw) // 2), u8((jo + pw) // 2)
+    src = x[n, :, 0]
+    for k in range(u8((L - je + 1) // 2)):
+        even, j = xe[e0 + k], u8(je) + 2 * k
+        for c in range(C):
+            even[c] = src[c, j]
+    for k in range(u8((L - jo + 1) // 2)):
+        odd, j = xo[o0 + k], u8(jo) + 2 * k
+        for c in range(C):
+            odd[c] = src[c, j]
+
+
 # B^T d written out per r, one loop per row e of B^T (a loop that stored all n rows at once would
 # read and write through n + 2 arrays, more than LLVM checks for overlap before it vectorises):
-# d_k = e[t + k // 2] for even k, o[t + k // 2] for odd k; the non-zero terms of the row, in order.
+# d_k = e[t + (k // 2)*step] for even k, o[t + (k // 2)*step] for odd k; the non-zero terms of the row,
+# in order. Channels first, t runs along one channel's tiles and step = 1; channels last, t runs
+# along (tile, channel) pairs of the whole signal and step = C. The offsets stay unsigned (step +
+# step, not 2 * step, which numba types as a signed int64: the loops then ran 5x slower).
 @njit(inline="always")
-def _input_rows3(e, o, v, base, n):  # pragma: no cover - compiled
-    one = u8(1)
+def _input_rows3(e, o, v, base, n, step):  # pragma: no cover - compiled
     row = v[0]
     for t in range(n):
-        row[base + t] = -e[t] + e[t + one]
+        row[base + t] = -e[t] + e[t + step]
     row = v[1]
     for t in range(n):
-        row[base + t] = o[t] + e[t + one]
+        row[base + t] = o[t] + e[t + step]
     row = v[2]
     for t in range(n):
-        row[base + t] = -o[t] + e[t + one]
+        row[base + t] = -o[t] + e[t + step]
     row = v[3]
     for t in range(n):
-        row[base + t] = -o[t] + o[t + one]
+        row[base + t] = -o[t] + o[t + step]
 
 
 @njit(inline="always")
-def _input_rows5(e, o, q, v, base, n):  # pragma: no cover - compiled
+def _input_rows5(e, o, q, v, base, n, step):  # pragma: no cover - compiled
     two, four, five = q[3], q[5], q[7]
-    one, k2 = u8(1), u8(2)
+    step2 = step + step
     row = v[0]
     for t in range(n):
-        row[base + t] = four * e[t] - five * e[t + one] + e[t + k2]
+        row[base + t] = four * e[t] - five * e[t + step] + e[t + step2]
     row = v[1]
     for t in range(n):
-        row[base + t] = -four * o[t] - four * e[t + one] + o[t + one] + e[t + k2]
+        row[base + t] = -four * o[t] - four * e[t + step] + o[t + step] + e[t + step2]
     row = v[2]
     for t in range(n):
-        row[base + t] = four * o[t] - four * e[t + one] - o[t + one] + e[t + k2]
+        row[base + t] = four * o[t] - four * e[t + step] - o[t + step] + e[t + step2]
     row = v[3]
     for t in range(n):
-        row[base + t] = -two * o[t] - e[t + one] + two * o[t + one] + e[t + k2]
+        row[base + t] = -two * o[t] - e[t + step] + two * o[t + step] + e[t + step2]
     row = v[4]
     for t in range(n):
-        row[base + t] = two * o[t] - e[t + one] - two * o[t + one] + e[t + k2]
+        row[base + t] = two * o[t] - e[t + step] - two * o[t + step] + e[t + step2]
     row = v[5]
     for t in range(n):
-        row[base + t] = four * o[t] - five * o[t + one] + o[t + k2]
+        row[base + t] = four * o[t] - five * o[t + step] + o[t + step2]
 
 
 @njit(inline="always")
-def _input_rows7(e, o, q, v, base, n):  # pragma: no cover - compiled
+def _input_rows7(e, o, q, v, base, n, step):  # pragma: no cover - compiled
     quarter, half, q54, two, q52, four, q174, five, q214 = q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8]
-    one, k2, k3 = u8(1), u8(2), u8(3)
+    step2 = step + step
+    step3 = step2 + step
     row = v[0]
     for t in range(n):
-        row[base + t] = -e[t] + q214 * e[t + one] - q214 * e[t + k2] + e[t + k3]
+        row[base + t] = -e[t] + q214 * e[t + step] - q214 * e[t + step2] + e[t + step3]
     row = v[1]
     for t in range(n):
-        row[base + t] = o[t] + e[t + one] - q174 * o[t + one] - q174 * e[t + k2] + o[t + k2] + e[t + k3]
+        row[base + t] = o[t] + e[t + step] - q174 * o[t + step] - q174 * e[t + step2] + o[t + step2] + e[t + step3]
     row = v[2]
     for t in range(n):
-        row[base + t] = -o[t] + e[t + one] + q174 * o[t + one] - q174 * e[t + k2] - o[t + k2] + e[t + k3]
+        row[base + t] = -o[t] + e[t + step] + q174 * o[t + step] - q174 * e[t + step2] - o[t + step2] + e[t + step3]
     row = v[3]
     for t in range(n):
-        row[base + t] = half * o[t] + quarter * e[t + one] - q52 * o[t + one] - q54 * e[t + k2] + two * o[t + k2] + e[t + k3]
+        row[base + t] = half * o[t] + quarter * e[t + step] - q52 * o[t + step] - q54 * e[t + step2] + two * o[t + step2] + e[t + step3]
     row = v[4]
     for t in range(n):
-        row[base + t] = -half * o[t] + quarter * e[t + one] + q52 * o[t + one] - q54 * e[t + k2] - two * o[t + k2] + e[t + k3]
+        row[base + t] = -half * o[t] + quarter * e[t + step] + q52 * o[t + step] - q54 * e[t + step2] - two * o[t + step2] + e[t + step3]
     row = v[5]
     for t in range(n):
-        row[base + t] = two * o[t] + four * e[t + one] - q52 * o[t + one] - five * e[t + k2] + half * o[t + k2] + e[t + k3]
+        row[base + t] = two * o[t] + four * e[t + step] - q52 * o[t + step] - five * e[t + step2] + half * o[t + step2] + e[t + step3]
     row = v[6]
     for t in range(n):
-        row[base + t] = -two * o[t] + four * e[t + one] + q52 * o[t + one] - five * e[t + k2] - half * o[t + k2] + e[t + k3]
+        row[base + t] = -two * o[t] + four * e[t + step] + q52 * o[t + step] - five * e[t + step2] - half * o[t + step2] + e[t + step3]
     row = v[7]
     for t in range(n):
-        row[base + t] = -o[t] + q214 * o[t + one] - q214 * o[t + k2] + o[t + k3]
+        row[base + t] = -o[t] + q214 * o[t + step] - q214 * o[t + step2] + o[t + step3]
+
+
+@njit(inline="always")
+def _input_rows(e, o, r, q, v, base, n, step):  # pragma: no cover - compiled
+    """The rows of B^T d for r taps (:func:`_input_rows3` and its kin)."""
+    if r == 3:
+        _input_rows3(e, o, v, base, n, step)
+    elif r == 5:
+        _input_rows5(e, o, q, v, base, n, step)
+    else:
+        _input_rows7(e, o, q, v, base, n, step)
 
 
 @kernel
 def _input_transform(xe, xo, r, q, v, tiles):  # pragma: no cover - compiled
     """V[e][c, t] = (B^T d)[e] for the T tiles of one signal (:func:`_split_signal`), V[e] (C, T)
     being row e of ``v``."""
-    n = u8(tiles)
     for c in range(xe.shape[0]):
-        base = u8(c * tiles)
-        if r == 3:
-            _input_rows3(xe[c], xo[c], v, base, n)
-        elif r == 5:
-            _input_rows5(xe[c], xo[c], q, v, base, n)
-        else:
-            _input_rows7(xe[c], xo[c], q, v, base, n)
+        _input_rows(xe[c], xo[c], r, q, v, u8(c * tiles), u8(tiles), u8(1))
+
+
+@kernel
+def _input_transform_last(xe, xo, r, q, v, tiles):  # pragma: no cover - compiled
+    """:func:`_input_transform` channels last: V[e][t, c] = (B^T d)[e] (:func:`_split_signal_last`),
+    V[e] (T, C) being row e of ``v``: one pass along all (tile, channel) pairs per row."""
+    c = u8(xe.shape[1])
+    _input_rows(xe.reshape(-1), xo.reshape(-1), r, q, v, u8(0), u8(tiles) * c, c)
 
 
 @kernel
@@ -302,14 +362,23 @@ def conv_signals(x, lo, hi, u, bias, pw, r, q, xe, xo, vbuf, mbuf, zbuf, out):  
 
 
 @kernel
-def filter_grad_signals(x, dout, lo, hi, pw, r, q, at, xe, xo, vbuf, dbuf, zbuf, prod, du):  # pragma: no cover - compiled
+def filter_grad_signals(x, dout, lo, hi, pw, r, q, at, last, xe, xo, vbuf, dbuf, zbuf, prod, du):  # pragma: no cover - compiled
     """du (n, F, C) += sum over signals lo <= s < hi of dP[e] (F, T) @ V[e]^T (T, C) (see the module
-    docstring); ``at`` is A^T in the signals' dtype, ``prod`` (F, C) holds one product."""
+    docstring); ``at`` is A^T in the signals' dtype, ``prod`` (F, C) holds one product. With ``last``
+    (a channels-last :func:`scratch`) V[e] is formed as (T, C), the product's right operand as it
+    is stored."""
     tiles = dout.shape[3] // 2
     f, c = prod.shape
     for s in range(lo, hi):
-        _split_signal(x, s, pw, xe, xo)
-        _input_transform(xe, xo, r, q, vbuf, tiles)
+        if last:
+            _split_signal_last(x, s, pw, xe, xo)
+            _input_transform_last(xe, xo, r, q, vbuf, tiles)
+        else:
+            _split_signal(x, s, pw, xe, xo)
+            _input_transform(xe, xo, r, q, vbuf, tiles)
         _gradient_transform(dout[s], at, zbuf, dbuf)
         for e in range(du.shape[0]):
-            _add_product(_matrix(dbuf, e, f, tiles), _matrix(vbuf, e, c, tiles).T, prod, du[e])
+            if last:
+                _add_product(_matrix(dbuf, e, f, tiles), _matrix(vbuf, e, tiles, c), prod, du[e])
+            else:
+                _add_product(_matrix(dbuf, e, f, tiles), _matrix(vbuf, e, c, tiles).T, prod, du[e])
