@@ -142,7 +142,7 @@ def strict_floats():
 
 
 def spurious_blas_flags():
-    """How many BLAS products left an invalid flag on finite inputs inside :func:`strict_floats` so far."""
+    """How many BLAS products have set the invalid flag inside :func:`strict_floats` in this run."""
     return _RaiseFloatingPointErrors.spurious
 
 
