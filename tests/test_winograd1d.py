@@ -17,7 +17,7 @@ from tests.torch_parity import assert_matches_torch, randn, seeds
 import glassnet.functional as F
 from glassnet import kernels
 from glassnet.diagnostics import check_function
-from glassnet.functional._numba import winograd1d
+from glassnet.functional._numba import winograd, winograd1d
 
 R = sorted(winograd1d.TABLES)
 
@@ -111,10 +111,10 @@ def test_winograd1d_conv_matches_torch_forward_dx_dw_db(last, case, seed):
 
 
 @pytest.mark.parametrize("c, wo, last", [
-    (winograd1d.winograd.LAST_MIN_CHANNELS, winograd1d.LAST_MAX_SAMPLES // winograd1d.winograd.LAST_MIN_CHANNELS, True),
-    (32, 512, True),                                                        # the bench's 1-D CNN, 32 -> 64
-    (winograd1d.winograd.LAST_MIN_CHANNELS - 1, 64, False),                 # channels fill no vector
-    (64, 2 * winograd1d.LAST_MAX_SAMPLES // 64, False),                     # a signal too long
+    (winograd.LAST_MIN_CHANNELS, winograd1d.LAST_MAX_SAMPLES // winograd.LAST_MIN_CHANNELS, True),
+    (32, 512, True),                                          # the bench's 1-D CNN, 32 -> 64
+    (winograd.LAST_MIN_CHANNELS - 1, 64, False),              # channels fill no vector
+    (64, 2 * winograd1d.LAST_MAX_SAMPLES // 64, False),       # a signal too long
 ])
 def test_the_filter_gradient_goes_channels_last_on_enough_channels_and_short_enough_signals(c, wo, last):
     assert winograd1d.filter_gradient_channels_last(wo, c) is last

@@ -146,21 +146,28 @@ def constants(dtype):
     return np.array([0.25, 0.5, 1.25, 2, 2.5, 4, 4.25, 5, 5.25], dtype=dtype)
 
 
+@njit(inline="always")
+def _parity_runs(pw, L):  # pragma: no cover - compiled
+    """The samples j of a signal of L samples, padded by pw, whose padded place J = pw + j is even,
+    then those whose J is odd, each as (the first such j, its J // 2, how many): every second j."""
+    je = pw % 2  # the first j whose J is even
+    jo = 1 - je
+    return ((u8(je), u8((je + pw) // 2), u8((L - je + 1) // 2)),
+            (u8(jo), u8((jo + pw) // 2), u8((L - jo + 1) // 2)))
+
+
 @kernel
 def _split_signal(x, n, pw, xe, xo):  # pragma: no cover - compiled
     """xe[c, J // 2] (J even) or xo[c, J // 2] (J odd) = x[n, c, 0, j], J = pw + j: sample J of the
     padded signal. Tile t's samples 2t + k are then xe[c, t + k // 2] (k even) and xo[c, t + k // 2]
     (k odd): every term of the transforms runs along t."""
-    C, L = x.shape[1], x.shape[3]
-    je = pw % 2  # the first j whose J is even
-    jo = 1 - je
-    e0, o0 = u8((je + pw) // 2), u8((jo + pw) // 2)
-    for c in range(C):
+    (je, e0, ne), (jo, o0, no) = _parity_runs(pw, x.shape[3])
+    for c in range(x.shape[1]):
         src, even, odd = x[n, c, 0], xe[c], xo[c]
-        for k in range(u8((L - je + 1) // 2)):
-            even[e0 + k] = src[u8(je) + 2 * k]
-        for k in range(u8((L - jo + 1) // 2)):
-            odd[o0 + k] = src[u8(jo) + 2 * k]
+        for k in range(ne):
+            even[e0 + k] = src[je + 2 * k]
+        for k in range(no):
+            odd[o0 + k] = src[jo + 2 * k]
 
 
 @kernel
@@ -168,18 +175,15 @@ def _split_signal_last(x, n, pw, xe, xo):  # pragma: no cover - compiled
     """:func:`_split_signal` channels last: xe[J // 2, c] (J even) or xo[J // 2, c] (J odd) =
     x[n, c, 0, j], J = pw + j. Tile t's samples 2t + k of channel c are then at t*C + c + (k // 2)*C
     of xe or xo flattened: the transforms run along (tile, channel) pairs."""
-    C, L = x.shape[1], x.shape[3]
-    je = pw % 2
-    jo = 1 - je
-    e0, o0 = u8((je + pw) // 2), u8((jo + pw) // 2)
+    (je, e0, ne), (jo, o0, no) = _parity_runs(pw, x.shape[3])
     src = x[n, :, 0]
-    for k in range(u8((L - je + 1) // 2)):
-        even, j = xe[e0 + k], u8(je) + 2 * k
-        for c in range(C):
+    for k in range(ne):
+        even, j = xe[e0 + k], je + 2 * k
+        for c in range(x.shape[1]):
             even[c] = src[c, j]
-    for k in range(u8((L - jo + 1) // 2)):
-        odd, j = xo[o0 + k], u8(jo) + 2 * k
-        for c in range(C):
+    for k in range(no):
+        odd, j = xo[o0 + k], jo + 2 * k
+        for c in range(x.shape[1]):
             odd[c] = src[c, j]
 
 
