@@ -1,5 +1,7 @@
 """Convolution: the im2col kernel and Conv2d against PyTorch and against a naive loop reference."""
+from contextlib import contextmanager
 from functools import partial
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -185,24 +187,40 @@ def compiled_conv_cases(draw):
     )
 
 
+DOUT_LAYOUTS = pytest.mark.parametrize("transposed", [False, True], ids=["dout", "dout-transposed"])
+"""Tests of the column tiles' weight gradient run both ways (conv.dout_transposed forced)."""
+
+
+@contextmanager
+def dout_layout(transposed):
+    """The weight gradient's products take dout transposed (or as it is) whatever the rule would pick."""
+    with mock.patch.object(compiled_conv, "dout_transposed", lambda k, f, cells: transposed):
+        yield
+
+
+@DOUT_LAYOUTS
 @pytest.mark.usefixtures("compiled_kernels")
 @settings(max_examples=60, deadline=None)
 @given(case=compiled_conv_cases(), seed=seeds)
-def test_compiled_conv_matches_torch_any_stride_padding_and_kernel(case, seed):
+def test_compiled_conv_matches_torch_any_stride_padding_and_kernel(transposed, case, seed):
     x = randn(seed, case["n"], case["c"], case["h"], case["w"])
     w, b = randn(seed + 1, case["f"], case["c"], case["kh"], case["kw"]), randn(seed + 2, case["f"])
     stride, pad = (case["sh"], case["sw"]), (case["ph"], case["pw"])
     assert is_compiled(F.conv_forward(x, w, b, stride, pad)[1])
-    assert_matches_torch(partial(F.conv_forward, stride=stride, pad=pad), F.conv_backward,
-                         partial(torch.conv2d, stride=stride, padding=pad), x, w, b, seed=seed)
+    with dout_layout(transposed):
+        assert_matches_torch(partial(F.conv_forward, stride=stride, pad=pad), F.conv_backward,
+                             partial(torch.conv2d, stride=stride, padding=pad), x, w, b, seed=seed)
 
 
+@DOUT_LAYOUTS
 @pytest.mark.usefixtures("compiled_kernels")
 @pytest.mark.parametrize("k, pad", [(3, 1), (5, 2), (1, 0), (3, 0), (5, 0)])
 @pytest.mark.parametrize("tile_bytes", [512, 1 << 14, 1 << 22])
-def test_compiled_conv_matches_torch_for_lenet_and_cifar_layer_shapes_and_tile_sizes(monkeypatch, k, pad, tile_bytes):
+def test_compiled_conv_matches_torch_for_lenet_and_cifar_layer_shapes_and_tile_sizes(monkeypatch, k, pad, tile_bytes,
+                                                                                     transposed):
     """Whole-image tiles, several images per tile and bands of rows of one image."""
     monkeypatch.setattr(compiled_conv, "TILE_BYTES", tile_bytes)
+    monkeypatch.setattr(compiled_conv, "dout_transposed", lambda k, f, cells: transposed)
     x, w, b = randn(0, 5, 3, 12, 10), randn(1, 4, 3, k, k), randn(2, 4)
     assert_matches_torch(partial(F.conv_forward, stride=1, pad=pad), F.conv_backward,
                          partial(torch.conv2d, stride=1, padding=pad), x, w, b)
@@ -338,6 +356,36 @@ def test_compiled_conv_with_two_worker_threads_equals_one_thread():
     np.testing.assert_array_equal(out2, out1)  # each output tile is computed by one product either way
     for g2, g1 in zip(grads2, grads1):
         np.testing.assert_allclose(g2, g1, rtol=1e-12, atol=1e-12)  # dW sums the tiles in another order
+
+
+@pytest.mark.parametrize("k, f, cells, transposed", [
+    (150, 16, 100, True),    # LeNet-5's second layer
+    (64, 32, 128, True),     # every bound reached
+    (63, 16, 100, False),    # too few column rows: the copy is not repaid
+    (150, 33, 100, False),   # too many filters: BLAS packs the transposed dout fast enough
+    (150, 16, 257, False),   # F*L over 4096 values
+    (27, 32, 1024, False),   # an RGB first layer
+])
+def test_the_weight_gradient_takes_dout_transposed_for_narrow_dout_and_many_column_rows(k, f, cells, transposed):
+    assert compiled_conv.dout_transposed(k, f, cells) is transposed
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_weight_gradient_with_dout_transposed_on_two_threads_equals_one_thread_and_the_other_way(dtype):
+    """LeNet-5's second layer (the rule takes dout transposed there): dw and db on two threads equal
+    those on one bit for bit, and agree with the products that read dout as it is (to rounding)."""
+    x, w, b = randn(0, 9, 6, 14, 14, dtype=dtype), randn(1, 16, 6, 5, 5, dtype=dtype), randn(2, 16, dtype=dtype)
+    dout = randn(3, 9, 16, 10, 10, dtype=dtype)
+    assert compiled_conv.dout_transposed(6 * 5 * 5, 16, 100)
+    grads = {}
+    for threads, transposed in ((1, True), (2, True), (1, False)):
+        with kernels.using("numba", threads=threads), dout_layout(transposed):
+            grads[threads, transposed] = F.conv_backward(dout, F.conv_forward(x, w, b)[1])
+    for one, two in zip(grads[1, True], grads[2, True]):
+        np.testing.assert_array_equal(one, two)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for new, old in zip(grads[1, True], grads[1, False]):
+        np.testing.assert_allclose(new, old, rtol=tol, atol=tol)
 
 
 @pytest.mark.usefixtures("compiled_kernels")
