@@ -381,22 +381,24 @@ def _forward_loop(gather, x, wb, tiles, t0, t1, geometry, buf, band, out):  # pr
 TRANSPOSED_MIN_K = 64
 TRANSPOSED_MAX_F = 32
 TRANSPOSED_MAX_BAND = 4096
+"""When the weight gradient copies dout's rows transposed (:func:`dout_transposed`): at most
+TRANSPOSED_MAX_F filters, at least TRANSPOSED_MIN_K column rows (C*kh*kw) and F*L at most
+TRANSPOSED_MAX_BAND values (16 KiB of float32). OpenBLAS packs a transposed right-hand factor
+slowly when it is narrow; the copy costs ~0.3 ns a value, which a product of many column rows
+repays. Measured (backward of one convolution with dx, one thread, both ways alternating in one
+process; time with the copy over time without): taken - LeNet-5's second layer (K 150, F 16, L 100)
+0.88 at batch 64 and 0.93 at 256, F 12 / 24 / 32 on the same input 0.92 / 0.98 / 0.89, 3x3 stride 2
+16 -> 16 on 32x32 (K 144, L 256) 0.90, 8 -> 16 0.96, 32 -> 16 on 16x16 0.96; left - 16 -> 32 stride
+2 on 32x32 (F*L 8192) 1.03, 32 -> 64 on 16x16 (F 64) 1.03, 3 -> 32 on 32x32 (K 27, L 1024) 1.17, a
+1-D 3 -> 32 with 7 taps on 1024 samples 1.37, LeNet-5's first layer (K 25, F 6, L 784) 1.25
+(BENCHMARKS.md, seventeenth pass)."""
 
 
 def dout_transposed(k, f, cells):
     """Whether the weight gradient's product per image, cols (K + 1, L) @ d.T with d = dout's rows
     (F, L), first copies d transposed (L, F) so that BLAS multiplies two row-major matrices
-    (:func:`_backward_loop`): for at most TRANSPOSED_MAX_F filters, at least TRANSPOSED_MIN_K
-    column rows (C*kh*kw) and F*L at most TRANSPOSED_MAX_BAND values (16 KiB of float32).
-
-    OpenBLAS packs a transposed right-hand factor slowly when it is narrow (F <= 32); the copy costs
-    ~0.3 ns a value, which a product of many column rows repays. Measured (backward of one
-    convolution with dx, one thread, both ways alternating in one process; time with the copy over
-    time without): taken - LeNet-5's second layer (K 150, F 16, L 100) 0.88 at batch 64 and 0.93 at
-    256, F 12 / 24 / 32 on the same input 0.92 / 0.98 / 0.89, 3x3 stride 2 16 -> 16 on 32x32
-    (K 144, L 256) 0.90, 8 -> 16 0.96, 32 -> 16 on 16x16 0.96; left - 16 -> 32 stride 2 on 32x32
-    (F*L 8192) 1.03, 32 -> 64 on 16x16 (F 64) 1.03, 3 -> 32 on 32x32 (K 27, L 1024) 1.17, a 1-D
-    3 -> 32 with 7 taps on 1024 samples 1.37, LeNet-5's first layer (K 25, F 6, L 784) 1.25."""
+    (:func:`_backward_loop`), for ``k`` column rows, ``f`` filters and ``cells`` = L (see
+    TRANSPOSED_MAX_BAND)."""
     return f <= TRANSPOSED_MAX_F and k >= TRANSPOSED_MIN_K and f * cells <= TRANSPOSED_MAX_BAND
 
 
