@@ -539,6 +539,7 @@ class _ConvPlan:
         self.geometry = (kh, kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, wo)
         self.tiles = _tiles(n, ho, (self.k + 1) * wo * np.dtype(dtype).itemsize, TILE_BYTES)
         self.tile_rows, self._tile_index = _tile_table(self.tiles)
+        self.band_cells = max(i1 - i0 for *_, i0, i1 in self.tiles) * wo  # output pixels of an image's largest band
         self.dtype = dtype
 
     def scratch(self, backward=False):
@@ -549,13 +550,13 @@ class _ConvPlan:
     def band(self):
         """Scratch for the F output rows of one band of a tile (empty when every tile is whole images)."""
         banded = any(i1 - i0 < self.ho for _, _, i0, i1 in self.tiles)
-        return np.empty(self.f * max(i1 - i0 for *_, i0, i1 in self.tiles) * self.wo if banded else 0, self.dtype)
+        return np.empty(self.f * self.band_cells if banded else 0, self.dtype)
 
     def transposed_band(self):
         """Scratch for one band of dout transposed, (L, F), when the weight gradient's products take
         it (:func:`dout_transposed`), else empty."""
-        cells = max(i1 - i0 for *_, i0, i1 in self.tiles) * self.wo
-        return np.empty(self.f * cells if dout_transposed(self.k, self.f, cells) else 0, self.dtype)
+        taken = dout_transposed(self.k, self.f, self.band_cells)
+        return np.empty(self.f * self.band_cells if taken else 0, self.dtype)
 
     def span(self, part):
         """(t0, t1): the indices in ``tiles`` of a part's tiles (a part is a run of consecutive tiles)."""
