@@ -79,6 +79,46 @@ def test_plan_gathers_convolutions_little_narrower_than_their_input_as_full_widt
     assert_close_to_layer_by_layer(model, x, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_plan_runs_convolutions_before_a_2x2_pool_by_kernel_rows_where_the_rule_says_and_equals_the_forward(
+        dtype, threads):
+    """Kernel rows (the kernel's columns as shifts of the outputs): without and with padding (unequal
+    on the two axes), a kernel taller than wide and wider than tall, an odd output (its last row and
+    column are not pooled), without ReLU; a NaN in the input reaches the same outputs as layer by layer."""
+    backend.set_default_dtype(dtype)
+    rng = np.random.default_rng(4)
+    model = nn.Sequential(
+        nn.Conv2d(6, 8, 5, rng=rng), nn.ReLU(), nn.MaxPool2d(2),                    # 17 -> 13 -> 6: odd output
+        nn.Conv2d(8, 10, (3, 5), padding=(1, 2), rng=rng), nn.MaxPool2d(2),         # 6 -> 6 -> 3, no ReLU
+        nn.Conv2d(10, 4, (2, 1), padding=(1, 0), rng=rng), nn.ReLU(), nn.MaxPool2d(2),  # 3 -> 4x3 -> 2x1
+        nn.Flatten(), nn.Linear(4 * 2 * 1, 3, rng=rng))
+    x = rng.standard_normal((3, 6, 17, 17)).astype(dtype)
+    plan = InferencePlan(model)
+    steps = [step.describe() for step in plan.program(x.shape).steps]
+    assert steps[:3] == ["conv+bias+relu+maxpool (kernel rows)", "conv+bias+maxpool (kernel rows)",
+                         "conv+bias+relu+maxpool (kernel rows)"]
+    assert_close_to_layer_by_layer(model, x, dtype)
+    x[1, 2, 8, 4] = np.nan
+    out, ref = plan(x), eval_forward(model, x)
+    assert np.array_equal(np.isnan(out), np.isnan(ref)) and np.isnan(ref[1]).all() and not np.isnan(ref[[0, 2]]).any()
+    assert np.max(np.abs(out[[0, 2]] - ref[[0, 2]])) <= TOL[dtype] * max(1.0, np.max(np.abs(ref[[0, 2]])))
+
+
+def test_kernel_rows_rule_takes_the_measured_winners_before_a_2x2_pool_only():
+    from glassnet.inference.plan import kernel_rows_apply  # noqa: PLC0415
+
+    pool = (2, 2)
+    # (C, F, kh, Wo, Wp): LeNet-5's second convolution and the other winners measured
+    for c, f, kh, wo, wp in [(6, 16, 5, 10, 14), (4, 8, 5, 10, 14), (6, 16, 3, 16, 18), (16, 32, 5, 16, 20)]:
+        assert kernel_rows_apply(c, f, kh, 1, pool, wo, wp)
+    # too few kernel rows of input (C*kh = 15, LeNet-5's first 5), too many filters for the extra columns
+    for c, f, kh, wo, wp in [(3, 32, 5, 28, 32), (1, 6, 5, 28, 32), (16, 32, 5, 8, 12), (32, 64, 5, 16, 20)]:
+        assert not kernel_rows_apply(c, f, kh, 1, pool, wo, wp)
+    assert not kernel_rows_apply(6, 16, 5, 1, None, 10, 14)            # no pool
+    assert not kernel_rows_apply(6, 16, 5, 1, (3, 2), 10, 14)          # another pool
+    assert not kernel_rows_apply(6, 16, 5, (2, 1), pool, 10, 14)       # strided
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_plan_on_the_numpy_reference_kernels_equals_the_layer_by_layer_forward(name):
     backend.set_default_dtype(np.float64)
