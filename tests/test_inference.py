@@ -104,21 +104,6 @@ def test_plan_runs_convolutions_before_a_2x2_pool_by_kernel_rows_where_the_rule_
     assert np.max(np.abs(out[[0, 2]] - ref[[0, 2]])) <= TOL[dtype] * max(1.0, np.max(np.abs(ref[[0, 2]])))
 
 
-def test_kernel_rows_rule_takes_the_measured_winners_before_a_2x2_pool_only():
-    from glassnet.inference.plan import kernel_rows_apply  # noqa: PLC0415
-
-    pool = (2, 2)
-    # (C, F, kh, Wo, Wp): LeNet-5's second convolution and the other winners measured
-    for c, f, kh, wo, wp in [(6, 16, 5, 10, 14), (4, 8, 5, 10, 14), (6, 16, 3, 16, 18), (16, 32, 5, 16, 20)]:
-        assert kernel_rows_apply(c, f, kh, 1, pool, wo, wp)
-    # too few kernel rows of input (C*kh = 15, LeNet-5's first 5), too many filters for the extra columns
-    for c, f, kh, wo, wp in [(3, 32, 5, 28, 32), (1, 6, 5, 28, 32), (16, 32, 5, 8, 12), (32, 64, 5, 16, 20)]:
-        assert not kernel_rows_apply(c, f, kh, 1, pool, wo, wp)
-    assert not kernel_rows_apply(6, 16, 5, 1, None, 10, 14)            # no pool
-    assert not kernel_rows_apply(6, 16, 5, 1, (3, 2), 10, 14)          # another pool
-    assert not kernel_rows_apply(6, 16, 5, (2, 1), pool, 10, 14)       # strided
-
-
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_plan_on_the_numpy_reference_kernels_equals_the_layer_by_layer_forward(name):
     backend.set_default_dtype(np.float64)

@@ -3,9 +3,9 @@
 They are built from the training kernels' compiled pieces (the column tiles of
 ``functional/_numba/conv.py``, the max pooling, ReLU and batch-norm passes of its neighbours), so the inference path
 computes the same formulas; what changes is that one call does a whole fused op for a range of
-images, writes into buffers the plan allocated once, and keeps nothing for a backward pass. One
-formula is the plan's own: a convolution by kernel rows (:func:`conv_rows_relu_pool`), measured and used
-where a 2x2 max pool follows; training keeps the columns.
+images, writes into buffers the plan allocated once, and keeps nothing for a backward pass (a
+convolution that a 2x2 max pool follows may go by kernel rows, ``functional/_numba/kernel_rows.py``,
+the pool then taken from its shifted sums: :func:`conv_rows_relu_pool`).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from numba import uint64 as u8
 from ..functional._numba.activation import _relu_in_place
 from ..functional._numba.conv import _im2col, _im2col_same
 from ..functional._numba.jit import kernel
+from ..functional._numba.kernel_rows import image_products, shifted_sum
 from ..functional._numba.norm import _normalize
 from ..functional._numba.pool import _max_2x2, _max_pool
 from ..functional._numba.pool import _plane_means as plane_means  # noqa: F401 - the global average pool step's kernel
@@ -58,66 +59,22 @@ def conv_relu_pool(x, wb, kh, kw, sh, sw, ph, pw, wide, relu, pool, y, cols, out
 
 
 @kernel
-def _kernel_rows(x, n, kh, ph, pw, rows, r):  # pragma: no cover - compiled
-    """r[c*kh + a, i*Wp + j] = xp[c, i + a, j] for i < rows: for each channel c and kernel row a, the
-    rows of image n of x padded by (ph, pw) (``xp``, Wp = W + 2*pw) that kernel row a meets, side by
-    side (without padding, one contiguous copy)."""
-    C, H, W = x.shape[1], x.shape[2], x.shape[3]
-    wp = W + 2 * pw
-    for c in range(C):
-        src = x[n, c].reshape(-1)
-        for a in range(kh):
-            dst = r[c * kh + a]
-            if ph == 0 and pw == 0:
-                first = u8(a * W)
-                for j in range(u8(rows * W)):
-                    dst[j] = src[first + j]
-                continue
-            for i in range(rows):
-                h, o = i + a - ph, u8(i * wp)
-                if h < 0 or h >= H:
-                    for j in range(u8(wp)):
-                        dst[o + j] = 0
-                    continue
-                for j in range(u8(pw)):
-                    dst[o + j] = 0
-                    dst[o + u8(pw + W) + j] = 0
-                first = u8(h * W)
-                for j in range(u8(W)):
-                    dst[o + u8(pw) + j] = src[first + j]
-
-
-@kernel
 def conv_rows_relu_pool(x, wr, bias, kh, kw, ph, pw, relu, r, o, z, out, lo, hi):  # pragma: no cover - compiled
-    """conv_relu_pool for a stride-1 convolution followed by a 2x2 max pool of stride 2, by kernel rows:
-    the columns of a kh x kw kernel become shifts of the outputs instead of rows of the columns.
-    For the images lo <= n < hi of x (N, C, H, W), padded by (ph, pw) (xp, rows Wp = W + 2*pw wide):
+    """conv_relu_pool for a stride-1 convolution followed by a 2x2 max pool of stride 2, by kernel rows
+    (``functional/_numba/kernel_rows.py``: Wr, R, O and the shifted sums z, over the 2*Ho/2 output rows
+    the pool reads): for the images lo <= n < hi of x,
 
-        R[c*kh + a, i*Wp + j] = xp[c, i + a, j]                  (C*kh, Ho'*Wp)   :func:`_kernel_rows`
-        O = Wr @ R,  Wr[b*F + f, c*kh + a] = w[f, c, a, b]       (kw*F, Ho'*Wp)
-        z[f, i*Wp + j] = sum_b O[b*F + f, i*Wp + j + b]          = conv(x)[n, f, i, j] for j < Wo
-        out[n, f] = relu(maxpool(z[f]) + bias[f])                (bias after the maximum: it is the same)
+        out[n, f] = relu(maxpool(z_f) + bias[f])     (the bias after the maximum: the same)
 
-    Ho' = 2 * Ho/2 rows (those the pool reads). R holds whole rows of the image, so it is C*kh runs
-    of Ho'*Wp values (without padding) where the columns of :func:`conv_relu_pool` are C*kh*kw*Ho runs
-    of Wo; the product is Wp/Wo times as large. The positions j >= Wo of each row of z (their sums
-    wrap into the next row) are never pooled. ``r``, ``o`` and ``z`` (Ho'*Wp) are scratch, ``wr`` is Wr.
+    the pool reading z's rows Wp apart; ``r``, ``o`` and ``z`` come from ``kernel_rows.scratch``.
     """
     f = bias.shape[0]
     ho2, wo2 = out.shape[2], out.shape[3]
     wp = x.shape[3] + 2 * pw
-    last = u8(2 * ho2 * wp - kw + 1)  # z's positions whose every shift lies inside O's row
     for n in range(lo, hi):
-        _kernel_rows(x, n, kh, ph, pw, 2 * ho2, r)
-        np.dot(wr, r, o)
+        image_products(x, n, wr, kh, kw, ph, pw, 2 * ho2, r, o)
         for g in range(f):
-            first = o[g]
-            for t in range(last):
-                z[t] = first[t]
-            for b in range(1, kw):
-                shifted, ub = o[b * f + g], u8(b)
-                for t in range(last):
-                    z[t] += shifted[t + ub]
+            shifted_sum(o, g, f, kw, 2 * ho2 * wp - kw + 1, z)
             plane = out[n, g].reshape(-1)
             for i in range(ho2):
                 _max_2x2(z, plane, u8(2 * i * wp), u8(i * wo2), wp, wo2)

@@ -5,9 +5,9 @@
 
 3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) (``functional/_numba/winograd.py``; a 2x2
 max pool after one is taken inside its output transform); stride-1 convolutions that a 2x2 max pool
-follows, with enough input rows per kernel (LeNet-5's second), by kernel rows (see ROWS_MIN_K:
-whole image rows in the product, the kernel's columns as shifts of its outputs); the others as
-im2col + BLAS.
+follows by kernel rows where ``kernel_rows.applies`` (LeNet-5's second: whole image rows in the
+product, the kernel's columns as shifts of its outputs, ``functional/_numba/kernel_rows.py``); the
+others as im2col + BLAS.
 For each input shape the plan prepares its steps once (output buffers, column scratch per thread);
 later calls of that shape allocate nothing but the returned copy of the scores. With the compiled
 kernels and several threads, the batch is split into one share of images per thread and each thread
@@ -39,30 +39,6 @@ run per tap, for a product W / Wo times as large. Measured per image (one thread
 their input (padding (k - 1) / 2) always gather this way."""
 
 
-ROWS_MIN_K = 16
-ROWS_MAX_EXTRA = 8
-"""Which convolutions followed by a 2x2 max pool (stride 2) run by kernel rows
-(``_compiled.conv_rows_relu_pool``) instead of columns: stride 1, not by Winograd, at least
-ROWS_MIN_K kernel rows of input (C*kh), and F*(Wp - Wo) <= ROWS_MAX_EXTRA*Wo, i.e. the product's
-extra (Wp - Wo)/Wo columns cost little against the gather it saves (F filters, Wp the padded input's
-width). Measured per layer (the fused op with ReLU, one thread; kernel rows / columns, < 1: kernel
-rows faster): LeNet-5's second convolution, 6 -> 16 5x5 on 14x14 (C*kh = 30), 0.75; the same on
-15x15 0.57 and on 28x28 0.64; 4 -> 8 5x5 on 14x14 0.52; 6 -> 16 3x3 on 14x14 0.67, padded on 16x16
-0.95; 8 -> 16 5x5 on 12x12 0.83; 16 -> 32 5x5 padded on 16x16 0.81. Left to the columns: 16 -> 32
-5x5 on 12x12 1.20 and 32 -> 64 padded on 16x16 0.93 (F*(Wp - Wo) 16 Wo), 3 -> 32 5x5 on 32x32 1.03
-and 3 -> 16 padded 0.96 (C*kh = 15), 3 -> 32 3x3 padded 1.13, LeNet-5's first (1 -> 6, 5x5, padded)
-1.04."""
-
-
-def kernel_rows_apply(c, f, kh, stride, pool, wo, wp):
-    """Whether a convolution (not by Winograd) of ``c`` channels to ``f`` filters, kh rows high, of the
-    given stride, with outputs ``wo`` wide from padded inputs ``wp`` wide, followed by ``pool``
-    ((size, stride) pairs, or None), runs by kernel rows (see ROWS_MIN_K)."""
-    if pool is None or (pair(pool[0]), pair(pool[1])) != ((2, 2), (2, 2)) or pair(stride) != (1, 1):
-        return False
-    return c * kh >= ROWS_MIN_K and f * (wp - wo) <= ROWS_MAX_EXTRA * wo
-
-
 class _Step:
     """One fused op prepared for one input shape. ``call(x, lo, hi, share)`` is the compiled call
     (function, arguments) that writes rows lo:hi of ``out`` from the input ``x``, with the scratch
@@ -87,10 +63,10 @@ class _Step:
 
 
 class _ConvStep(_Step):
-    wr = None  # Wr (kw*F, C*kh) where the step runs by kernel rows (see ROWS_MIN_K)
+    wr = None  # Wr (kw*F, C*kh) where the step runs by kernel rows (``kernel_rows.applies``)
 
     def __init__(self, op, in_shape, dtype, shares):
-        from ..functional._numba import winograd  # noqa: PLC0415 - imports numba: only for a compiled plan
+        from ..functional._numba import kernel_rows, winograd  # noqa: PLC0415 - imports numba: only for a compiled plan
 
         n, c, h, w = in_shape
         f, cw, kh, kw = op.weight.shape
@@ -115,11 +91,10 @@ class _ConvStep(_Step):
             self.scratch = [(winograd.scratch(c, f, ho, wo, self.group, dtype, last), np.empty((1, f, ho, wo), dtype))
                             for _ in range(shares)]
             self.kernel = _compiled().winograd_conv_relu_pool
-        elif kernel_rows_apply(c, f, kh, (sh, sw), op.pool, wo, w + 2 * pw):
-            cells = 2 * out_hw[0] * (w + 2 * pw)  # the output rows the pool reads, as wide as the padded input
-            self.wr = np.ascontiguousarray(op.weight.transpose(3, 0, 1, 2).reshape(kw * f, c * kh), dtype)
+        elif tuple(self.pool) == (2, 2, 2, 2) and kernel_rows.applies(c, f, kh, (sh, sw), 1, 1, wo, w + 2 * pw):
+            self.wr = kernel_rows.rows_weight(op.weight, dtype)
             self.bias = np.ascontiguousarray(op.bias, dtype)
-            self.scratch = [(np.empty((c * kh, cells), dtype), np.empty((kw * f, cells), dtype), np.empty(cells, dtype))
+            self.scratch = [kernel_rows.scratch(c, f, kh, kw, 2 * out_hw[0], w + 2 * pw, dtype)  # the rows pooled
                             for _ in range(shares)]
             self.kernel = _compiled().conv_rows_relu_pool
         else:

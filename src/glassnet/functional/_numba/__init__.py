@@ -5,7 +5,9 @@ reference             compiled twin               kernels
 ====================  ==========================  =========================================
 functional/conv.py    functional/_numba/conv.py   conv_forward, conv_backward (grouped, dilated;
                                                   depthwise as direct loops; 3x3 stride 1 by
-                                                  Winograd, functional/_numba/winograd.py)
+                                                  Winograd, functional/_numba/winograd.py; the
+                                                  forward of few channels at stride 1 by kernel
+                                                  rows, functional/_numba/kernel_rows.py)
 functional/pool.py    functional/_numba/pool.py   max_pool_forward, max_pool_backward;
                                                   relu_max_pool_forward, relu_max_pool_backward
                                                   (ReLU then max pooling in one pass);

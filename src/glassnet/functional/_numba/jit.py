@@ -31,8 +31,8 @@ PACKAGE = Path(__file__).resolve().parents[2]
 """The ``glassnet`` package folder."""
 
 SOURCES = ("functional/_numba/activation.py", "functional/_numba/add.py", "functional/_numba/conv.py",
-           "functional/_numba/norm.py", "functional/_numba/pool.py", "functional/_numba/spin.py",
-           "functional/_numba/winograd.py", "functional/_numba/winograd1d.py",
+           "functional/_numba/kernel_rows.py", "functional/_numba/norm.py", "functional/_numba/pool.py",
+           "functional/_numba/spin.py", "functional/_numba/winograd.py", "functional/_numba/winograd1d.py",
            "inference/_compiled.py", "optim/_numba.py")
 """Every file of ``PACKAGE`` that defines ``@kernel`` functions (tested)."""
 

@@ -1,0 +1,95 @@
+"""Convolutions by kernel rows (functional/_numba/kernel_rows.py): the rule, and the forward against
+PyTorch (the backward, by the columns, from the same cache) on any padding and kernel shape."""
+from contextlib import contextmanager
+from functools import partial
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.torch_parity import assert_matches_torch, randn, seeds
+
+import glassnet.functional as F
+from glassnet import kernels
+from glassnet.functional._numba import conv as compiled_conv
+from glassnet.functional._numba import kernel_rows
+
+
+@contextmanager
+def by_kernel_rows(forced):
+    """Stride-1 convolutions go by kernel rows (or by the columns) whatever the cost rule says;
+    yields a mock that counts the forwards by kernel rows."""
+    with mock.patch.object(kernel_rows, "pays", lambda *shape: forced), \
+            mock.patch.object(compiled_conv, "_kernel_rows_forward", wraps=compiled_conv._kernel_rows_forward) as spy:
+        yield spy
+
+
+@pytest.mark.parametrize("c, f, kh, wo, wp", [
+    (6, 16, 5, 10, 14),     # LeNet-5's second layer
+    (4, 8, 5, 10, 14),
+    (6, 16, 3, 12, 14),
+    (8, 16, 5, 8, 12),      # F*(Wp - Wo) = 8*Wo: the bound itself
+    (16, 32, 5, 16, 20),
+])
+def test_kernel_rows_take_the_measured_winners(c, f, kh, wo, wp):
+    assert kernel_rows.applies(c, f, kh, 1, 1, 1, wo, wp)
+
+
+@pytest.mark.parametrize("c, f, kh, wo, wp", [
+    (3, 32, 5, 28, 32),     # C*kh = 15: an RGB first layer
+    (1, 6, 5, 28, 32),      # LeNet-5's first layer
+    (16, 32, 5, 8, 12),     # F*(Wp - Wo) = 16*Wo: the product's extra columns cost more than the gather saves
+    (32, 64, 5, 16, 20),
+])
+def test_kernel_rows_leave_the_measured_losers_to_the_columns(c, f, kh, wo, wp):
+    assert not kernel_rows.applies(c, f, kh, 1, 1, 1, wo, wp)
+
+
+@pytest.mark.parametrize("stride, dilation, groups", [((1, 2), 1, 1), (2, 1, 1), (1, (2, 1), 1), (1, 1, 2)])
+def test_kernel_rows_need_stride_1_no_dilation_and_one_group(stride, dilation, groups):
+    assert kernel_rows.applies(6, 16, 5, 1, 1, 1, 10, 14)
+    assert not kernel_rows.applies(6, 16, 5, stride, dilation, groups, 10, 14)
+
+
+@st.composite
+def stride1_cases(draw):
+    """Any kernel up to 5x5, any padding below the kernel size on each axis, inputs from the kernel's size up."""
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
+    return dict(n=draw(st.integers(1, 3)), c=draw(st.integers(1, 4)), f=draw(st.integers(1, 5)), kh=kh, kw=kw,
+                ph=ph, pw=pw, h=draw(st.integers(max(1, kh - 2 * ph), kh + 6)),
+                w=draw(st.integers(max(1, kw - 2 * pw), kw + 6)))
+
+
+@pytest.mark.usefixtures("compiled_kernels")
+@settings(max_examples=60, deadline=None)
+@given(case=stride1_cases(), seed=seeds)
+def test_compiled_conv_by_kernel_rows_matches_torch_any_padding_and_kernel(case, seed):
+    x = randn(seed, case["n"], case["c"], case["h"], case["w"])
+    w, b = randn(seed + 1, case["f"], case["c"], case["kh"], case["kw"]), randn(seed + 2, case["f"])
+    pad = (case["ph"], case["pw"])
+    with by_kernel_rows(True) as spy:
+        assert_matches_torch(partial(F.conv_forward, stride=1, pad=pad), F.conv_backward,
+                             partial(torch.conv2d, stride=1, padding=pad), x, w, b, seed=seed)
+    assert spy.called  # (Winograd, which would come first, needs 8 channels or more)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lenet5_second_layer_goes_by_kernel_rows_alike_on_one_and_two_threads_and_equals_the_columns(dtype):
+    """The rule takes LeNet-5's second layer; two threads give the outputs of one bit for bit (each
+    image is computed by one thread), and the columns give them to rounding."""
+    x, w, b = randn(0, 9, 6, 14, 14, dtype=dtype), randn(1, 16, 6, 5, 5, dtype=dtype), randn(2, 16, dtype=dtype)
+    outs = {}
+    for threads, forced in ((1, True), (2, True), (1, False)):
+        with kernels.using("numba", threads=threads), by_kernel_rows(forced) as spy:
+            outs[threads, forced] = F.conv_forward(x, w, b)[0]
+        assert spy.called is forced
+    with kernels.using("numba"), mock.patch.object(compiled_conv, "_kernel_rows_forward",
+                                                   wraps=compiled_conv._kernel_rows_forward) as spy:
+        F.conv_forward(x, w, b)
+    assert spy.called
+    np.testing.assert_array_equal(outs[1, True], outs[2, True])
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(outs[1, True], outs[1, False], rtol=tol, atol=tol)
