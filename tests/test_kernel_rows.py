@@ -42,6 +42,7 @@ def test_kernel_rows_take_the_measured_winners(c, f, kh, wo, wp):
     (1, 6, 5, 28, 32),      # LeNet-5's first layer
     (16, 32, 5, 8, 12),     # F*(Wp - Wo) = 16*Wo: the product's extra columns cost more than the gather saves
     (32, 64, 5, 16, 20),
+    (16, 32, 1, 1023, 1029),  # signals: 1 x 7 kernels of 16 channels (one kernel row)
 ])
 def test_kernel_rows_leave_the_measured_losers_to_the_columns(c, f, kh, wo, wp):
     assert not kernel_rows.applies(c, f, kh, 1, 1, 1, wo, wp)
