@@ -181,7 +181,7 @@ def test_inference_is_timed_against_onnxruntime_with_its_per_node_profile_and_th
     assert res["onnxruntime"]["n"] == 3 and res["onnxruntime"]["median"] > 0
     assert res["ratio_ort"]["q1"] <= res["ratio_ort"]["median"] <= res["ratio_ort"]["q3"]
     steps = [name for name, _, _ in res["profile"]["glassnet"]]
-    assert steps[:2] == ["layers 0-2 conv+bias+relu+maxpool", "layers 3-5 conv+bias+relu+maxpool"]
+    assert steps[:2] == ["layers 0-2 conv+bias+relu+maxpool", "layers 3-5 conv+bias+relu+maxpool (kernel rows)"]
     nodes = [name for name, _, _ in res["profile"]["onnxruntime"]]
     assert any("Conv" in n for n in nodes) and any("Gemm" in n for n in nodes)
     text = format_report({"threads": 1, "steps": 3, "warmup": 1, "notes": [], "clock": "wall",
