@@ -26,32 +26,40 @@ def by_kernel_rows(forced):
         yield spy
 
 
-@pytest.mark.parametrize("c, f, kh, wo, wp", [
-    (6, 16, 5, 10, 14),     # LeNet-5's second layer
-    (4, 8, 5, 10, 14),
-    (6, 16, 3, 12, 14),
-    (8, 16, 5, 8, 12),      # F*(Wp - Wo) = 8*Wo: the bound itself
-    (16, 32, 5, 16, 20),
+@pytest.mark.parametrize("x_shape, w_shape, pad", [
+    ((64, 6, 14, 14), (16, 6, 5, 5), 0),      # LeNet-5's second layer
+    ((64, 4, 14, 14), (8, 4, 5, 5), 0),
+    ((64, 6, 14, 14), (16, 6, 3, 3), 0),
+    ((64, 8, 12, 12), (16, 8, 5, 5), 0),      # F*(Wp - Wo) = 8*Wo: the bound itself
+    ((64, 16, 16, 16), (32, 16, 5, 5), 2),
 ])
-def test_kernel_rows_take_the_measured_winners(c, f, kh, wo, wp):
-    assert kernel_rows.applies(c, f, kh, 1, 1, 1, wo, wp)
+def test_kernel_rows_take_the_measured_winners(x_shape, w_shape, pad):
+    assert kernel_rows.applies(x_shape, w_shape, 1, pad, 1, 1, 4)
 
 
-@pytest.mark.parametrize("c, f, kh, wo, wp", [
-    (3, 32, 5, 28, 32),     # C*kh = 15: an RGB first layer
-    (1, 6, 5, 28, 32),      # LeNet-5's first layer
-    (16, 32, 5, 8, 12),     # F*(Wp - Wo) = 16*Wo: the product's extra columns cost more than the gather saves
-    (32, 64, 5, 16, 20),
-    (16, 32, 1, 1023, 1029),  # signals: 1 x 7 kernels of 16 channels (one kernel row)
+@pytest.mark.parametrize("x_shape, w_shape, pad", [
+    ((64, 3, 32, 32), (32, 3, 5, 5), 0),      # C*kh = 15: an RGB first layer
+    ((64, 1, 28, 28), (6, 1, 5, 5), 2),       # LeNet-5's first layer
+    ((64, 16, 12, 12), (32, 16, 5, 5), 0),    # F*(Wp - Wo) = 16*Wo: the extra columns cost more than the gather saves
+    ((64, 32, 16, 16), (64, 32, 5, 5), 2),
+    ((64, 16, 1, 1023), (32, 16, 1, 7), (0, 3)),  # signals: one kernel row
+    ((8, 3, 224, 224), (64, 3, 7, 7), 3),     # one image's product 92 MB, over MAX_BYTES: the column tiles bound it
 ])
-def test_kernel_rows_leave_the_measured_losers_to_the_columns(c, f, kh, wo, wp):
-    assert not kernel_rows.applies(c, f, kh, 1, 1, 1, wo, wp)
+def test_kernel_rows_leave_the_measured_losers_and_large_images_to_the_columns(x_shape, w_shape, pad):
+    assert not kernel_rows.applies(x_shape, w_shape, 1, pad, 1, 1, 4)
+
+
+def test_kernel_rows_bound_one_images_product_in_bytes_not_values():
+    x_shape, w_shape = (2, 6, 120, 120), (16, 6, 5, 5)  # O: 80 x 116*120 values, 4.2 MiB in float32
+    assert kernel_rows.applies(x_shape, w_shape, 1, 0, 1, 1, 4)
+    assert not kernel_rows.applies(x_shape, w_shape, 1, 0, 1, 1, 8)
 
 
 @pytest.mark.parametrize("stride, dilation, groups", [((1, 2), 1, 1), (2, 1, 1), (1, (2, 1), 1), (1, 1, 2)])
 def test_kernel_rows_need_stride_1_no_dilation_and_one_group(stride, dilation, groups):
-    assert kernel_rows.applies(6, 16, 5, 1, 1, 1, 10, 14)
-    assert not kernel_rows.applies(6, 16, 5, stride, dilation, groups, 10, 14)
+    x_shape, w_shape = (64, 6, 14, 14), (16, 6, 5, 5)
+    assert kernel_rows.applies(x_shape, w_shape, 1, 0, 1, 1, 4)
+    assert not kernel_rows.applies(x_shape, w_shape, stride, 0, dilation, groups, 4)
 
 
 @st.composite

@@ -91,7 +91,8 @@ class _ConvStep(_Step):
             self.scratch = [(winograd.scratch(c, f, ho, wo, self.group, dtype, last), np.empty((1, f, ho, wo), dtype))
                             for _ in range(shares)]
             self.kernel = _compiled().winograd_conv_relu_pool
-        elif tuple(self.pool) == (2, 2, 2, 2) and kernel_rows.applies(c, f, kh, (sh, sw), 1, 1, wo, w + 2 * pw):
+        elif tuple(self.pool) == (2, 2, 2, 2) and kernel_rows.applies(in_shape, op.weight.shape, (sh, sw), (ph, pw), 1, 1,
+                                                                        np.dtype(dtype).itemsize):
             self.wr = kernel_rows.rows_weight(op.weight, dtype)
             self.bias = np.ascontiguousarray(op.bias, dtype)
             self.scratch = [kernel_rows.scratch(c, f, kh, kw, 2 * out_hw[0], w + 2 * pw, dtype)  # the rows pooled

@@ -618,7 +618,7 @@ def conv_forward(x, w, b, stride=1, pad=0, dilation=1, groups=1):
         wb[:, k] = bias
     else:
         wb = np.ascontiguousarray(w, dtype=x.dtype).reshape(groups, f // groups, k // groups)
-    if kernel_rows.applies(x.shape[1], f, kh, stride, dilation, groups, wo, x.shape[3] + 2 * pad[1]):
+    if kernel_rows.applies(x.shape, w.shape, stride, pad, dilation, groups, x.itemsize):
         return _kernel_rows_forward(x, w, bias, pad, ho, wo), CompiledCache(("conv", x, wb, w.shape, plan))
     out = np.empty((plan.n, f, ho * wo), dtype=x.dtype)
 

@@ -27,10 +27,15 @@ from .jit import kernel
 
 MIN_ROWS = 16
 MAX_EXTRA = 8
+MAX_BYTES = 1 << 23
 """A convolution runs by kernel rows (:func:`applies`) when it has stride 1, no dilation, one group,
-a kernel more than one row high, at least MIN_ROWS kernel rows of input (C*kh), and F*(Wp - Wo) <=
-MAX_EXTRA*Wo: the product's extra (Wp - Wo)/Wo columns, times F filters, cost less than the
-gather of kw times as many runs saves.
+a kernel more than one row high, at least MIN_ROWS kernel rows of input (C*kh), F*(Wp - Wo) <=
+MAX_EXTRA*Wo (the product's extra (Wp - Wo)/Wo columns, times F filters, cost less than the
+gather of kw times as many runs saves) and one image's product O at most MAX_BYTES: each thread
+holds one image's R and O, which for a 7x7 layer of 64 filters on a 224x224 image would be 92 MB,
+where the column tiles keep to ``conv.TILE_BYTES``. Large images still gain below it (forward, 6 ->
+16 5x5: on 36x36, O 360 KiB, 0.74; 60x60, 1 MiB, 0.72; 100x100, 2.9 MiB, 0.92; 8 -> 16 5x5 padded
+on 120x120, 4.5 MiB, 0.78).
 Measured on the Intel machine of BENCHMARKS.md (one thread, kernel rows / columns, < 1: kernel rows
 faster; a training forward at batch 128, then the inference plan's fused step with ReLU and a 2x2
 pool at batch 128-256):
@@ -54,17 +59,22 @@ kernel rows measured 0.88-1.17 (16 -> 32 channels, 7 taps on 1023 samples 1.16, 
 """
 
 
-def applies(c, f, kh, stride, dilation, groups, wo, wp):
-    """Whether a convolution of ``c`` channels to ``f`` filters, ``kh`` rows high, with outputs ``wo``
-    wide from padded inputs ``wp`` wide, runs by kernel rows (see MIN_ROWS)."""
+def applies(x_shape, w_shape, stride, pad, dilation, groups, itemsize):
+    """Whether a convolution of inputs ``x_shape`` (N, C, H, W) by filters ``w_shape`` (F, C, kh, kw)
+    with this stride, padding (ph, pw), dilation and groups, on values of ``itemsize`` bytes, runs
+    by kernel rows (see MIN_ROWS)."""
     if pair(stride) != (1, 1) or pair(dilation) != (1, 1) or groups != 1:
         return False
-    return pays(c, f, kh, wo, wp)
+    (_, c, h, w), (f, _, kh, kw), (ph, pw) = x_shape, w_shape, pair(pad)
+    return pays(c, f, kh, kw, h + 2 * ph - kh + 1, w + 2 * pw, itemsize)
 
 
-def pays(c, f, kh, wo, wp):
-    """The cost side of :func:`applies`: a 2-D kernel, enough kernel rows of input, few extra product columns."""
-    return kh > 1 and c * kh >= MIN_ROWS and f * (wp - wo) <= MAX_EXTRA * wo
+def pays(c, f, kh, kw, ho, wp, itemsize):
+    """The cost side of :func:`applies` (Ho output rows, Wp = W + 2*pw, Wo = Wp - kw + 1): a 2-D kernel,
+    enough kernel rows of input, few extra product columns, and one image's O within MAX_BYTES."""
+    wo = wp - kw + 1
+    return (kh > 1 and c * kh >= MIN_ROWS and f * (wp - wo) <= MAX_EXTRA * wo
+            and kw * f * ho * wp * itemsize <= MAX_BYTES)
 
 
 def rows_weight(w, dtype):
