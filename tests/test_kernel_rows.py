@@ -1,5 +1,6 @@
-"""Convolutions by kernel rows (functional/_numba/kernel_rows.py): the rule, and the forward against
-PyTorch (the backward, by the columns, from the same cache) on any padding and kernel shape."""
+"""Convolutions by kernel rows (functional/_numba/kernel_rows.py): the rule, the forward against
+PyTorch (the backward, by the columns, from the same cache) and the inference plan's pooled step
+against the layer-by-layer forward, on any padding and kernel shape."""
 from contextlib import contextmanager
 from functools import partial
 from unittest import mock
@@ -7,14 +8,15 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tests.torch_parity import assert_matches_torch, randn, seeds
 
 import glassnet.functional as F
-from glassnet import kernels
+from glassnet import backend, kernels, nn
 from glassnet.functional._numba import conv as compiled_conv
 from glassnet.functional._numba import kernel_rows
+from glassnet.inference import InferencePlan
 
 
 @contextmanager
@@ -102,3 +104,27 @@ def test_lenet5_second_layer_goes_by_kernel_rows_alike_on_one_and_two_threads_an
     np.testing.assert_array_equal(outs[1, True], outs[2, True])
     tol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(outs[1, True], outs[1, False], rtol=tol, atol=tol)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=stride1_cases(), relu=st.booleans(), seed=seeds)
+def test_plan_step_by_kernel_rows_equals_conv_relu_pool_layer_by_layer_any_padding_and_kernel(case, relu, seed):
+    """The plan's pooled step (the 2x2 pool taken from the shifted sums, the bias after the maximum),
+    forced onto kernel rows, against the layer-by-layer forward; odd outputs leave their last row and
+    column unpooled."""
+    backend.set_default_dtype(np.float64)
+    ho, wo = case["h"] + 2 * case["ph"] - case["kh"] + 1, case["w"] + 2 * case["pw"] - case["kw"] + 1
+    assume(ho >= 2 and wo >= 2)
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential(nn.Conv2d(case["c"], case["f"], (case["kh"], case["kw"]), padding=(case["ph"], case["pw"]),
+                                    rng=rng),
+                          *([nn.ReLU()] if relu else []), nn.MaxPool2d(2)).eval()
+    x = randn(seed, case["n"], case["c"], case["h"], case["w"])
+    with kernels.using("numba", threads=2), by_kernel_rows(True):
+        plan = InferencePlan(model)
+        step = plan.program(x.shape).steps[0]
+        assert step.describe().endswith("(kernel rows)")
+        out = plan(x)
+    with model.no_grad():
+        ref = model(x)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
