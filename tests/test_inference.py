@@ -104,6 +104,18 @@ def test_plan_runs_convolutions_before_a_2x2_pool_by_kernel_rows_where_the_rule_
     assert np.max(np.abs(out[[0, 2]] - ref[[0, 2]])) <= TOL[dtype] * max(1.0, np.max(np.abs(ref[[0, 2]])))
 
 
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(3), nn.MaxPool2d(2, stride=1)], ids=["3x3", "2x2-stride1"])
+def test_plan_keeps_the_columns_for_a_convolution_that_another_pool_follows(pool, threads):
+    """Kernel rows take their pool from the shifted sums for 2x2 windows of stride 2 only."""
+    backend.set_default_dtype(np.float64)
+    rng = np.random.default_rng(5)
+    model = nn.Sequential(nn.Conv2d(6, 8, 5, rng=rng), nn.ReLU(), pool, nn.Flatten())
+    x = rng.standard_normal((2, 6, 17, 17))
+    step = InferencePlan(model).program(x.shape).steps[0]
+    assert step.describe() == "conv+bias+relu+maxpool"
+    assert_close_to_layer_by_layer(model, x, np.float64)
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_plan_on_the_numpy_reference_kernels_equals_the_layer_by_layer_forward(name):
     backend.set_default_dtype(np.float64)
