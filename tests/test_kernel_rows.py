@@ -20,10 +20,11 @@ from glassnet.inference import InferencePlan
 
 
 @contextmanager
-def by_kernel_rows(forced):
-    """Stride-1 convolutions go by kernel rows (or by the columns) whatever the cost rule says;
-    yields a mock that counts the forwards by kernel rows."""
-    with mock.patch.object(kernel_rows, "pays", lambda *shape: forced), \
+def by_kernel_rows(forced=None):
+    """Stride-1 convolutions go by kernel rows (True) or by the columns (False) whatever the cost rule
+    says, or as the rule says (None); yields a mock that counts the forwards by kernel rows."""
+    rule = kernel_rows.pays if forced is None else (lambda *shape: forced)
+    with mock.patch.object(kernel_rows, "pays", rule), \
             mock.patch.object(compiled_conv, "_kernel_rows_forward", wraps=compiled_conv._kernel_rows_forward) as spy:
         yield spy
 
@@ -97,8 +98,7 @@ def test_lenet5_second_layer_goes_by_kernel_rows_alike_on_one_and_two_threads_an
         with kernels.using("numba", threads=threads), by_kernel_rows(forced) as spy:
             outs[threads, forced] = F.conv_forward(x, w, b)[0]
         assert spy.called is forced
-    with kernels.using("numba"), mock.patch.object(compiled_conv, "_kernel_rows_forward",
-                                                   wraps=compiled_conv._kernel_rows_forward) as spy:
+    with kernels.using("numba"), by_kernel_rows() as spy:
         F.conv_forward(x, w, b)
     assert spy.called
     np.testing.assert_array_equal(outs[1, True], outs[2, True])

@@ -81,18 +81,19 @@ class _ConvStep(_Step):
             out_hw = (output_size("max_pool", ho, pkh, psh, 0), output_size("max_pool", wo, pkw, psw, 0))
         else:
             self.pool, out_hw = np.zeros(4, np.int64), (ho, wo)
+        # a 2x2 max pool of stride 2: Winograd takes it inside its output transform, kernel rows from their sums
+        self.fused_pool = tuple(self.pool) == (2, 2, 2, 2)
         self.winograd = winograd.applies((kh, kw), (sh, sw), (1, 1), 1, (ho, wo), c)
         if self.winograd:
             last = winograd.channels_last(wo, c)
             self.u = winograd.transform_filters(op.weight, dtype, last)
             self.bias = np.ascontiguousarray(op.bias, dtype)
-            self.fused_pool = tuple(self.pool) == (2, 2, 2, 2)
             self.group = winograd.group_size(ho, wo) if self.fused_pool or not op.pool else 1
             self.scratch = [(winograd.scratch(c, f, ho, wo, self.group, dtype, last), np.empty((1, f, ho, wo), dtype))
                             for _ in range(shares)]
             self.kernel = _compiled().winograd_conv_relu_pool
-        elif tuple(self.pool) == (2, 2, 2, 2) and kernel_rows.applies(in_shape, op.weight.shape, (sh, sw), (ph, pw), 1, 1,
-                                                                        np.dtype(dtype).itemsize):
+        elif self.fused_pool and kernel_rows.applies(in_shape, op.weight.shape, (sh, sw), (ph, pw), 1, 1,
+                                                       np.dtype(dtype).itemsize):
             self.wr = kernel_rows.rows_weight(op.weight, dtype)
             self.bias = np.ascontiguousarray(op.bias, dtype)
             self.scratch = [kernel_rows.scratch(c, f, kh, kw, 2 * out_hw[0], w + 2 * pw, dtype)  # the rows pooled
