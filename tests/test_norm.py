@@ -245,6 +245,34 @@ def test_compiled_batchnorm_running_statistics_follow_torch_with_an_offset_mean(
     assert_close(running["var"], rv, 1e-9, "running var")
 
 
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_batchnorm_gives_the_same_bits_on_one_two_and_three_threads(monkeypatch, relu, dtype):
+    """The per-channel sums are cut by channels into pieces that depend on the thread count (11
+    channels: 1, 8 and 11 pieces); each channel's sums must not depend on which piece holds it."""
+    from glassnet import kernels
+    from glassnet.functional._numba import threads
+
+    monkeypatch.setattr(threads, "PARALLEL_MIN", 0)
+    shape = (5, 11, 3, 7)
+    x, gamma, beta = (a.astype(dtype) for a in bn_inputs(shape, 3))
+    dout = randn(4, *shape).astype(dtype)
+    forward, backward = ((F.batchnorm_relu_forward, F.batchnorm_relu_backward) if relu
+                         else (F.batchnorm_forward, F.batchnorm_backward))
+
+    def run(n_threads):
+        running = {"mean": np.zeros(11, dtype), "var": np.ones(11, dtype)}
+        with kernels.using("numba", threads=n_threads):
+            out, cache = forward(x, gamma, beta, running, True)
+            assert is_compiled(cache[0] if relu else cache)
+            return (out, running["mean"], running["var"], *backward(dout, cache))
+
+    one = run(1)
+    for n_threads in (2, 3):
+        for name, a, b in zip(("out", "running mean", "running var", "dx", "dgamma", "dbeta"), one, run(n_threads)):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} on {n_threads} threads")
+
+
 # ------------------------------------------------------------------ batch norm followed by ReLU
 @settings(max_examples=30, deadline=None)
 @given(shape=bn_shapes(), train=st.booleans(), seed=seeds)
