@@ -78,17 +78,15 @@ def _batch_stats(x, mu, var, lo, hi):  # pragma: no cover - compiled
     each channel's sums still added image after image."""
     n, m = x.shape[0], x.shape[2]
     total = n * m
-    shift, s1, s2 = np.empty(hi - lo), np.zeros(hi - lo), np.zeros(hi - lo)
-    for c in range(lo, hi):
-        shift[c - lo] = np.float64(x[0, c, 0])
+    s1, s2 = np.zeros(hi - lo), np.zeros(hi - lo)
     for i in range(n):
         for c in range(lo, hi):
-            a, b = _shifted_sums(x[i, c], shift[c - lo])
+            a, b = _shifted_sums(x[i, c], np.float64(x[0, c, 0]))
             s1[c - lo] += a
             s2[c - lo] += b
     for c in range(lo, hi):
         d = s1[c - lo] / total
-        mu[c] = shift[c - lo] + d
+        mu[c] = np.float64(x[0, c, 0]) + d
         var[c] = max(s2[c - lo] / total - d * d, 0.0)
 
 
