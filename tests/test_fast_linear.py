@@ -63,3 +63,46 @@ def test_affine_parts_follow_the_shape_only_and_small_products_stay_whole():
     parts = compiled_linear._parts(256, 256 * 784 * 512)               # the MLP's first layer: 103M MACs
     assert list(parts) == [(0, 128), (128, 256)]
     assert len(compiled_linear._parts(512, 512 * 784 * 512)) == 4
+
+
+def _centred_rows(a, out, r0, r1):
+    """A product whose parts differ from its whole: each part subtracts its own mean."""
+    out[r0:r1] = a[r0:r1] - a[r0:r1].mean()
+
+
+def test_a_product_runs_whole_on_one_thread_only_where_the_whole_gives_its_parts_bits(monkeypatch):
+    a, parts = np.arange(8.0).reshape(4, 2), ((0, 2), (2, 4))
+    assert not compiled_linear._whole_gives_parts_bits(_centred_rows, (a,), np.empty((4, 2)), parts)
+    out = np.empty((4, 2))
+    with kernels.using("numba", threads=1):
+        compiled_linear._run([(_centred_rows, (a,), out, parts)], macs=1)
+    np.testing.assert_array_equal(out, np.vstack([a[:2] - a[:2].mean(), a[2:] - a[2:].mean()]))  # in parts
+
+    calls = []
+
+    def copy_rows(a, out, r0, r1):
+        calls.append((r0, r1))
+        out[r0:r1] = a[r0:r1]
+
+    assert compiled_linear._whole_gives_parts_bits(copy_rows, (a,), out, parts)
+    calls.clear()
+    for threads, expected in ((1, [(0, 4)]), (2, [(0, 2), (2, 4)])):
+        with kernels.using("numba", threads=threads):
+            compiled_linear._run([(copy_rows, (a,), out, parts)], macs=compiled_linear.SHARE_MACS)
+        assert sorted(calls) == expected  # whole on one thread, the parts shared on two
+        calls.clear()
+
+    assert compiled_linear._whole_gives_parts_bits(compiled_linear._dw_rows, (a, a), np.empty((2, 2)), ((0, 1), (1, 2)))
+    monkeypatch.setattr(compiled_linear, "_whole_matches", {})
+    monkeypatch.setattr(compiled_linear, "PROBE_MAX", 10)  # too large to probe: always in parts
+    assert not compiled_linear._whole_gives_parts_bits(compiled_linear._dw_rows, (a, a), np.empty((2, 2)), ((0, 1), (1, 2)))
+
+
+def test_the_mlps_products_give_the_same_bits_whole_on_one_thread_as_in_parts_on_two():
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((256, 784), dtype=np.float32), rng.standard_normal((784, 512), dtype=np.float32), \
+        rng.standard_normal(512, dtype=np.float32)
+    dout = rng.standard_normal((256, 512), dtype=np.float32)
+    assert len(compiled_linear._parts(256, 256 * 784 * 512)) == 2
+    for a, c in zip(step(1, x, w, b, dout), step(2, x, w, b, dout)):
+        np.testing.assert_array_equal(a, c)
