@@ -71,6 +71,7 @@ def _centred_rows(a, out, r0, r1):
 
 
 def test_a_product_runs_whole_on_one_thread_only_where_the_whole_gives_its_parts_bits(monkeypatch):
+    monkeypatch.setattr(compiled_linear, "_whole_matches", {})  # the probes' answers of this test only
     a, parts = np.arange(8.0).reshape(4, 2), ((0, 2), (2, 4))
     assert not compiled_linear._whole_gives_parts_bits(_centred_rows, (a,), np.empty((4, 2)), parts)
     out = np.empty((4, 2))
@@ -92,10 +93,22 @@ def test_a_product_runs_whole_on_one_thread_only_where_the_whole_gives_its_parts
         assert sorted(calls) == expected  # whole on one thread, the parts shared on two
         calls.clear()
 
-    assert compiled_linear._whole_gives_parts_bits(compiled_linear._dw_rows, (a, a), np.empty((2, 2)), ((0, 1), (1, 2)))
+    fortran_operands = []
+
+    def copy_rows_noting_order(a, out, r0, r1):
+        fortran_operands.append(a.flags.f_contiguous and not a.flags.c_contiguous)
+        out[r0:r1] = a[r0:r1]
+
+    assert compiled_linear._whole_gives_parts_bits(copy_rows_noting_order, (np.asfortranarray(a),), out, parts)
+    assert fortran_operands and all(fortran_operands)  # probed on operands in the caller's memory order
+    fortran_operands.clear()
+    assert not compiled_linear._whole_gives_parts_bits(copy_rows_noting_order, (np.arange(16.0).reshape(8, 2)[::2],),
+                                                       out, parts)
+    assert not fortran_operands  # a strided view is not probed: its product stays in parts
     monkeypatch.setattr(compiled_linear, "_whole_matches", {})
-    monkeypatch.setattr(compiled_linear, "PROBE_MAX", 10)  # too large to probe: always in parts
-    assert not compiled_linear._whole_gives_parts_bits(compiled_linear._dw_rows, (a, a), np.empty((2, 2)), ((0, 1), (1, 2)))
+    monkeypatch.setattr(compiled_linear, "PROBE_MAX", a.size + out.size - 1)  # too large to probe: in parts
+    assert not compiled_linear._whole_gives_parts_bits(copy_rows, (a,), out, parts)
+    assert not calls  # not run to find out
 
 
 def test_the_mlps_products_give_the_same_bits_whole_on_one_thread_as_in_parts_on_two():

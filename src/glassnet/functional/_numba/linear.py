@@ -79,32 +79,44 @@ def _dx_columns(dout, w, dx2, r0, r1):
 
 PROBE_MAX = 1 << 24
 """Largest product (operands and output together, in values) :func:`_whole_gives_parts_bits` probes
-with operands of its own; larger ones always run in parts (their parts cost a smaller share)."""
+with operands of its own; larger ones (and strided operands) always run in parts (their parts cost
+a smaller share)."""
 
 _whole_matches = {}
 
 
 def _whole_gives_parts_bits(product, operands, out, parts):
     """Whether ``product`` computed whole gives bit for bit what its ``parts`` give, for operands of
-    these shapes and dtype. BLAS sums each value in an order that its choice of kernel and blocking
-    fixes, and that choice follows the shapes, not the values: one probe per shape, on standard-normal
-    operands of its own (remembered), answers for all data. A sum in another order would change some
-    of the probe's values. OpenBLAS, for example, gives the same bits for the MLP's products cut in
-    rows, but not where the whole product and its parts take different kernels (128 x 1024 x 10)."""
-    key = (product, tuple(np.shape(a) for a in operands), out.shape, out.dtype, parts)
+    these shapes, memory orders and dtype. BLAS sums each value in an order that its choice of kernel
+    and blocking fixes, and that choice follows the shapes, not the values: one probe per shape, on
+    standard-normal operands of its own (remembered), answers for all data. A sum in another order
+    would change some of the probe's values. OpenBLAS, for example, gives the same bits for the
+    MLP's products cut in rows, but not where the whole product and its parts take different
+    kernels (128 x 1024 x 10)."""
+    orders = tuple(_order(a) for a in operands)
+    key = (product, tuple(np.shape(a) for a in operands), orders, out.shape, out.dtype, parts)
     if key not in _whole_matches:
         size = sum(np.size(a) for a in operands) + out.size
-        if size > PROBE_MAX:
+        if size > PROBE_MAX or None in orders:
             _whole_matches[key] = False
         else:
             rng = np.random.default_rng(0)
-            fake = [rng.standard_normal(np.shape(a)).astype(out.dtype) for a in operands]
+            fake = [np.asarray(rng.standard_normal(np.shape(a)), dtype=out.dtype, order=order)
+                    for a, order in zip(operands, orders)]
             whole, cut = np.empty_like(out), np.empty_like(out)
             product(*fake, whole, 0, parts[-1][1])
             for r0, r1 in parts:
                 product(*fake, cut, r0, r1)
             _whole_matches[key] = bool(np.array_equal(whole, cut))
     return _whole_matches[key]
+
+
+def _order(a):
+    """An operand's memory order, which BLAS's choice of kernel may follow as well: "C", "F", or None
+    for a strided view (not probed)."""
+    if not isinstance(a, np.ndarray) or a.flags.c_contiguous:
+        return "C"
+    return "F" if a.flags.f_contiguous else None
 
 
 def _run(jobs, macs):
